@@ -1,0 +1,5 @@
+import sys
+
+from alpr.cli import main
+
+sys.exit(main())

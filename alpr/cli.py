@@ -1,0 +1,166 @@
+"""`python -m alpr`: recognize photos, evaluate on labeled folders, train the model.
+
+Every failure the user can cause ends in a one-line message on stderr and a non-zero exit status,
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from alpr.assemble import COUNTRIES
+from alpr.errors import AlprError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m alpr", description="License-plate reader workbench.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rec = sub.add_parser("recognize", help="read the plates in photos")
+    rec.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
+    rec.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats to rank by")
+    rec.add_argument("--topn", type=_positive, default=10, help="candidate strings per plate (default 10)")
+    rec.add_argument("--json", action="store_true", help="one OpenALPR-compatible JSON object per line per image")
+    rec.add_argument("--plate-crop", action="store_true", help="each image is an already cropped plate")
+    rec.add_argument("--model", default=None, help="a .keras model (default: the shipped models/char_cnn.keras)")
+
+    ev = sub.add_parser("eval", help="accuracy and speed on a labeled folder (OpenALPR benchmark layout)")
+    ev.add_argument("dataset", metavar="DATASET_DIR", help="folder of NAME.txt + photos, or of labels.csv + crops")
+    ev.add_argument("--country", default=None, choices=sorted(COUNTRIES), help="default: from the folder name, else us")
+    ev.add_argument("--topn", type=_positive, default=10)
+    ev.add_argument("--json", action="store_true", help="print the summary (and per-photo results) as JSON")
+    ev.add_argument("--holdout", action="store_true", help="only the files the shipped model never trained on")
+    ev.add_argument("--limit", type=_positive, default=None, help="read only the first N files")
+    ev.add_argument("--errors", action="store_true", help="also list every photo read wrong")
+    ev.add_argument("--model", default=None)
+
+    tr = sub.add_parser("train", help="train the character model (glyph pretraining, then real crops)")
+    tr.add_argument("--data", action="append", default=[], metavar="DIR", help="labeled folder for real crops (repeatable)")
+    tr.add_argument("--out", default="models/char_cnn.keras", help="where to write the model (+ .json metadata)")
+    tr.add_argument("--base", default=None, help="fine-tune this .keras model instead of pretraining on glyphs")
+    tr.add_argument("--backbone", default="small", choices=["small", "mobilenet_v2", "inception_v3"])
+    tr.add_argument("--weights", default=None, help="ImageNet weights file for --backbone, or 'imagenet' (Keras cache)")
+    tr.add_argument("--glyphs-per-class", type=_positive, default=None)
+    tr.add_argument("--pretrain-epochs", type=_positive, default=None)
+    tr.add_argument("--finetune-epochs", type=_positive, default=None)
+    tr.add_argument("--rounds", type=_positive, default=None)
+    tr.add_argument("--batch-size", type=_positive, default=None)
+    tr.add_argument("--seed", type=int, default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "recognize":
+            return _recognize(args)
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "train":
+            return _train(args)
+    except AlprError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+def _recognize(args) -> int:
+    from alpr.classify import load_classifier
+    from alpr.imageio import load_image
+    from alpr.pipeline import recognize
+    from alpr.report import to_openalpr
+
+    classifier = load_classifier(args.model)
+    failed = 0
+    for name in args.images:
+        try:
+            image = load_image(name)
+        except AlprError as exc:
+            failed += 1
+            print(f"{name}: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"filename": name, "error": str(exc)}), flush=True)
+            continue
+        rec = recognize(image, country=args.country, topn=args.topn, plate_crop=args.plate_crop, classifier=classifier)
+        if args.json:
+            print(json.dumps(to_openalpr(rec, filename=name)), flush=True)
+        else:
+            _print_table(name, rec)
+    return 1 if failed else 0
+
+
+def _print_table(name: str, rec) -> None:
+    print(f"{name}: {rec.width}x{rec.height}, {len(rec.plates)} plate(s), {rec.timings_ms.get('total', 0):.0f} ms")
+    if not rec.plates:
+        print("  no plate found")
+    for i, plate in enumerate(rec.plates):
+        b = plate.box
+        print(f"  plate {i}: at x={b.x} y={b.y} w={b.w} h={b.h}")
+        for rank, c in enumerate(plate.candidates):
+            mark = "*" if c.matches_template else " "
+            print(f"    {'-' if rank else '>'} {c.plate:<10} {c.confidence:6.2f} {mark}")
+    print(flush=True)
+
+
+def _eval(args) -> int:
+    from alpr.classify import load_classifier
+    from alpr.data import read_dataset
+    from alpr.evaluate import ProgressBar, evaluate_items, format_table, select, summarize
+
+    items = select(read_dataset(args.dataset), holdout=args.holdout, limit=args.limit)
+    if not items:
+        raise AlprError(f"no files to evaluate in {args.dataset} with these options")
+    classifier = load_classifier(args.model)
+    progress = ProgressBar("eval ") if sys.stderr.isatty() or os.environ.get("ALPR_PROGRESS") else None
+    results = []
+    for r in evaluate_items(items, classifier, args.country, args.topn, progress=progress):
+        results.append(r)
+        if progress is None and len(results) % 25 == 0:
+            print(f"eval {len(results)}/{len(items)}", file=sys.stderr, flush=True)
+    rows = summarize(results)
+    if args.json:
+        out = {"dataset": str(args.dataset), "model": classifier.info.version, "holdout": args.holdout, "summary": rows}
+        if args.errors:
+            out["errors"] = [r.__dict__ for r in results if not r.top1]
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"model {classifier.info.version} on {args.dataset}{' (hold-out files only)' if args.holdout else ''}")
+        print(format_table(rows, args.topn))
+        if args.errors:
+            for r in results:
+                if not r.top1:
+                    print(f"  {Path(r.path).name:<44} truth {r.truth:<9} read {r.read or '-':<9} {r.error}")
+    return 0
+
+
+def _train(args) -> int:
+    from alpr.train import TrainConfig, main as train_main
+
+    cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights)
+    for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    if cfg.base and not cfg.data:
+        raise AlprError("--base fine-tunes on real crops: give at least one --data folder")
+    for d in cfg.data:
+        if not Path(d).is_dir():
+            raise AlprError(f"--data {d} is not a folder")
+    train_main(cfg)
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value

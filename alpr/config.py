@@ -1,0 +1,141 @@
+"""Every tunable threshold of the pipeline, declared once with the reason for its default.
+
+Tuned on the development split of OpenALPR's benchmark (see README); change one, then re-run
+`python -m alpr eval` on real photos before trusting it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    # Pillow's own bomb guard trips at ~89 Mpx; 50 Mpx still admits any phone/DSLR photo (48 Mpx sensors).
+    max_pixels: int = 50_000_000
+    # Uploads larger than this are refused before decoding (a 50 Mpx JPEG is ~25 MB).
+    max_bytes: int = 50 * 1024 * 1024
+    # Smaller than a single readable character: nothing to find.
+    min_side: int = 8
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    # Detection runs on a copy whose longer side is at most this: plates in the benchmark are 60-250 px
+    # wide in 1280 px photos, so 1280 keeps every character >= 10 px tall while bounding the cost.
+    max_side: int = 1280
+    # ... and its area at most this: labelling costs per pixel, and a square 1280x1280 photo
+    # (Brazil's set) holds plates 190+ px wide that survive shrinking to 1 Mpx.
+    max_pixels: int = 1_000_000
+    # Small photos are upscaled so characters of a far plate are tall enough to be components.
+    min_side: int = 640
+    # The product rule: a plate is at most ~25% of the photo's width and ~15% of its height.
+    max_plate_width_frac: float = 0.25
+    max_plate_height_frac: float = 0.15
+    # Plate-shaped blob: width/height of real plates is 2 (US two-line) to 5 (EU); allow slack for tilt.
+    min_plate_aspect: float = 1.5
+    max_plate_aspect: float = 6.5
+    # Characters are at least this tall (px at detection scale): below it, strokes merge into blobs.
+    min_char_height: int = 9
+    # ... and at most this fraction of the photo's height (a plate is <= 15%, a character ~ 2/3 of it).
+    max_char_height_frac: float = 0.12
+    # Character blobs are taller than wide: 1 ("W", "M") up to ~6 ("1", "I").
+    min_char_aspect: float = 0.95
+    max_char_aspect: float = 7.0
+    # Fraction of the character's box that is ink: a solid block is not a glyph, nor a thin frame.
+    min_char_extent: float = 0.18
+    max_char_extent: float = 0.92
+    # Neighbours in a row: heights within this ratio, centres within this many heights vertically,
+    # gaps of at most this many heights (plates put 0.1-0.8 h between characters; 1.6 spans a dash/space).
+    row_height_ratio: float = 1.45
+    row_center_tolerance: float = 0.35
+    row_max_gap: float = 1.6
+    # Row pieces this many heights apart still join into one plate (the gap around a state emblem
+    # or a separator dot in the middle of US plates is ~1.5-2.5 character heights).
+    row_join_gap: float = 2.6
+    # A row needs this many characters to be a plate (the shortest plates hold 2-3, but 3 is also
+    # where random texture starts to look like text; bottom-up rows need 3, top-down blobs fewer).
+    min_row_chars: int = 3
+    # Window size of the local threshold, in multiples of the expected character height.
+    local_block: int = 35
+    # Plate-shaped blobs examined per binarization, largest first (each costs ~0.1 ms).
+    max_blobs: int = 300
+    # Candidates sent to the classifier: more finds more plates, each costs ~5-15 ms.
+    max_candidates: int = 12
+    # Candidates overlapping more than this are the same plate.
+    nms_iou: float = 0.3
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    # Plate crops are resized to this height before segmenting, so the size rules below are in pixels.
+    plate_height: int = 100
+    # Margin added around a detected plate box, as a fraction of its height, so edge characters survive.
+    margin: float = 0.25
+    # Local threshold window (px at plate_height) and how much darker than the local mean ink must be:
+    # a window about half a character tall with a 0.08 offset gave the most exact character counts
+    # on the development crops (352/519, against 306 for a 0.02 offset), mostly by not melting
+    # glyphs into plate artwork.
+    local_block: int = 31
+    local_offset: float = 0.08
+    # Characters of a one-line plate are 35-90% of the plate's height; state names and stickers are less.
+    min_char_height_frac: float = 0.28
+    max_char_height_frac: float = 0.95
+    # "W" and "M" in wide fonts are ~0.8 as tall as wide; below that it is two glyphs touching.
+    min_char_aspect: float = 0.75
+    max_char_aspect: float = 8.0
+    min_char_extent: float = 0.15
+    max_char_extent: float = 0.95
+    # Row membership: heights within this ratio of the row's median, centres within this fraction.
+    row_height_ratio: float = 1.4
+    row_center_tolerance: float = 0.3
+    # Components wider than this multiple of the row's median width are touching characters; split them.
+    split_width_ratio: float = 1.7
+    # A row of glyphs is mostly plate: more ink than this in the row's box means inverted polarity.
+    max_row_ink: float = 0.55
+    max_chars: int = 10
+    # Segmentations (one per binarization, best-looking first) whose crops the classifier reads;
+    # the most confident read wins. 3 of 4 catches nearly every rescue at 3/4 of the cost.
+    views_to_read: int = 3
+    # A component found inside the row's band must span this much of it to count as a glyph.
+    band_min_height: float = 0.85
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    # Crops are scaled into a square of this side (aspect kept, centred): 32 px keeps strokes of
+    # plate fonts distinct while keeping the model a few hundred kB and fast on a CPU.
+    input_size: int = 32
+    # Probabilities below this are left out of the top-k lists.
+    min_topk_prob: float = 0.005
+
+
+@dataclass(frozen=True)
+class AssembleConfig:
+    # Characters whose best class is "not a character" with at least this probability are dropped.
+    reject_prob: float = 0.6
+    # Alternatives per character considered when building plate strings.
+    per_char_k: int = 4
+    # Candidates under this confidence (0..100) are not reported.
+    min_candidate_confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    load: LoadConfig = LoadConfig()
+    detect: DetectConfig = DetectConfig()
+    segment: SegmentConfig = SegmentConfig()
+    classify: ClassifyConfig = ClassifyConfig()
+    assemble: AssembleConfig = AssembleConfig()
+
+
+DEFAULT = Config()
+
+
+def describe(config: Config = DEFAULT) -> list[tuple[str, object]]:
+    """Flat (dotted name, value) pairs, for the app's settings panel and the README test."""
+    rows = []
+    for section in fields(config):
+        part = getattr(config, section.name)
+        for f in fields(part):
+            rows.append((f"{section.name}.{f.name}", getattr(part, f.name)))
+    return rows

@@ -1,0 +1,168 @@
+"""The facade: `recognize(image)` runs the four stages and returns every intermediate result.
+
+The page, the CLI and the tests all look at the same `Recognition` object, so what the page draws is
+exactly what was decided.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from alpr.assemble import assemble, country
+from alpr.classify import CharClassifier, load_classifier
+from alpr.config import DEFAULT, Config
+from alpr.detect import find_plates, to_grey
+from alpr.segment import crop_plate, segment_all
+from alpr.types import REJECT, Box, PlateCandidate, PlateRead, Recognition
+
+_default_reader: CharClassifier | None = None
+
+
+def default_classifier() -> CharClassifier:
+    """The shipped model, loaded once per process."""
+    global _default_reader
+    if _default_reader is None:
+        _default_reader = load_classifier()
+    return _default_reader
+
+
+def recognize(
+    image: np.ndarray,
+    country: str = "us",
+    topn: int = 10,
+    plate_crop: bool = False,
+    classifier: CharClassifier | None = None,
+    config: Config = DEFAULT,
+    max_plates: int = 3,
+) -> Recognition:
+    """Find, segment and read the plates of an RGB photo.
+
+    With `plate_crop=True` the image is taken to be a plate already cropped (OpenALPR's
+    segmentation+OCR benchmark mode) and detection is skipped.
+    """
+    _check_country(country)
+    if topn < 1:
+        raise ValueError(f"topn must be at least 1, got {topn}")
+    classifier = classifier or default_classifier()
+    image = np.ascontiguousarray(image)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    if plate_crop:
+        box = Box(0, 0, image.shape[1], image.shape[0])
+        whole = PlateCandidate(box, "given", "none", 0, 0.0, True, "the whole image is the plate")
+        timings["detect"] = 0.0
+        reads, stage_ms = _read_candidates(image, [whole], classifier, country, topn, config, margin=False)
+        timings.update(stage_ms)
+        plates = tuple(read for score, read in reads if read.predictions)[:1]
+        grey = to_grey(image)
+        return Recognition(
+            image, grey, 1.0, np.zeros(grey.shape, np.int32), (), (whole,), plates, country, topn,
+            _total(timings, t0),
+        )
+
+    detection = find_plates(image, config.detect)
+    timings["detect"] = (time.perf_counter() - t0) * 1000
+    kept = [c for c in detection.candidates if c.kept]
+    reads, stage_ms = _read_candidates(image, kept, classifier, country, topn, config)
+    timings.update(stage_ms)
+    plates: list[PlateRead] = []
+    for score, read in reads:
+        if score <= 0 or len(plates) >= max_plates:
+            continue
+        if any(read.box.iou(p.box) > 0.1 for p in plates):
+            continue  # a second read of a plate already chosen
+        plates.append(read)
+    return Recognition(
+        image,
+        detection.grey,
+        detection.scale,
+        detection.overlay.labels,
+        detection.components,
+        detection.candidates,
+        tuple(plates),
+        country,
+        topn,
+        _total(timings, t0),
+    )
+
+
+def _read_candidates(image, candidates, classifier, country_code, topn, config: Config, margin: bool = True):
+    """Segment every candidate a few ways, classify all crops in one batch, keep each one's best read.
+
+    Returns [(score, PlateRead)] best first, and the milliseconds spent per stage.
+    """
+    t0 = time.perf_counter()
+    jobs = []  # (candidate index, crop, crop box, segmentation)
+    for i, cand in enumerate(candidates):
+        crop, crop_box = crop_plate(image, cand.box, config.segment) if margin else (image, cand.box)
+        for seg in segment_all(crop, config.segment, classifier.input_size)[: config.segment.views_to_read]:
+            if seg.chars:
+                jobs.append((i, crop, crop_box, seg))
+    t1 = time.perf_counter()
+    crops = [c for job in jobs for c in job[3].chars]
+    predictions = classifier.predict(crops, k=max(5, config.assemble.per_char_k))
+    t2 = time.perf_counter()
+
+    best: dict[int, tuple[float, PlateRead]] = {}
+    start = 0
+    for i, crop, crop_box, seg in jobs:
+        preds = tuple(predictions[start : start + len(seg.chars)])
+        start += len(seg.chars)
+        read = PlateRead(
+            box=_tight_box(seg, crop_box),
+            crop_box=crop_box,
+            crop=np.ascontiguousarray(crop),
+            chars=seg.chars,
+            predictions=preds,
+            candidates=assemble(preds, country_code, topn, config.assemble),
+            binarization=seg.binarization,
+            processing_time_ms=0.0,
+        )
+        score = _plate_score(read)
+        if i not in best or score > best[i][0]:
+            best[i] = (score, read)
+    t3 = time.perf_counter()
+    per_plate = (t3 - t0) * 1000 / max(len(candidates), 1)
+    reads = [(score, replace(read, processing_time_ms=round(per_plate, 2))) for score, read in best.values()]
+    reads.sort(key=lambda sr: -sr[0])
+    ms = {"segment": (t1 - t0) * 1000, "classify": (t2 - t1) * 1000, "assemble": (t3 - t2) * 1000}
+    return reads, ms
+
+
+def _plate_score(read: PlateRead) -> float:
+    """How much a candidate looks like a read plate: confident characters, a plate-like count."""
+    probs = [p.confidence for p in read.predictions if p.char != REJECT]
+    if len(probs) < 2 or not read.candidates:
+        return 0.0
+    n = len(read.plate)
+    length_fit = 1.0 if 5 <= n <= 8 else 0.6 if n in (4, 9) else 0.3
+    template = 1.15 if read.matches_template else 1.0
+    # Nearly every plate carries a digit (252 of 254 development photos); the text that competes
+    # with it on a car (dealer names, model badges, "VEHICLE") rarely does.
+    digit = 1.2 if any(ch.isdigit() for ch in read.plate) else 1.0
+    return float(sum(probs)) * length_fit * template * digit
+
+
+def _tight_box(seg, crop_box: Box) -> Box:
+    """Plate box around the characters found, grown by half a character like a plate's border."""
+    xs = [c.box.x for c in seg.chars] + [c.box.x2 for c in seg.chars]
+    ys = [c.box.y for c in seg.chars] + [c.box.y2 for c in seg.chars]
+    h = float(np.median([c.box.h for c in seg.chars]))
+    x0 = max(0, int(min(xs) - 0.4 * h))
+    y0 = max(0, int(min(ys) - 0.3 * h))
+    x1 = min(crop_box.w, int(max(xs) + 0.4 * h))
+    y1 = min(crop_box.h, int(max(ys) + 0.3 * h))
+    return Box(crop_box.x + x0, crop_box.y + y0, x1 - x0, y1 - y0)
+
+
+def _total(timings: dict[str, float], t0: float) -> dict[str, float]:
+    timings = {k: round(v, 2) for k, v in timings.items()}
+    timings["total"] = round((time.perf_counter() - t0) * 1000, 2)
+    return timings
+
+
+def _check_country(code: str) -> None:
+    country(code)  # raises ValueError naming the known countries

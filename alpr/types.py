@@ -1,0 +1,159 @@
+"""Frozen result objects shared by every stage, the CLI, the app and the tests.
+
+Every stage returns these, so the page draws exactly what the CLI prints and what the tests assert.
+Arrays inside them are never written to after the stage that made them returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CLASSES = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+REJECT = "_"  # the "not a character" class: lets the classifier say a crop is noise
+ALL_CLASSES = CLASSES + (REJECT,)
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box in pixels: x, y is the top-left corner."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def x2(self) -> int:
+        return self.x + self.w
+
+    @property
+    def y2(self) -> int:
+        return self.y + self.h
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    def corners(self) -> list[dict[str, int]]:
+        """Four corners clockwise from top-left, as OpenALPR's JSON writes them."""
+        return [
+            {"x": self.x, "y": self.y},
+            {"x": self.x2, "y": self.y},
+            {"x": self.x2, "y": self.y2},
+            {"x": self.x, "y": self.y2},
+        ]
+
+    def iou(self, other: "Box") -> float:
+        ix = max(0, min(self.x2, other.x2) - max(self.x, other.x))
+        iy = max(0, min(self.y2, other.y2) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union else 0.0
+
+    def shifted(self, dx: int, dy: int) -> "Box":
+        return Box(self.x + dx, self.y + dy, self.w, self.h)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One connected component looked at by plate detection, with the verdict on it."""
+
+    label: int
+    box: Box
+    area: int
+    kept: bool
+    reason: str  # why it was kept or the first rule that rejected it, shown on the overlay
+
+
+@dataclass(frozen=True, eq=False)
+class CharCrop:
+    """One segmented character: its box inside the plate crop and the pixels the classifier sees."""
+
+    box: Box
+    line: int  # 0 for the top row; two-line plates have a line 1
+    image: np.ndarray  # float32 (H, W) in [0, 1], dark glyph on light background
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The classifier's verdict on one CharCrop."""
+
+    char: str  # best class, possibly REJECT
+    confidence: float  # 0..1
+    topk: tuple[tuple[str, float], ...]  # (class, probability), best first
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One plate string built from the per-character top-k."""
+
+    plate: str
+    confidence: float  # 0..100, as OpenALPR reports it
+    matches_template: bool
+
+
+@dataclass(frozen=True, eq=False)
+class PlateCandidate:
+    """A region that might hold a plate, with how it was found and the verdict on it."""
+
+    box: Box
+    source: str  # "component" (one plate-shaped blob) or "char-row" (a row of character-like blobs)
+    binarization: str  # e.g. "local/dark"
+    char_count: int  # character-like components inside it
+    score: float
+    kept: bool
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class PlateRead:
+    """A plate found in the photo, segmented and read."""
+
+    box: Box  # in photo coordinates, fitted around the characters read
+    crop_box: Box  # where `crop` was cut from, in photo coordinates; character boxes are relative to it
+    crop: np.ndarray  # RGB uint8 crop of the plate
+    chars: tuple[CharCrop, ...]
+    predictions: tuple[Prediction, ...]
+    candidates: tuple[Candidate, ...]  # best first; empty when nothing readable
+    binarization: str
+    processing_time_ms: float
+
+    @property
+    def plate(self) -> str:
+        return self.candidates[0].plate if self.candidates else ""
+
+    @property
+    def confidence(self) -> float:
+        return self.candidates[0].confidence if self.candidates else 0.0
+
+    @property
+    def matches_template(self) -> bool:
+        return bool(self.candidates and self.candidates[0].matches_template)
+
+
+@dataclass(frozen=True, eq=False)
+class Recognition:
+    """Everything `recognize` saw and decided for one photo."""
+
+    image: np.ndarray  # RGB uint8 as loaded (EXIF orientation applied)
+    grey: np.ndarray  # float (H, W) in [0, 1] at detection scale
+    scale: float  # detection-scale pixels per photo pixel
+    labels: np.ndarray  # int32 label image of the binarization used for the overlay
+    components: tuple[Component, ...]
+    plate_candidates: tuple[PlateCandidate, ...]
+    plates: tuple[PlateRead, ...]  # best first
+    country: str
+    topn: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])

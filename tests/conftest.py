@@ -1,0 +1,178 @@
+"""Shared fixtures: synthetic photos and plates with known answers, a benchmark folder, and models.
+
+Everything is drawn with `alpr.synth` from a fixed seed, so every test sees the same pixels on
+every machine; nothing here reads a real photo.
+
+Two character models are offered:
+
+* `classifier`: the shipped `models/char_cnn.keras`. It is retrained from time to time, so tests
+  that use it assert only what holds for any model (shapes, ordering, determinism), never a read.
+* `constant_classifier` (and `constant_model`, its file): a real Keras model in the shipped
+  format whose every answer is "A" at 0.90, "4" at 0.05 and the rest below `min_topk_prob`,
+  whatever the crop. It reads a plate of n segmented characters as exactly "A" * n, so tests of
+  the plumbing around the classifier (detection, segmentation, ranking, the CLI, evaluation) can
+  assert exact strings without depending on how well any trained model reads.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alpr import synth
+from alpr.types import ALL_CLASSES, Box
+
+# The constant model's fixed answer for every crop.
+CONSTANT_CHAR = "A"
+CONSTANT_PROBS = {"A": 0.90, "4": 0.05}  # the other 35 classes share the last 0.05
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A synthetic street photo: RGB uint8 (read-only), the plate's text and its true box."""
+
+    text: str
+    image: np.ndarray
+    box: Box
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A rendered plate crop: RGB uint8 (read-only), its text and one true box per character."""
+
+    text: str
+    image: np.ndarray
+    boxes: tuple[Box, ...]
+
+
+@dataclass(frozen=True)
+class LabeledFile:
+    plate: str  # the label as the dataset reader normalizes it
+    box: Box | None  # None for plate crops
+    group: str
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    # Session fixtures are shared: a stage that wrote into its input would fail loudly here.
+    array = np.ascontiguousarray(array)
+    array.setflags(write=False)
+    return array
+
+
+def make_scene(text: str, seed: int, style: str = "us") -> Scene:
+    image, box = synth.render_scene(text, np.random.default_rng(seed), style)
+    return Scene(text, _frozen(image), box)
+
+
+def make_plate(text: str, seed: int, style: str = "us", height: int = 60) -> Plate:
+    image, boxes = synth.render_plate(text, np.random.default_rng(seed), style, height=height)
+    return Plate(text, _frozen(image), tuple(boxes))
+
+
+@pytest.fixture(scope="session")
+def scene() -> Scene:
+    """A US car in a street, 960x640, plate "ABC1234" at Box(372, 403, 139, 76).
+
+    Chosen so that detection ranks the plate first and segments all 7 characters: tests on it
+    check the pipeline's geometry, not a hard case.
+    """
+    return make_scene("ABC1234", seed=2)
+
+
+@pytest.fixture(scope="session")
+def plate_image() -> Plate:
+    """A US plate crop, 120x60, reading "ABC123"."""
+    return make_plate("ABC123", seed=1)
+
+
+# --- benchmark folder --------------------------------------------------------------------------
+
+# OpenALPR's end-to-end layout: us/NAME.jpg with us/NAME.txt = "NAME.jpg\tx\ty\tw\th\tPLATE".
+BENCHMARK_PHOTOS = {"car_a": ("ABC1234", 2), "car_b": ("7ABC123", 3)}
+# OpenALPR's plate-crop layout: crops/labels.csv (file,plate,state) beside the PNGs. Labels are
+# written as people type them; the reader normalizes them. "AAAAAA" is what the constant model reads.
+BENCHMARK_CROPS = {"crop_a.png": ("AAAAAA", "aaa-aaa", 2), "crop_b.png": ("ABC123", "abc 123", 3)}
+
+
+@pytest.fixture(scope="session")
+def _benchmark(tmp_path_factory) -> tuple[Path, dict[str, LabeledFile]]:
+    root = tmp_path_factory.mktemp("benchmark")
+    labels: dict[str, LabeledFile] = {}
+
+    photos = root / "us"
+    photos.mkdir()
+    for name, (text, seed) in BENCHMARK_PHOTOS.items():
+        s = make_scene(text, seed)
+        Image.fromarray(s.image).save(photos / f"{name}.jpg", quality=95)
+        b = s.box
+        (photos / f"{name}.txt").write_text(f"{name}.jpg\t{b.x}\t{b.y}\t{b.w}\t{b.h}\t{text}\n")
+        labels[f"us/{name}.jpg"] = LabeledFile(text, b, "us")
+
+    crops = root / "crops"
+    crops.mkdir()
+    with (crops / "labels.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "plate", "state"])
+        for file, (text, typed, seed) in BENCHMARK_CROPS.items():
+            Image.fromarray(make_plate(text, seed).image).save(crops / file)
+            writer.writerow([file, typed, "ca"])
+            labels[f"crops/{file}"] = LabeledFile(text, None, "crops")
+    return root, labels
+
+
+@pytest.fixture(scope="session")
+def benchmark_dir(_benchmark) -> Path:
+    """Read-only tmp folder: `us/` holds 2 labelled photos, `crops/` 2 labelled plate crops."""
+    return _benchmark[0]
+
+
+@pytest.fixture(scope="session")
+def benchmark_labels(_benchmark) -> dict[str, LabeledFile]:
+    """What `benchmark_dir` holds, keyed by path relative to it (e.g. "us/car_a.jpg")."""
+    return _benchmark[1]
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    """The shipped model (whatever its accuracy today), loaded once."""
+    from alpr.classify import load_classifier
+
+    return load_classifier()
+
+
+@pytest.fixture(scope="session")
+def constant_model(tmp_path_factory) -> Path:
+    """Path of a .keras model (with its .json metadata) that answers the same for every crop."""
+    import keras
+
+    from alpr.classify import MODEL_FORMAT, build_model, metadata_path
+
+    keras.utils.set_random_seed(0)
+    model = build_model(len(ALL_CLASSES), 32, "small")
+    head = model.get_layer("head_softmax")
+    kernel, _ = head.get_weights()
+    probs = np.full(len(ALL_CLASSES), (1.0 - sum(CONSTANT_PROBS.values())) / (len(ALL_CLASSES) - len(CONSTANT_PROBS)))
+    for char, p in CONSTANT_PROBS.items():
+        probs[ALL_CLASSES.index(char)] = p
+    # A zero kernel makes the logits equal the bias whatever the input: softmax(log p) = p.
+    head.set_weights([np.zeros_like(kernel), np.log(probs).astype(np.float32)])
+    path = tmp_path_factory.mktemp("model") / "constant.keras"
+    model.save(path)
+    metadata = {"format": MODEL_FORMAT, "version": "constant-A", "classes": list(ALL_CLASSES), "input_size": 32}
+    metadata_path(path).write_text(json.dumps(metadata))
+    return path
+
+
+@pytest.fixture(scope="session")
+def constant_classifier(constant_model):
+    from alpr.classify import load_classifier
+
+    return load_classifier(constant_model)

@@ -1,0 +1,205 @@
+"""Plate strings from per-character top-k: beam order, reject handling, country templates.
+
+Predictions are written by hand, so every expected string and confidence follows from the numbers
+in the test.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from alpr.assemble import COUNTRIES, assemble, country, matches, normalize_plate
+from alpr.config import AssembleConfig
+from alpr.types import REJECT, Candidate, Prediction
+
+
+def pred(*topk: tuple[str, float]) -> Prediction:
+    """A Prediction from its top-k list, best first."""
+    return Prediction(char=topk[0][0], confidence=topk[0][1], topk=tuple(topk))
+
+
+def sure(char: str) -> Prediction:
+    return pred((char, 1.0))
+
+
+def plates(candidates) -> list[str]:
+    return [c.plate for c in candidates]
+
+
+# Three characters: no country has a 3-character template, so order is probability alone.
+AMBIGUOUS_3 = [pred(("A", 0.9), ("B", 0.1)), pred(("1", 0.6), ("7", 0.4)), pred(("X", 0.8), ("Y", 0.2))]
+
+
+# --- beam order --------------------------------------------------------------------------------
+
+
+def test_candidates_are_ordered_by_joint_probability():
+    # A1X .432, A7X .288, A1Y .108, A7Y .072, B1X .048, B7X .032, B1Y .012, B7Y .008
+    out = assemble(AMBIGUOUS_3, "us")
+    assert plates(out) == ["A1X", "A7X", "A1Y", "A7Y", "B1X", "B7X", "B1Y", "B7Y"]
+
+
+def test_confidence_is_the_per_character_geometric_mean_in_percent():
+    out = assemble(AMBIGUOUS_3, "us")
+    assert out[0].confidence == pytest.approx(100 * 0.432 ** (1 / 3), abs=1e-3)
+    assert out[-1].confidence == pytest.approx(100 * 0.008 ** (1 / 3), abs=1e-3)
+
+
+def test_certain_characters_give_one_candidate_at_100():
+    out = assemble([sure(c) for c in "ABC123"], "us")
+    assert out == (Candidate("ABC123", 100.0, True),)
+
+
+def test_confidence_is_between_0_and_100():
+    out = assemble(AMBIGUOUS_3 + [pred(("Z", 0.05), ("2", 0.03))], "eu", topn=50)
+    assert out
+    assert all(0.0 <= c.confidence <= 100.0 for c in out)
+
+
+def test_candidates_below_min_candidate_confidence_are_not_reported():
+    # 100 * 0.005 = 0.5 < the 1.0 minimum
+    assert assemble([pred(("Q", 0.005))], "us") == ()
+
+
+def test_no_predictions_give_no_candidates():
+    assert assemble([], "us") == ()
+
+
+def test_only_the_first_per_char_k_alternatives_are_used():
+    crop = pred(("A", 0.5), ("B", 0.2), ("C", 0.1), ("D", 0.1), ("E", 0.1))
+    out = assemble([crop], "us", topn=10, config=AssembleConfig(per_char_k=4))
+    assert plates(out) == ["A", "B", "C", "D"]
+
+
+# --- topn --------------------------------------------------------------------------------------
+
+
+def test_topn_limits_the_number_of_candidates():
+    assert plates(assemble(AMBIGUOUS_3, "us", topn=3)) == ["A1X", "A7X", "A1Y"]
+
+
+def test_topn_of_one_gives_only_the_best_string():
+    assert plates(assemble(AMBIGUOUS_3, "us", topn=1)) == ["A1X"]
+
+
+# --- the "not a character" class ---------------------------------------------------------------
+
+
+def test_confident_reject_crop_is_dropped():
+    logo = pred((REJECT, 0.7), ("O", 0.3))
+    out = assemble([sure("A"), sure("B"), logo, sure("1"), sure("2")], "us")
+    assert plates(out) == ["AB12"]
+
+
+def test_reject_at_exactly_reject_prob_is_dropped():
+    logo = pred((REJECT, 0.6), ("O", 0.4))
+    out = assemble([sure("A"), logo, sure("1")], "us", config=AssembleConfig(reject_prob=0.6))
+    assert plates(out) == ["A1"]
+
+
+def test_reject_below_reject_prob_is_kept_as_an_alternative():
+    logo = pred((REJECT, 0.55), ("O", 0.45))
+    out = assemble([sure("A"), logo, sure("1")], "us")
+    assert plates(out) == ["A1", "AO1"]
+
+
+def test_reject_alternative_lets_a_low_confidence_logo_be_dropped():
+    # The segmenter let a logo through; the classifier half-believes it is an "O". Dropping it
+    # leaves 7 characters, a us format, whose bonus outweighs the "O" being a little likelier.
+    logo = pred(("O", 0.4), (REJECT, 0.35), ("Q", 0.25))
+    out = assemble([sure(c) for c in "ABC"] + [logo] + [sure(c) for c in "1234"], "us", topn=3)
+    assert plates(out) == ["ABC1234", "ABCO1234", "ABCQ1234"]
+
+
+def test_reject_alternative_without_a_template_bonus_ranks_by_probability():
+    logo = pred(("O", 0.4), (REJECT, 0.35))
+    # Four characters: no us template, so no bonus for either string.
+    assert plates(assemble([sure("A"), logo, sure("1"), sure("2")], "us")) == ["AO12", "A12"]
+
+
+def test_every_crop_rejected_gives_no_candidates():
+    junk = pred((REJECT, 0.9), ("1", 0.1))
+    assert assemble([junk, junk, junk], "us") == ()
+
+
+# --- country templates -------------------------------------------------------------------------
+
+
+def test_br_strict_template_beats_a_likelier_string_that_fits_none():
+    # "I" vs "1" in the fourth slot: "ABCI234" is 9x likelier but is no Brazilian format.
+    out = assemble([sure("A"), sure("B"), sure("C"), pred(("I", 0.9), ("1", 0.1))] + [sure(c) for c in "234"], "br")
+    assert out[0] == Candidate("ABC1234", pytest.approx(100 * 0.1 ** (1 / 7), abs=1e-3), True)
+    assert plates(out) == ["ABC1234", "ABCI234"]
+
+
+def test_br_strict_template_accepts_the_mercosul_format():
+    # LLLDLDD: the likelier "ABC1D2Z" ends in a letter and fits neither Brazilian format.
+    out = assemble([sure(c) for c in "ABC1D2"] + [pred(("Z", 0.9), ("3", 0.1))], "br")
+    assert plates(out) == ["ABC1D23", "ABC1D2Z"]
+    assert [c.matches_template for c in out] == [True, False]
+
+
+def test_us_template_bonus_settles_a_close_call():
+    # 8 characters fit no us template; dropping the doubtful last crop leaves 7, which do.
+    # 0.7 / 0.3 = 2.3x is less than the bonus (e^1.5 = 4.5x).
+    tail = pred(("Z", 0.7), (REJECT, 0.3))
+    out = assemble([sure(c) for c in "ABC1234"] + [tail], "us")
+    assert plates(out) == ["ABC1234", "ABC1234Z"]
+
+
+def test_us_template_bonus_cannot_outvote_a_clear_read():
+    # 0.95 / 0.05 = 19x is more than the bonus.
+    tail = pred(("Z", 0.95), (REJECT, 0.05))
+    out = assemble([sure(c) for c in "ABC1234"] + [tail], "us")
+    assert plates(out) == ["ABC1234Z", "ABC1234"]
+
+
+def test_matches_template_flags_follow_the_country_formats():
+    out = assemble([sure("A"), sure("B"), sure("C"), pred(("I", 0.9), ("1", 0.1))] + [sure(c) for c in "234"], "br")
+    assert {c.plate: c.matches_template for c in out} == {"ABC1234": True, "ABCI234": False}
+
+
+def test_matches_checks_letters_digits_and_wildcards():
+    assert matches("ABC1234", ("@@@####",))
+    assert not matches("ABC12D4", ("@@@####",))
+    assert not matches("ABC123", ("@@@####",))
+    assert matches("A1B2C3", ("******",))
+
+
+def test_br_formats_are_old_and_mercosul():
+    assert COUNTRIES["br"].templates == ("@@@####", "@@@#@##")
+    assert COUNTRIES["br"].strict
+
+
+def test_unknown_country_raises_value_error_naming_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown country 'xx'") as info:
+        assemble([sure("A")], "xx")
+    for code in ("us", "eu", "br"):
+        assert code in str(info.value)
+
+
+def test_country_returns_the_spec_for_a_known_code():
+    assert country("eu").name == "Europe"
+
+
+# --- normalize_plate ---------------------------------------------------------------------------
+
+
+def test_normalize_plate_uppercases_and_strips_spaces_and_dashes():
+    assert normalize_plate("abc-12 34") == "ABC1234"
+
+
+def test_normalize_plate_strips_every_non_alphanumeric():
+    assert normalize_plate(" 7.abc_12\t") == "7ABC12"
+
+
+def test_normalize_plate_of_nothing_is_empty():
+    assert normalize_plate(" - ") == ""
+
+
+def test_template_bonus_is_worth_about_one_uncertain_character():
+    # Documents the constant the two bonus tests above sit on either side of.
+    from alpr.assemble import _TEMPLATE_BONUS
+
+    assert 0.7 / 0.3 < math.exp(_TEMPLATE_BONUS) < 0.95 / 0.05

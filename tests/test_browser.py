@@ -1,0 +1,173 @@
+"""The app in a real browser: `streamlit run app.py` driven by Playwright's Chromium.
+
+What AppTest cannot see: the upload widget's real HTTP path, the rendered page text, and how it
+looks. Full-page screenshots go to test-artifacts/ for a person to look at.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alpr.imageio import encode_png
+from alpr.pipeline import recognize
+from alpr.synth import render_scene
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+START_TIMEOUT_S = 60
+READ_TIMEOUT_MS = 60_000  # the first read of a session traces the model's graph: a few seconds on a CPU
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """A `streamlit run app.py` of this checkout on a free port, stopped after the module's tests."""
+    port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "streamlit-server.log", "wb")
+    env = {k: v for k, v in os.environ.items() if k != "ALPR_SAMPLES_DIR"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"streamlit exited with {server.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer /_stcore/health within {START_TIMEOUT_S} s; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh session of the app at a laptop-sized window, with the start page loaded."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=READ_TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+def _screenshot(page, name: str) -> Path:
+    """Full-page screenshot. Streamlit scrolls inside its own main element, not the document, so the
+    window is grown to the content's height first, or the picture stops at the first screen."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
+    page.wait_for_timeout(1000)  # let plotly re-lay out its charts at the new size
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def _upload(page, *paths: Path) -> None:
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files([str(p) for p in paths])
+
+
+def _wait_for_section(page, name: str) -> None:
+    page.locator("[data-testid=stHeading]").filter(has_text=name).wait_for(timeout=READ_TIMEOUT_MS)
+    page.get_by_text("Time per stage").first.wait_for(timeout=READ_TIMEOUT_MS)
+
+
+def _assert_no_traceback(page) -> None:
+    text = page.locator("body").inner_text()
+    assert "Traceback" not in text
+    assert not page.locator("[data-testid=stException]").count()
+
+
+def test_uploaded_photo_shows_what_the_pipeline_reads(page, tmp_path):
+    image, _ = render_scene("4KXM218", np.random.default_rng(11), "us")
+    photo = tmp_path / "street.png"
+    photo.write_bytes(encode_png(image))
+    rec = recognize(image, country="us", topn=10)
+
+    _upload(page, photo)
+    _wait_for_section(page, "street.png")
+    page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
+    _screenshot(page, "browser-upload")
+
+    _assert_no_traceback(page)
+    metrics = page.locator("[data-testid=stMetricValue]")
+    if rec.plates:
+        assert metrics.all_inner_texts() == [p.plate or "?" for p in rec.plates]
+        assert page.get_by_role("tab").count() == len(rec.plates)
+    else:
+        assert page.get_by_text("No plate found in street.png").is_visible()
+    assert page.get_by_role("button", name="Download OpenALPR JSON").is_visible()
+
+
+def test_text_file_named_jpg_gets_a_clear_error_and_no_traceback(page, tmp_path):
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("Agenda: 1. plates 2. more plates\n")
+
+    _upload(page, fake)
+    error = page.locator("[data-testid=stAlertContentError]")
+    error.first.wait_for(timeout=READ_TIMEOUT_MS)
+    _screenshot(page, "browser-bad-upload")
+
+    assert "notes.jpg is not an image" in error.first.inner_text()
+    assert "JPEG, PNG" in error.first.inner_text()  # says what would work
+    _assert_no_traceback(page)
+
+
+def test_sample_photo_is_read_and_drawn(page):
+    picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Or try a sample photo")
+    picker.locator("input").click()
+    page.get_by_role("option", name="Synthetic photo 3").click()
+    _wait_for_section(page, "synthetic-3.png")
+    page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
+    _screenshot(page, "browser-sample")
+
+    _assert_no_traceback(page)
+    assert page.get_by_text("This sample was drawn with the plate").is_visible()
+    assert page.locator("[data-testid=stPlotlyChart]").count() >= 2

@@ -1,0 +1,130 @@
+"""recognize(): the four stages end to end, and everything they decided, in one Recognition.
+
+Geometry is checked with the constant model (conftest), which reads every crop as "A": where the
+plate is found and how many characters it has cannot depend on how well any model reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alpr.pipeline import recognize
+from alpr.types import Box, Recognition
+
+STAGES = ("detect", "segment", "classify", "assemble", "total")
+
+
+def test_recognize_returns_a_recognition_of_the_photo(scene, constant_classifier):
+    rec = recognize(scene.image, classifier=constant_classifier)
+    assert isinstance(rec, Recognition)
+    assert (rec.width, rec.height) == (960, 640)
+    assert rec.country == "us"
+    assert rec.topn == 10
+
+
+def test_first_plate_box_overlaps_the_true_plate(scene, constant_classifier):
+    rec = recognize(scene.image, classifier=constant_classifier)
+    assert rec.plates[0].box.iou(scene.box) > 0.5
+
+
+def test_first_plate_has_one_character_per_plate_character(scene, constant_classifier):
+    plate = recognize(scene.image, classifier=constant_classifier).plates[0]
+    assert len(plate.chars) == len(plate.predictions) == len(scene.text)
+    assert plate.plate == "A" * len(scene.text)
+
+
+def test_plate_candidates_are_capped_at_topn(scene, constant_classifier):
+    rec = recognize(scene.image, topn=3, classifier=constant_classifier)
+    assert rec.topn == 3
+    assert all(len(p.candidates) <= 3 for p in rec.plates)
+
+
+def test_character_boxes_lie_inside_the_plate_crop(scene, constant_classifier):
+    plate = recognize(scene.image, classifier=constant_classifier).plates[0]
+    crop_h, crop_w = plate.crop.shape[:2]
+    assert (plate.crop_box.w, plate.crop_box.h) == (crop_w, crop_h)
+    for c in plate.chars:
+        assert 0 <= c.box.x and c.box.x2 <= crop_w and 0 <= c.box.y and c.box.y2 <= crop_h
+
+
+def test_timings_cover_every_stage_and_the_total(scene, classifier):
+    rec = recognize(scene.image, classifier=classifier)
+    assert set(STAGES) <= set(rec.timings_ms)
+    assert all(v >= 0 for v in rec.timings_ms.values())
+    assert rec.timings_ms["total"] >= rec.timings_ms["detect"]
+
+
+def test_detection_results_are_kept_for_the_overlay(scene, constant_classifier):
+    rec = recognize(scene.image, classifier=constant_classifier)
+    assert rec.plate_candidates
+    assert rec.components
+    assert rec.labels.shape == rec.grey.shape
+    assert rec.scale == 1.0  # 960 px wide is already within detection's range
+
+
+def test_plate_crop_mode_skips_detection(plate_image, constant_classifier):
+    rec = recognize(plate_image.image, plate_crop=True, classifier=constant_classifier)
+    h, w = plate_image.image.shape[:2]
+    assert rec.components == ()
+    assert [(c.box, c.source) for c in rec.plate_candidates] == [(Box(0, 0, w, h), "given")]
+    assert rec.timings_ms["detect"] == 0.0
+
+
+def test_plate_crop_mode_reads_one_plate_cut_from_the_whole_image(plate_image, constant_classifier):
+    rec = recognize(plate_image.image, plate_crop=True, classifier=constant_classifier)
+    h, w = plate_image.image.shape[:2]
+    assert len(rec.plates) == 1
+    plate = rec.plates[0]
+    assert plate.crop_box == Box(0, 0, w, h)
+    assert plate.plate == "A" * len(plate_image.text)
+    assert 0 <= plate.box.x and plate.box.x2 <= w and 0 <= plate.box.y and plate.box.y2 <= h
+
+
+def test_plate_crop_mode_timings_cover_every_stage(plate_image, constant_classifier):
+    rec = recognize(plate_image.image, plate_crop=True, classifier=constant_classifier)
+    assert set(STAGES) <= set(rec.timings_ms)
+
+
+def test_blank_grey_photo_has_no_plates(classifier):
+    rec = recognize(np.full((480, 640, 3), 128, np.uint8), classifier=classifier)
+    assert rec.plates == ()
+    assert rec.plate_candidates == ()
+
+
+def test_blank_plate_crop_has_no_plates(classifier):
+    rec = recognize(np.full((60, 120, 3), 230, np.uint8), plate_crop=True, classifier=classifier)
+    assert rec.plates == ()
+
+
+def test_unknown_country_raises_value_error(scene, classifier):
+    with pytest.raises(ValueError, match=r"unknown country 'zz'; choose one of us, eu, br"):
+        recognize(scene.image, country="zz", classifier=classifier)
+
+
+def test_topn_of_zero_raises_value_error(scene, classifier):
+    with pytest.raises(ValueError, match=r"topn must be at least 1, got 0"):
+        recognize(scene.image, topn=0, classifier=classifier)
+
+
+def test_recognition_is_deterministic(scene, classifier):
+    first = recognize(scene.image, classifier=classifier)
+    second = recognize(scene.image, classifier=classifier)
+    assert [[c.plate for c in p.candidates] for p in first.plates] == [
+        [c.plate for c in p.candidates] for p in second.plates
+    ]
+    assert [p.box for p in first.plates] == [p.box for p in second.plates]
+
+
+def test_recognize_does_not_modify_the_photo(scene, constant_classifier):
+    # The fixture is read-only: any stage writing into the photo would raise.
+    before = scene.image.copy()
+    recognize(scene.image, classifier=constant_classifier)
+    assert np.array_equal(scene.image, before)
+
+
+def test_country_picks_the_formats_used_for_ranking(plate_image, constant_classifier):
+    # "AAAAAA" fits a us format ("******") but neither Brazilian one.
+    us = recognize(plate_image.image, plate_crop=True, classifier=constant_classifier).plates[0]
+    br = recognize(plate_image.image, country="br", plate_crop=True, classifier=constant_classifier).plates[0]
+    assert us.matches_template
+    assert not br.matches_template
