@@ -8,8 +8,9 @@ PORT ?= 8501
 
 .PHONY: run test browser bench clean
 
+# No file watcher: the app is for reading plates, and watching .venv overflows inotify.
 run: $(STAMP)
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
 
 test: $(STAMP) browser
 	$(PY) -m pytest

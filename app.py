@@ -1,7 +1,8 @@
 """Plate reader workbench: `streamlit run app.py`.
 
-One app, one page per job. Recognize is the only page so far; Relabel, Train and Evaluate join
-as further `st.Page` entries in PAGES.
+One app, one page per job: Recognize reads photos, Relabel fixes what the model read (the fixes are
+training data), Evaluate measures a model on a labeled folder, Train fine-tunes the model on the fixes and
+picks the version that reads. Each is one `st.Page` entry in PAGES.
 """
 from pathlib import Path
 
@@ -10,11 +11,15 @@ import streamlit as st
 from alpr import __version__, appstate
 
 HERE = Path(__file__).parent
+APP_NAME = "Plate reader workbench"
 
-st.set_page_config(page_title="Plate reader workbench", page_icon=":material/directions_car:", layout="wide")
+st.set_page_config(page_title=APP_NAME, page_icon=":material/directions_car:", layout="wide")
 
 PAGES = [
     st.Page(HERE / "pages" / "recognize.py", title="Recognize", icon=":material/search:", default=True),
+    st.Page(HERE / "pages" / "relabel.py", title="Relabel", icon=":material/edit_note:"),
+    st.Page(HERE / "pages" / "evaluate.py", title="Evaluate", icon=":material/analytics:"),
+    st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
 ]
 page = st.navigation(PAGES)
 

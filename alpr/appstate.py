@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from alpr.classify import DEFAULT_MODEL, CharClassifier, load_classifier
-from alpr.errors import ModelError
+from alpr.classify import DEFAULT_MODEL, CharClassifier, describe_device, load_classifier
+from alpr.errors import AlprError, ModelError
 from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
 from alpr.report import to_openalpr
+from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, LabelStore, StoreError
 from alpr.synth import sample_scenes
 from alpr.types import Recognition
+
+log = logging.getLogger("alpr.app")
 
 # The upload widget's and the samples folder's accepted types: what `load_image` decodes.
 IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
@@ -54,24 +59,24 @@ def _load_classifier(path: str, modified_ns: int) -> CharClassifier:
 
 
 def try_classifier() -> tuple[CharClassifier | None, str | None]:
-    """The shipped model, loaded once per process, or None and the reason it cannot be used."""
-    try:
-        modified = DEFAULT_MODEL.stat().st_mtime_ns
-    except OSError:
-        modified = 0  # load_classifier then raises the ModelError that says what is missing
-    try:
-        return _load_classifier(str(DEFAULT_MODEL), modified), None
-    except ModelError as exc:
-        return None, str(exc)
+    """The active model of the registry (the shipped one until another is activated), loaded once
+    per process and again when the active version or its file changes, or None and the reason no
+    model can be used. An unusable active model falls back to the last good version (see
+    `active_model`, whose `warning` says so)."""
+    active = active_model()
+    return active.classifier, active.error
 
 
 def get_classifier() -> CharClassifier:
-    """The model for a page that cannot work without it: shows why and stops the page if unusable."""
-    classifier, error = try_classifier()
-    if classifier is None:
-        st.error(f"The character model cannot be used: {error}", icon=":material/error:")
+    """The model for a page that cannot work without it: shows why and stops the page if unusable;
+    warns when the active model is broken and the last good version reads instead."""
+    active = active_model()
+    if active.classifier is None:
+        st.error(f"The character model cannot be used: {active.error}", icon=":material/error:")
         st.stop()
-    return classifier
+    if active.warning:
+        st.warning(active.warning, icon=":material/warning:")
+    return active.classifier
 
 
 @st.cache_resource(show_spinner=False)
@@ -79,15 +84,16 @@ def device_line() -> str:
     """Where inference runs, for the sidebar: the installed TensorFlow sees a GPU or it does not."""
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    where = f"GPU ({len(gpus)})" if gpus else "CPU"
-    return f"{where} · TensorFlow {tf.__version__}"
+    return f"{describe_device()} · TensorFlow {tf.__version__}"
 
 
 def model_summary(classifier: CharClassifier) -> list[str]:
     """Short Markdown lines describing the model, from its metadata file."""
     meta = classifier.info.metadata
     lines = [f"**Model** `{classifier.info.version}`"]
+    active = active_model()
+    if active.warning and active.classifier is classifier:
+        lines.insert(0, f":orange[:material/warning: {active.warning}]")
     details = [meta.get("backbone"), f"{classifier.info.input_size} px crops"]
     lines.append(" · ".join(str(d) for d in details if d))
     accuracy = meta.get("validation", {}).get("accuracy")
@@ -149,9 +155,256 @@ def read_photo(photo: Photo, country: str, topn: int, classifier: CharClassifier
     results[key] = rec
     while len(results) > _MAX_RESULTS:
         results.popitem(last=False)
+    _remember(photo, image, rec, classifier)
     return rec
 
 
 def openalpr_json(rec: Recognition, name: str) -> str:
     """The read as OpenALPR's `alpr -j` JSON, for the download button."""
     return json.dumps(to_openalpr(rec, name), indent=2)
+
+
+# ----------------------------------------------------------------------------------- label store
+
+# Plate ids the label store gave each photo read in this session, by the photo's SHA-256, so the
+# Recognize page can link a read to its plate on the Relabel page.
+_STORED_KEY = "_alpr_stored_plates"
+_AUTHOR_KEY = "_alpr_author"
+_STORE_WARNED_KEY = "_alpr_store_warned"
+
+
+def data_dir() -> Path:
+    """The label store's folder: $ALPR_DATA_DIR, else ./data (as `alpr labels` uses)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _open_store(folder: str) -> LabelStore:
+    # One store (one SQLite connection, guarded by a lock) per folder for every session; a folder
+    # that cannot be opened raises, and Streamlit does not cache a raise, so the next rerun retries.
+    return LabelStore.open(folder)
+
+
+def try_store() -> tuple[LabelStore | None, str | None]:
+    """The label store of this process, or None and the reason it cannot be opened."""
+    try:
+        return _open_store(str(data_dir().resolve())), None
+    except StoreError as exc:
+        return None, str(exc)
+
+
+def get_store() -> LabelStore:
+    """The label store for a page that cannot work without it: shows why and stops if unusable."""
+    store, error = try_store()
+    if store is None:
+        st.error(f"The label store cannot be used: {error}", icon=":material/error:")
+        st.stop()
+    return store
+
+
+def author() -> str:
+    """Who labels, as stored with each label: one id per browser session, so Undo takes back only
+    this session's own actions and the history says a label came from the app."""
+    if _AUTHOR_KEY not in st.session_state:
+        st.session_state[_AUTHOR_KEY] = f"app-{uuid.uuid4().hex[:8]}"
+    return st.session_state[_AUTHOR_KEY]
+
+
+def _remember(photo: Photo, image, rec: Recognition, classifier: CharClassifier) -> None:
+    """Keep a new read in the label store, so it shows on the Relabel page. Never fails the read:
+    a store that cannot be written is reported once per session and the photo is still shown."""
+    digest = hashlib.sha256(photo.data).hexdigest()
+    stored: OrderedDict = st.session_state.setdefault(_STORED_KEY, OrderedDict())
+    store, error = try_store()
+    try:
+        if store is None:
+            raise StoreError(error)
+        ids = store.add_recognition(image, rec, photo.name, classifier.info.version)
+    except AlprError as exc:
+        log.warning("could not keep the read of %s in the label store: %s", photo.name, exc)
+        if not st.session_state.get(_STORE_WARNED_KEY):
+            st.session_state[_STORE_WARNED_KEY] = True
+            st.warning(f"Reads are not being kept for relabeling: {exc}", icon=":material/warning:")
+        return
+    stored[digest] = ids
+    stored.move_to_end(digest)
+    while len(stored) > 64:
+        stored.popitem(last=False)
+
+
+def stored_plates(photo: Photo) -> list[int]:
+    """The label store's plate ids of a photo read in this session, best plate first (may be empty)."""
+    digest = hashlib.sha256(photo.data).hexdigest()
+    return list(st.session_state.get(_STORED_KEY, {}).get(digest, []))
+
+
+# ------------------------------------------------------------------------- evaluation: data, models
+
+# Folders the Evaluate page may read: os.pathsep-separated. The browser only ever picks among the
+# labeled folders found under these; it never sends a path.
+DATA_ROOTS_ENV = "ALPR_DATA_ROOTS"
+_SHARED_DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+_MODELS_DIR = DEFAULT_MODEL.parent
+
+
+def data_roots() -> list[Path]:
+    """The allowed data roots, resolved, existing folders only, in order, without repeats."""
+    env = os.environ.get(DATA_ROOTS_ENV)
+    if env:
+        candidates = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
+    else:
+        candidates = [data_dir(), _SHARED_DATASETS]
+    roots: list[Path] = []
+    for path in candidates:
+        try:
+            resolved = path.resolve()
+        except OSError:
+            continue
+        if resolved.is_dir() and resolved not in roots:
+            roots.append(resolved)
+    return roots
+
+
+def model_choices() -> dict[str, Path]:
+    """Picker label -> .keras file: the shipped models/ folder, then `<data dir>/models/`."""
+    choices: dict[str, Path] = {}
+    for folder, where in ((_MODELS_DIR, "models"), (data_dir() / "models", f"{data_dir().name}/models")):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.keras")):
+            version = _model_version(path)
+            label = f"{where}/{path.name}" + (f" · {version}" if version else "")
+            if path.resolve() not in {p.resolve() for p in choices.values()}:
+                choices[label] = path
+    return choices
+
+
+def _model_version(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.with_suffix(".json").read_text()).get("version") or "") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the character model…", max_entries=3)
+def _load_other_classifier(path: str, modified_ns: int) -> CharClassifier:
+    return load_classifier(path)
+
+
+def load_model(path: Path) -> CharClassifier:
+    """A model by path, loaded once per process; the shipped one shares the sidebar's copy.
+
+    Raises ModelError (one line) when the file is missing or not a usable model."""
+    path = Path(path)
+    if path.resolve() == Path(DEFAULT_MODEL).resolve():
+        classifier, error = try_classifier()
+        if classifier is not None and Path(classifier.info.path).resolve() == path.resolve():
+            return classifier
+        if classifier is None:
+            raise ModelError(error)
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:
+        modified = 0
+    return _load_other_classifier(str(path), modified)
+
+
+# ------------------------------------------------------------------ model registry and training
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """What reads plates now: the loaded classifier and its registry version, or why none can."""
+
+    classifier: CharClassifier | None
+    version: str | None
+    warning: str | None  # the active version is unusable and `version` (the last good one) reads instead
+    error: str | None  # no version at all can be loaded
+
+
+# (path, mtime) -> why that file did not load, so a broken file is not re-read on every rerun.
+_MODEL_FAILURES: dict[tuple[str, int], str] = {}
+
+
+def active_model() -> ActiveModel:
+    """The registry's active model of the data folder, else the last good version (versions
+    active before it, then the newest accepted ones, then the shipped model)."""
+    from alpr import registry
+
+    try:
+        order = registry.fallback_order(data_dir())
+    except OSError:
+        order = [registry.shipped()]
+    errors: list[str] = []
+    for version in order:
+        # The shipped model through this module's DEFAULT_MODEL, so tests can point it elsewhere.
+        path = Path(DEFAULT_MODEL) if version.name == registry.SHIPPED else version.path
+        try:
+            modified = path.stat().st_mtime_ns
+        except OSError:
+            modified = 0  # load_classifier then raises the ModelError that says what is missing
+        key = (str(path), modified)
+        try:
+            if version.problem and version.name != registry.SHIPPED:
+                raise ModelError(version.problem)
+            if key in _MODEL_FAILURES:
+                raise ModelError(_MODEL_FAILURES[key])
+            classifier = _load_classifier(str(path), modified)
+        except ModelError as exc:
+            if modified:
+                _MODEL_FAILURES[key] = str(exc)
+            errors.append((version.name, str(exc)))
+            continue
+        warning = None
+        if errors:
+            name, why = errors[0]
+            warning = f"The active model {name} cannot be used ({why}); reading with {version.name}, the last good version."
+        return ActiveModel(classifier, version.name, warning, None)
+    if len(errors) == 1:
+        return ActiveModel(None, None, None, errors[0][1])
+    return ActiveModel(None, None, None, "; ".join(f"{n}: {why}" for n, why in errors))
+
+
+def active_version_name() -> str:
+    from alpr import registry
+
+    return registry.active_name(data_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def training_device() -> dict:
+    """The device a training run will use, as TensorFlow sees it from this process (the run is
+    another process on the same machine): {"gpu": bool, "name", "gpus": [...], "line"}."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    cores = os.cpu_count() or 1
+    if names:
+        extra = "mixed precision" + (f", MirroredStrategy over {len(names)} GPUs" if len(names) > 1 else "")
+        return {"gpu": True, "name": ", ".join(names), "gpus": names, "line": f"GPU: {', '.join(names)} ({extra})"}
+    return {"gpu": False, "name": "CPU", "gpus": [], "line": f"CPU: no GPU found · {cores} cores"}
+
+
+def imagenet_weights() -> dict[str, Path]:
+    """Backbone -> ImageNet weights file in the Keras cache (~/.keras/models), for those present."""
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    out = {}
+    for backbone in ("mobilenet_v2", "inception_v3"):
+        files = sorted(cache.glob(f"{backbone}*notop*.h5")) if cache.is_dir() else []
+        if files:
+            out[backbone] = files[0]
+    return out
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def training_folders(roots: tuple[str, ...]) -> dict[str, str]:
+    """Picker label -> folder, for the exports and labeled plate folders a run may add."""
+    from alpr import jobs
+
+    out: dict[str, str] = {}
+    for root in map(Path, roots):
+        for folder in jobs.training_folders([root]):
+            rel = folder.relative_to(root)
+            label = root.name if rel == Path(".") else f"{root.name}/{rel.as_posix()}"
+            out.setdefault(label, str(folder))
+    return out

@@ -23,28 +23,31 @@ class Country:
     # "@" a letter, "#" a digit, "*" either: one entry per plate format in use
     templates: tuple[str, ...]
     strict: bool  # True: a string matching a template always ranks above one that does not
+    # Log-probability bonus of a fitting string where the formats are not strict: it settles
+    # letter/digit look-alikes ("I"/"1", "O"/"0") in favour of the format without outvoting a
+    # clear read (e^3 ~ 20x).
+    bonus: float = 0.0
 
 
 COUNTRIES = {
     "us": Country(
         "us",
         "United States",
-        # State formats vary too much to be strict; these are the common serial layouts.
-        ("@@@####", "#@@@###", "@@@###", "###@@@", "#@@@##", "##@@@#", "@@####", "#@####", "@@@@###", "***@***", "******", "*******", "*****"),
+        # Every state has its own serial formats, and vanity plates anything from 2 to 8 characters:
+        # a US plate "matches" when its length is plausible, and no format is preferred.
+        ("**", "***", "****", "*****", "******", "*******", "********"),
         False,
     ),
     "eu": Country(
         "eu",
         "Europe",
-        ("@@###@@", "@@##@@@", "@###@@@", "@@@###", "@@@####", "@@####", "@@@##@@", "@@@@###", "*******", "******", "*****"),
+        # The serial layouts of the common European formats (IT, FR, HR, ES, UK, DE-like, ...).
+        ("@@###@@", "@@##@@@", "@@@##@@", "@###@@@", "#@@####", "####@@@", "@@@###", "@@@####", "@@####", "@@@@###"),
         False,
+        bonus=3.0,
     ),
     "br": Country("br", "Brazil", ("@@@####", "@@@#@##"), True),
 }
-
-# Log-probability bonus of a string that fits a template in a non-strict country: worth about
-# one uncertain character (e^1.5 ~ 4.5x), so it settles ties but cannot outvote a clear read.
-_TEMPLATE_BONUS = 1.5
 
 
 def country(code: str) -> Country:
@@ -80,7 +83,7 @@ def assemble(
         if not plate:
             continue
         fits = matches(plate, spec.templates)
-        rank_key = (fits if spec.strict else True, logp + (_TEMPLATE_BONUS if fits and not spec.strict else 0.0))
+        rank_key = (fits if spec.strict else True, logp + (spec.bonus if fits else 0.0))
         confidence = 100.0 * math.exp(logp / max(len(plate), 1))
         ranked.append((rank_key, Candidate(plate, round(confidence, 3), fits)))
     ranked.sort(key=lambda kc: kc[0], reverse=True)

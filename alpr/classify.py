@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,36 @@ MODEL_FORMAT = 1
 BACKBONES = ("small", "mobilenet_v2", "inception_v3")
 
 
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up lines (absl, oneDNN) kept off the user's stderr.
+
+    TF_CPP_MIN_LOG_LEVEL does not silence them in TF 2.21, and a CLI that promises one-line
+    messages cannot print six lines of noise first. Import errors still raise as usual.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def describe_device() -> str:
+    """The device TensorFlow computes on, in words: the GPU's name, or "CPU: no GPU found"."""
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU: no GPU found"
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    return "GPU: " + ", ".join(names)
+
+
 def metadata_path(model_path: Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
@@ -37,6 +68,7 @@ def build_model(num_classes: int = len(ALL_CLASSES), input_size: int = 32, backb
     `weights` is only for ImageNet backbones: a local `.h5`/`.weights.h5` file, or "imagenet" to use
     the Keras cache (~/.keras/models) when it already holds the file.
     """
+    quiet_tensorflow()
     import keras
     from keras import layers
 
@@ -186,6 +218,7 @@ def load_classifier(path: str | Path | None = None, config: ClassifyConfig = DEF
         raise ModelError(
             f"model {path.name} predicts {len(classes)} classes {''.join(classes)!r}, this alpr expects {''.join(ALL_CLASSES)!r}"
         )
+    quiet_tensorflow()
     import keras
 
     try:

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--topn", type=_positive, default=10, help="candidate strings per plate (default 10)")
     rec.add_argument("--json", action="store_true", help="one OpenALPR-compatible JSON object per line per image")
     rec.add_argument("--plate-crop", action="store_true", help="each image is an already cropped plate")
-    rec.add_argument("--model", default=None, help="a .keras model (default: the shipped models/char_cnn.keras)")
+    rec.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model, see `models list`)")
 
     ev = sub.add_parser("eval", help="accuracy and speed on a labeled folder (OpenALPR benchmark layout)")
     ev.add_argument("dataset", metavar="DATASET_DIR", help="folder of NAME.txt + photos, or of labels.csv + crops")
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--holdout", action="store_true", help="only the files the shipped model never trained on")
     ev.add_argument("--limit", type=_positive, default=None, help="read only the first N files")
     ev.add_argument("--errors", action="store_true", help="also list every photo read wrong")
-    ev.add_argument("--model", default=None)
+    ev.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
 
     tr = sub.add_parser("train", help="train the character model (glyph pretraining, then real crops)")
     tr.add_argument("--data", action="append", default=[], metavar="DIR", help="labeled folder for real crops (repeatable)")
@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rounds", type=_positive, default=None)
     tr.add_argument("--batch-size", type=_positive, default=None)
     tr.add_argument("--seed", type=int, default=None)
+    from alpr import cli_labels
+
+    cli_labels.register(sub)
+    from alpr import cli_models
+
+    cli_models.register(sub)
+
+    st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
+    st.add_argument("--json", action="store_true")
     return parser
 
 
@@ -61,6 +70,16 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "train":
             return _train(args)
+        if args.command == "settings":
+            return _settings(args)
+        if args.command == "labels":
+            from alpr import cli_labels
+
+            return cli_labels.run(args)
+        if args.command == "models":
+            from alpr import cli_models
+
+            return cli_models.run(args)
     except AlprError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _recognize(args) -> int:
+    from alpr import registry
     from alpr.classify import load_classifier
     from alpr.imageio import load_image
     from alpr.pipeline import recognize
     from alpr.report import to_openalpr
 
-    classifier = load_classifier(args.model)
+    classifier = load_classifier(registry.resolve_model(args.model))
     failed = 0
     for name in args.images:
         try:
@@ -109,6 +129,7 @@ def _print_table(name: str, rec) -> None:
 
 
 def _eval(args) -> int:
+    from alpr import registry
     from alpr.classify import load_classifier
     from alpr.data import read_dataset
     from alpr.evaluate import ProgressBar, evaluate_items, format_table, select, summarize
@@ -116,7 +137,7 @@ def _eval(args) -> int:
     items = select(read_dataset(args.dataset), holdout=args.holdout, limit=args.limit)
     if not items:
         raise AlprError(f"no files to evaluate in {args.dataset} with these options")
-    classifier = load_classifier(args.model)
+    classifier = load_classifier(registry.resolve_model(args.model))
     progress = ProgressBar("eval ") if sys.stderr.isatty() or os.environ.get("ALPR_PROGRESS") else None
     results = []
     for r in evaluate_items(items, classifier, args.country, args.topn, progress=progress):
@@ -140,7 +161,12 @@ def _eval(args) -> int:
 
 
 def _train(args) -> int:
+    from alpr import cli_models
     from alpr.train import TrainConfig, main as train_main
+
+    status = cli_models.train(args)  # without --data/--out: fine-tune from the label store into the registry
+    if status is not None:
+        return status
 
     cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights)
     for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed"):
@@ -153,6 +179,19 @@ def _train(args) -> int:
         if not Path(d).is_dir():
             raise AlprError(f"--data {d} is not a folder")
     train_main(cfg)
+    return 0
+
+
+def _settings(args) -> int:
+    from alpr.config import describe
+
+    rows = describe()
+    if args.json:
+        print(json.dumps([{"name": n, "default": v, "why": w} for n, v, w in rows], indent=1))
+        return 0
+    width = max(len(n) for n, _, _ in rows)
+    for name, value, why in rows:
+        print(f"{name:<{width}}  {value!s:<10}  {why}")
     return 0
 
 

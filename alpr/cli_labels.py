@@ -76,7 +76,7 @@ def _import(store: LabelStore, args) -> int:
 
     result = store.import_path(args.path, progress=progress)
     for line in result.failed[:20]:
-        print(f"  skipped {line}", file=sys.stderr)
+        print(f"  skipped: {line}", file=sys.stderr)
     if len(result.failed) > 20:
         print(f"  ... and {len(result.failed) - 20} more unreadable files", file=sys.stderr)
     print(

@@ -5,6 +5,7 @@ Tuned on the development split of OpenALPR's benchmark (see README); change one,
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, fields
 
 
@@ -80,22 +81,30 @@ class SegmentConfig:
     # Characters of a one-line plate are 35-90% of the plate's height; state names and stickers are less.
     min_char_height_frac: float = 0.28
     max_char_height_frac: float = 0.95
-    # "W" and "M" in wide fonts are ~0.8 as tall as wide; below that it is two glyphs touching.
-    min_char_aspect: float = 0.75
+    # "W", "M" and "X" in European fonts are ~0.65 as tall as wide; two touching glyphs ~0.5 or less.
+    min_char_aspect: float = 0.6
     max_char_aspect: float = 8.0
     min_char_extent: float = 0.15
-    max_char_extent: float = 0.95
+    # Glyph strokes fill 30-75% of their box; a fuller blob is a block (the blue EU band, a sticker)
+    # unless it is a tall solid bar ("I", "1"), which the segmenter lets through by its shape.
+    max_char_extent: float = 0.85
     # Row membership: heights within this ratio of the row's median, centres within this fraction.
     row_height_ratio: float = 1.4
     row_center_tolerance: float = 0.3
-    # Components wider than this multiple of the row's median width are touching characters; split them.
-    split_width_ratio: float = 1.7
+    # Touching glyphs fill 35-60% of their joint box; a plate's background with holes fills more.
+    max_split_extent: float = 0.65
     # A row of glyphs is mostly plate: more ink than this in the row's box means inverted polarity.
     max_row_ink: float = 0.55
     max_chars: int = 10
     # Segmentations (one per binarization, best-looking first) whose crops the classifier reads;
     # the most confident read wins. 3 of 4 catches nearly every rescue at 3/4 of the cost.
     views_to_read: int = 3
+    # A thin bar at a row's end whose top or bottom is off the row's by more than this fraction of
+    # the glyph height is the plate's frame, not a "1": glyphs of one font align within ~5%.
+    end_bar_tolerance: float = 0.08
+    # Re-crop a candidate around its characters when they are shorter than this fraction of it
+    # (a plate found with its holder or bumper recess); tight crops have glyphs at ~55-65%.
+    refine_below: float = 0.45
     # A component found inside the row's band must span this much of it to count as a glyph.
     band_min_height: float = 0.85
 
@@ -120,22 +129,60 @@ class AssembleConfig:
 
 
 @dataclass(frozen=True)
+class ReadConfig:
+    # Plates reported per photo: parking-lot photos hold a few; more is almost always texture.
+    max_plates: int = 3
+    # The best read is reported only with at least this many characters and this confidence
+    # (0..100): below it a photo with no plate would show a "plate" read from a grille or a sign.
+    min_chars: int = 3
+    min_confidence: float = 40.0
+    # Further plates must look as convincing as a real second plate does: a full-length string
+    # read with high confidence, and at least this fraction of the best plate's score.
+    extra_min_chars: int = 4
+    extra_min_confidence: float = 70.0
+    extra_min_score_ratio: float = 0.5
+
+
+@dataclass(frozen=True)
 class Config:
     load: LoadConfig = LoadConfig()
     detect: DetectConfig = DetectConfig()
     segment: SegmentConfig = SegmentConfig()
     classify: ClassifyConfig = ClassifyConfig()
     assemble: AssembleConfig = AssembleConfig()
+    read: ReadConfig = ReadConfig()
 
 
 DEFAULT = Config()
 
 
-def describe(config: Config = DEFAULT) -> list[tuple[str, object]]:
-    """Flat (dotted name, value) pairs, for the app's settings panel and the README test."""
+def describe(config: Config = DEFAULT) -> list[tuple[str, object, str]]:
+    """(dotted name, value, why) for every setting: the comment above a field is its help text.
+
+    Used by `python -m alpr settings`, the app and the README test, so a setting is declared once.
+    """
     rows = []
     for section in fields(config):
         part = getattr(config, section.name)
+        notes = _field_comments(type(part))
         for f in fields(part):
-            rows.append((f"{section.name}.{f.name}", getattr(part, f.name)))
+            rows.append((f"{section.name}.{f.name}", getattr(part, f.name), notes.get(f.name, "")))
     return rows
+
+
+def _field_comments(cls) -> dict[str, str]:
+    notes: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            pending.append(text.lstrip("# ").strip())
+            continue
+        if ":" in text and not text.startswith(("class", "@", '"')) and pending:
+            notes[text.split(":", 1)[0].strip()] = " ".join(pending)
+        pending = []
+    # A field without its own comment shares the one above it (e.g. min_x / max_x pairs).
+    last = ""
+    for f in fields(cls):
+        last = notes.setdefault(f.name, last)
+    return notes

@@ -134,7 +134,7 @@ def harvest_crops(items: list[LabeledPlate], classifier=None, config: Config = D
             continue
         crop = image if item.box is None else crop_plate(image, item.box, config.segment)[0]
         best, best_score, was_aligned = None, -math.inf, False
-        for seg in segment_all(crop, config.segment, size)[:views]:
+        for seg in segment_all(crop, config.segment, size, limit=views):
             chars = seg.chars
             if len(chars) == len(item.plate) and classifier is None:
                 best = (chars, list(item.plate))

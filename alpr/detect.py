@@ -322,11 +322,8 @@ def _rank(candidates: list[PlateCandidate], config: DetectConfig) -> list[PlateC
 def _overlay_view(views: list[Binarization], ranked: list[PlateCandidate]) -> Binarization:
     """The binarization that produced the best candidate: its labels are the ones worth showing."""
     if ranked:
-        name = ranked[0].binarization
-        if ranked[0].source == "component":
-            name = name.replace("light", "tmp").replace("dark", "light").replace("tmp", "dark")
         for v in views:
-            if v.name == name:
+            if v.name == ranked[0].binarization:
                 return v
     return views[0]
 

@@ -10,6 +10,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from alpr.assemble import COUNTRIES
 from alpr.data import LabeledPlate, is_holdout
@@ -21,7 +22,7 @@ class PhotoResult:
     path: str
     group: str
     truth: str
-    read: str  # the best plate's best string, "" when nothing was read
+    read: str  # best string of the plate read at the labeled box ("" when none was read there)
     candidates: tuple[str, ...]  # every candidate string of every plate read
     detected: bool  # a plate was read where the truth box is (always True for crops)
     char_correct: int
@@ -60,9 +61,10 @@ def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
         here = [p for p in plates if _overlaps(p.box, item.box) or _overlaps(p.crop_box, item.box)]
     else:
         here = plates
-    read = plates[0].plate if plates else ""
-    best_here = here[0].plate if here else ""
-    candidates = tuple(c.plate for p in plates for c in p.candidates)
+    # A photo may show several cars and the label names one plate: the read that counts is the
+    # plate found at the labeled box (photos), or the one read (crops).
+    read = here[0].plate if here else ""
+    candidates = tuple(c.plate for p in here for c in p.candidates)
     return PhotoResult(
         path=str(item.path),
         group=item.group,
@@ -70,7 +72,7 @@ def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
         read=read,
         candidates=candidates,
         detected=bool(here) if item.box is not None else bool(plates),
-        char_correct=_chars_right(best_here, item.plate),
+        char_correct=_chars_right(read, item.plate),
         ms=ms,
         stage_ms=dict(rec.timings_ms),
     )
@@ -163,3 +165,122 @@ class ProgressBar:
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
+
+
+# --- for the app's Evaluate page -----------------------------------------------------------------
+
+# How deep under a data root the page looks for labeled folders: root/benchmarks/endtoend/us is 3.
+FOLDER_SEARCH_DEPTH = 3
+# An uploaded archive is smaller than the app's upload limit; what it may unpack to is bounded too.
+UPLOAD_MAX_BYTES = 1024 * 1024 * 1024
+UPLOAD_MAX_MEMBERS = 20_000
+
+
+def holds_labels(folder: Path) -> bool:
+    """True when `folder` itself holds labeled plates: a labels.csv with file,plate columns, or a
+    NAME.txt beside an image (OpenALPR's benchmark layouts, as `read_dataset` reads them)."""
+    import csv
+
+    from alpr.data import IMAGE_SUFFIXES
+
+    labels = folder / "labels.csv"
+    if labels.is_file():
+        try:
+            with labels.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+                header = {h.strip().lower() for h in next(csv.reader(fh), [])}
+        except (OSError, csv.Error):
+            return False
+        return {"file", "plate"} <= header
+    try:
+        files = [p for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return False
+    return any(p.suffix.lower() == ".txt" for p in files) and any(p.suffix.lower() in IMAGE_SUFFIXES for p in files)
+
+
+def find_labeled_folders(root: Path, max_depth: int = FOLDER_SEARCH_DEPTH) -> list[Path]:
+    """Folders under `root` (itself included, `max_depth` levels down) that `read_dataset` can read:
+    those holding labels, and those above them, so `endtoend/` (with us/, eu/, br/) is offered whole.
+
+    Hidden folders are skipped, and so is anything whose real path (symbolic links resolved) is not
+    inside `root`: a link in a data root must not lead the app elsewhere. Paths are resolved, sorted.
+    """
+    root = Path(root).resolve()
+    found: set[Path] = set()
+
+    def walk(folder: Path, depth: int) -> bool:
+        labeled = holds_labels(folder)
+        if depth < max_depth:
+            try:
+                subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                subs = []
+            for sub in subs:
+                real = sub.resolve()
+                if real != root and real.is_relative_to(root) and walk(real, depth + 1):
+                    labeled = True
+        if labeled:
+            found.add(folder)
+        return labeled
+
+    if root.is_dir():
+        walk(root, 0)
+    return sorted(found)
+
+
+def inside_roots(path: Path, roots: list[Path]) -> Path:
+    """`path` resolved (links followed), when it lies inside one of `roots`; else DatasetError."""
+    from alpr.errors import DatasetError
+
+    resolved = Path(path).resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).resolve()):
+            return resolved
+    raise DatasetError(f"{path} is not inside the allowed data folders; only folders under them are read")
+
+
+def safe_extract_zip(zip_path: Path, dest: Path) -> None:
+    """Unpack an uploaded archive with the label store's checks (no absolute paths, no '..', no
+    links, bounded member count and size); nothing is written when a check fails. StoreError says why."""
+    from alpr.store import _safe_extract
+
+    _safe_extract(Path(zip_path), Path(dest), max_bytes=UPLOAD_MAX_BYTES, max_members=UPLOAD_MAX_MEMBERS)
+
+
+def char_confusion(results: list[PhotoResult]) -> tuple[dict[tuple[str, str], int], int, int]:
+    """Per-character (truth, read) counts over the plates whose read has as many characters as the
+    truth; the others cannot be paired up character by character (a missed or extra character
+    shifts every pair after it). Returns (counts, plates used, plates in all)."""
+    counts: dict[tuple[str, str], int] = {}
+    used = 0
+    for r in results:
+        if r.read and len(r.read) == len(r.truth):
+            used += 1
+            for t, p in zip(r.truth, r.read):
+                counts[(t, p)] = counts.get((t, p), 0) + 1
+    return counts, used, len(results)
+
+
+def class_accuracy(counts: dict[tuple[str, str], int]) -> dict[str, tuple[int, int]]:
+    """Truth class -> (read right, seen), from `char_confusion` counts; classes in sorted order."""
+    out: dict[str, list[int]] = {}
+    for (t, p), n in counts.items():
+        right_seen = out.setdefault(t, [0, 0])
+        right_seen[1] += n
+        if t == p:
+            right_seen[0] += n
+    return {c: (v[0], v[1]) for c, v in sorted(out.items())}
+
+
+def compare_results(a: list[PhotoResult], b: list[PhotoResult]) -> dict[str, list[str]]:
+    """Paths read right by one model and wrong by the other, on the same items (matched by path)."""
+    right_a = {r.path: r.top1 for r in a}
+    out: dict[str, list[str]] = {"fixed": [], "broken": []}
+    for r in b:
+        if r.path not in right_a:
+            continue
+        if r.top1 and not right_a[r.path]:
+            out["fixed"].append(r.path)
+        elif not r.top1 and right_a[r.path]:
+            out["broken"].append(r.path)
+    return out

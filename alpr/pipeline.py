@@ -35,7 +35,6 @@ def recognize(
     plate_crop: bool = False,
     classifier: CharClassifier | None = None,
     config: Config = DEFAULT,
-    max_plates: int = 3,
 ) -> Recognition:
     """Find, segment and read the plates of an RGB photo.
 
@@ -68,13 +67,7 @@ def recognize(
     kept = [c for c in detection.candidates if c.kept]
     reads, stage_ms = _read_candidates(image, kept, classifier, country, topn, config)
     timings.update(stage_ms)
-    plates: list[PlateRead] = []
-    for score, read in reads:
-        if score <= 0 or len(plates) >= max_plates:
-            continue
-        if any(read.box.iou(p.box) > 0.1 for p in plates):
-            continue  # a second read of a plate already chosen
-        plates.append(read)
+    plates = _choose_plates(reads, config)
     return Recognition(
         image,
         detection.grey,
@@ -89,6 +82,27 @@ def recognize(
     )
 
 
+def _choose_plates(reads: list[tuple[float, PlateRead]], config: Config) -> list[PlateRead]:
+    """The reads convincing enough to report, best first, one per place in the photo."""
+    rc = config.read
+    plates: list[PlateRead] = []
+    best_score = reads[0][0] if reads else 0.0
+    for score, read in reads:
+        if score <= 0 or len(plates) >= rc.max_plates:
+            continue
+        first = not plates
+        min_chars = rc.min_chars if first else rc.extra_min_chars
+        min_conf = rc.min_confidence if first else rc.extra_min_confidence
+        if len(read.plate) < min_chars or read.confidence < min_conf:
+            continue
+        if not first and score < rc.extra_min_score_ratio * best_score:
+            continue
+        if any(read.box.iou(p.box) > 0.1 for p in plates):
+            continue  # a second read of a plate already chosen
+        plates.append(read)
+    return plates
+
+
 def _read_candidates(image, candidates, classifier, country_code, topn, config: Config, margin: bool = True):
     """Segment every candidate a few ways, classify all crops in one batch, keep each one's best read.
 
@@ -96,11 +110,16 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     """
     t0 = time.perf_counter()
     jobs = []  # (candidate index, crop, crop box, segmentation)
+    views = config.segment.views_to_read
     for i, cand in enumerate(candidates):
         crop, crop_box = crop_plate(image, cand.box, config.segment) if margin else (image, cand.box)
-        for seg in segment_all(crop, config.segment, classifier.input_size)[: config.segment.views_to_read]:
-            if seg.chars:
-                jobs.append((i, crop, crop_box, seg))
+        segs = segment_all(crop, config.segment, classifier.input_size, limit=views)
+        jobs += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
+        refined = _refine(image, segs[0], crop_box, config) if margin else None
+        if refined is not None:
+            crop, crop_box = refined
+            segs = segment_all(crop, config.segment, classifier.input_size, limit=views)
+            jobs += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
     t1 = time.perf_counter()
     crops = [c for job in jobs for c in job[3].chars]
     predictions = classifier.predict(crops, k=max(5, config.assemble.per_char_k))
@@ -130,6 +149,28 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     reads.sort(key=lambda sr: -sr[0])
     ms = {"segment": (t1 - t0) * 1000, "classify": (t2 - t1) * 1000, "assemble": (t3 - t2) * 1000}
     return reads, ms
+
+
+def _refine(image, seg, crop_box: Box, config: Config):
+    """A second, tighter crop when the characters fill little of the candidate's height.
+
+    A candidate found as a light region (a bumper recess, a plate holder) can be twice the plate's
+    height; thresholds and the 100 px working height are tuned for a crop about the plate's size.
+    The new crop spans the characters found plus about one character on each side, so a glyph
+    the first pass missed at either end is inside it.
+    """
+    if len(seg.chars) < 3:
+        return None
+    heights = [c.box.h for c in seg.chars]
+    h = float(np.median(heights))
+    if h >= config.segment.refine_below * crop_box.h:
+        return None
+    x0 = min(c.box.x for c in seg.chars) - h
+    x1 = max(c.box.x2 for c in seg.chars) + h
+    y0 = min(c.box.y for c in seg.chars)
+    y1 = max(c.box.y2 for c in seg.chars)
+    box = Box(int(crop_box.x + max(0, x0)), int(crop_box.y + y0), int(x1 - max(0, x0)), int(y1 - y0))
+    return crop_plate(image, box, config.segment)
 
 
 def _plate_score(read: PlateRead) -> float:

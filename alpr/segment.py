@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage as ndi
 from skimage import filters, measure, transform
 
@@ -39,11 +40,11 @@ def crop_plate(image: np.ndarray, box: Box, config: SegmentConfig = DEFAULT.segm
 
 def segment(plate: np.ndarray, config: SegmentConfig = DEFAULT.segment, input_size: int = 32) -> Segmentation:
     """Ordered character crops of a plate image (RGB or grey, any size), by the best-looking row."""
-    return segment_all(plate, config, input_size)[0]
+    return segment_all(plate, config, input_size, limit=1)[0]
 
 
 def segment_all(
-    plate: np.ndarray, config: SegmentConfig = DEFAULT.segment, input_size: int = 32
+    plate: np.ndarray, config: SegmentConfig = DEFAULT.segment, input_size: int = 32, limit: int | None = None
 ) -> list[Segmentation]:
     """One segmentation per binarization, the most plate-like row first.
 
@@ -73,7 +74,7 @@ def segment_all(
         scored.append((_row_quality(boxes, ink, config), name, _recover_in_band(ink, boxes, config), view))
     scored.sort(key=lambda t: -t[0])
     out = []
-    for _, name, boxes, view in scored:
+    for _, name, boxes, view in scored[:limit]:
         chars = []
         for line_no, line in enumerate(_split_lines(boxes)):
             for b in sorted(line, key=lambda b: b.x):
@@ -96,12 +97,13 @@ def normalize_crop(grey: np.ndarray, box: Box | None = None, size: int = 32) -> 
     grey = np.asarray(grey, dtype=np.float32)
     if grey.size == 0:
         return np.ones((size, size), np.float32)
-    grey = stretch_contrast(grey)
     h, w = grey.shape
     target = size * 7 / 8
     f = target / max(h, w)
     nh, nw = max(1, int(round(h * f))), max(1, int(round(w * f)))
-    small = transform.resize(grey, (nh, nw), order=1, anti_aliasing=f < 1).astype(np.float32)
+    # Pillow's resize of a float image filters when shrinking and is ~20x faster than skimage's.
+    small = np.asarray(Image.fromarray(grey, mode="F").resize((nw, nh), Image.Resampling.BILINEAR))
+    small = stretch_contrast(small)
     out = np.ones((size, size), np.float32)
     oy, ox = (size - nh) // 2, (size - nw) // 2
     out[oy : oy + nh, ox : ox + nw] = small
@@ -110,8 +112,10 @@ def normalize_crop(grey: np.ndarray, box: Box | None = None, size: int = 32) -> 
 
 def stretch_contrast(grey: np.ndarray) -> np.ndarray:
     """Map the 5th..95th percentile to 0..1, so faded and sharp glyphs look alike to the model."""
-    lo, hi = np.percentile(grey, (5, 95))
-    return np.clip((grey - lo) / max(hi - lo, 1e-3), 0.0, 1.0).astype(np.float32)
+    flat = grey.ravel()
+    k_lo, k_hi = int(0.05 * (flat.size - 1)), int(0.95 * (flat.size - 1))
+    lo, hi = np.partition(flat, (k_lo, k_hi))[[k_lo, k_hi]]  # nearest-rank percentiles, 5x faster
+    return np.clip((grey - lo) / max(float(hi - lo), 1e-3), 0.0, 1.0).astype(np.float32)
 
 
 def _binarizations(grey: np.ndarray, config: SegmentConfig):
@@ -155,9 +159,9 @@ def _character_boxes(ink: np.ndarray, config: SegmentConfig) -> list[Box]:
         if extent < config.min_char_extent or (extent > config.max_char_extent and not solid_bar):
             continue
         if aspect < config.min_char_aspect:
-            # Touching glyphs are split; the plate's own background (in the inverted views) spans
-            # the crop from edge to edge and is not.
-            if b.x > 0 and b.x2 < width:
+            # Touching glyphs are split. A plate's own background (in the inverted views) is as
+            # wide but far fuller, and often spans the crop from edge to edge: never split that.
+            if b.x > 0 and b.x2 < width and extent <= config.max_split_extent:
                 chars.extend(_split_touching(b, aspect))
             continue
         if aspect > config.max_char_aspect:
@@ -181,25 +185,19 @@ def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig) -> 
     wmed = float(np.median([b.w for b in row]))
     if band_h < 8:
         return row
-    # At most about one glyph beyond each end of the row: further out is the plate's frame or the car.
+    # Only between the row's first and last glyph: beyond its ends lie the plate's frame, bolts and
+    # emblems, which fill the band just as well (recovering there cost more reads than it saved).
     row_left, row_right = min(b.x for b in row), max(b.x2 for b in row)
-    left = max(0, int(row_left - 1.4 * wmed))
-    right = int(row_right + 1.4 * wmed)
-    labels = measure.label(ink[top:bottom, left:right], connectivity=1)
-    found = []
+    labels = measure.label(ink[top:bottom, row_left:row_right], connectivity=1)
+    found: list[Box] = []
     for sl in ndi.find_objects(labels):
         if sl is None:
             continue
-        b = Box(left + sl[1].start, top + sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
+        b = Box(row_left + sl[1].start, top + sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
         if b.h < config.band_min_height * band_h or not 0.15 * band_h <= b.w <= 1.5 * wmed:
             continue
         if any(min(b.x2, r.x2) - max(b.x, r.x) > 0.3 * b.w for r in row + found):
             continue  # already a glyph of the row
-        if b.x <= 1 or b.x2 >= ink.shape[1] - 1:
-            continue  # touching the crop's edge: the plate's frame or the car, not a glyph
-        outside = b.x2 <= row_left or b.x >= row_right
-        if outside and b.w < 0.65 * wmed:
-            continue  # a thin bar beyond the row's ends is the plate's frame far more often than a "1"
         found.append(b)
     return row + found
 
@@ -234,7 +232,7 @@ def _merge_broken(boxes: list[tuple[Box, int]], height: int, config: SegmentConf
 def _split_touching(box: Box, aspect: float) -> list[Box]:
     """Split a blob of touching glyphs into equal parts; plate fonts are close to monospaced."""
     parts = int(round(1.0 / max(aspect, 0.1) / 0.55))
-    if parts < 2 or parts > 4:
+    if parts < 2 or parts > 3:
         return []
     w = box.w / parts
     return [Box(int(box.x + k * w), box.y, int(round(w)), box.h) for k in range(parts)]
@@ -255,6 +253,7 @@ def _dominant_rows(chars: list[Box], config: SegmentConfig) -> list[Box]:
         ]
         if len(group) > len(best) or (len(group) == len(best) and _height_sum(group) > _height_sum(best)):
             best = group
+    best = _trim_row_ends(best, config)
     rest = [b for b in chars if b not in best]
     second = _dominant_rows(rest, config) if len(rest) >= 2 and len(best) >= 2 else []
     # A second line counts only when it sits fully above or below the first and is as tall.
@@ -266,6 +265,33 @@ def _dominant_rows(chars: list[Box], config: SegmentConfig) -> list[Box]:
         if (bot2 <= top1 or top2 >= bot1) and h2 >= 0.6 * h1:
             return _dedupe(best + second)
     return _dedupe(best)
+
+
+def _trim_row_ends(row: list[Box], config: SegmentConfig) -> list[Box]:
+    """Drop thin bars at either end of a row that do not line up with it: the plate's frame.
+
+    A "1" or "I" is as tall as its neighbours and sits on the same baseline; a frame edge seen
+    beside the last glyph is thin too, but rarely that exact height (it was read as a trailing
+    "1" on 12 of 124 development photos before this rule).
+    """
+    row = sorted(row, key=lambda b: b.x)
+    if len(row) < 4:
+        return row
+    wide = [b.w for b in row if b.h < 3 * b.w] or [b.w for b in row]
+    wmed = float(np.median(wide))
+    hmed = float(np.median([b.h for b in row]))
+    top = float(np.median([b.y for b in row]))
+    bottom = float(np.median([b.y2 for b in row]))
+    tol = config.end_bar_tolerance * hmed
+
+    def misaligned_bar(b: Box) -> bool:
+        return b.w < 0.5 * wmed and (abs(b.y - top) > tol or abs(b.y2 - bottom) > tol)
+
+    while len(row) > 3 and misaligned_bar(row[0]):
+        row = row[1:]
+    while len(row) > 3 and misaligned_bar(row[-1]):
+        row = row[:-1]
+    return row
 
 
 def _dedupe(boxes: list[Box]) -> list[Box]:

@@ -423,12 +423,12 @@ class LabelStore:
         self,
         image: np.ndarray,
         plate_text: str,
-        *,
-        box: Box | None = None,
-        plate_crop: bool = False,
         country: str = "us",
+        plate_crop: bool = False,
         classifier=None,
         name: str = "plate",
+        *,
+        box: Box | None = None,
         source: str = "person",
         author: str | None = None,
     ) -> PlateLabelResult:
@@ -455,7 +455,7 @@ class LabelStore:
         model_version = classifier.info.version if classifier is not None else None
         with self._write() as conn:
             photo_id = self._insert_photo(conn, photo)
-            existing = self._find_plate(conn, photo_id, plate_box) if plate_box is not None else None
+            existing = self._find_plate(conn, photo_id, plate_box)
             if existing is not None:
                 current = conn.execute("SELECT text_confirmed FROM plates WHERE id = ?", (existing,)).fetchone()[0]
                 if current == text.replace(REJECT, ""):
@@ -716,6 +716,26 @@ class LabelStore:
                 "last_training": dict(last) if last else None,
             }
 
+    def pending_per_class(self) -> dict[str, int]:
+        """Training labels newer than the last `mark_trained`, per class (every class, zeros included)."""
+        with self._read() as conn:
+            pending = dict.fromkeys(ALL_CLASSES, 0)
+            for label, n in conn.execute(
+                "SELECT label, COUNT(*) FROM current_labels WHERE source IN ('person', 'import') "
+                "AND id > (SELECT COALESCE(MAX(last_label_id), 0) FROM training_runs) GROUP BY label"
+            ):
+                pending[label] = n
+            return pending
+
+    def model_versions(self) -> list[str]:
+        """The model versions whose guesses are stored, newest first (for filtering the review queue)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT model_version FROM chars WHERE model_version IS NOT NULL "
+                "GROUP BY model_version ORDER BY MAX(id) DESC"
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def training_arrays(self, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """(images float32 (N, size, size) in [0, 1], labels int64 indices into ALL_CLASSES) of the
         characters whose effective label is a person's or an import's, oldest label first."""
@@ -886,10 +906,10 @@ class LabelStore:
             try:
                 _check_inside(item.path, root)
                 if not item.plate:
-                    raise StoreError("no plate text")
-                image = load_image(item.path)
+                    raise StoreError(f"{name} has no plate text")
+                image = load_image(item.path, name=name)  # its messages name the file
             except AlprError as exc:
-                result.failed.append(f"{name}: {exc}")
+                result.failed.append(str(exc))
                 continue
             country = item.group if item.group in COUNTRIES else "us"
             done = self.add_labeled_plate(
@@ -984,10 +1004,12 @@ class LabelStore:
         )
         return int(cur.lastrowid)
 
-    def _find_plate(self, conn, photo_id: int, box: Box) -> int | None:
+    def _find_plate(self, conn, photo_id: int, box: Box | None) -> int | None:
+        """The plate already stored for this photo at this box (None: where no plate was found)."""
+        x, y, w, h = (box.x, box.y, box.w, box.h) if box is not None else (None,) * 4
         row = conn.execute(
-            "SELECT id FROM plates WHERE photo_id = ? AND x = ? AND y = ? AND w = ? AND h = ? ORDER BY id LIMIT 1",
-            (photo_id, box.x, box.y, box.w, box.h),
+            "SELECT id FROM plates WHERE photo_id = ? AND x IS ? AND y IS ? AND w IS ? AND h IS ? ORDER BY id LIMIT 1",
+            (photo_id, x, y, w, h),
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -1192,11 +1214,20 @@ def _encode_crop(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+# Crops are 32x32; anything near this size is not a character crop (and might be a decompression bomb).
+_MAX_CROP_PIXELS = 1024 * 1024
+
+
 def _decode_crop(png: bytes, size: int | None) -> np.ndarray:
     """A stored or imported crop as float32 in [0, 1], resized to size x size when it differs."""
     try:
-        img = Image.open(io.BytesIO(png))
+        # PNG only: imported crops are untrusted, and Pillow's rarer parsers need not see them.
+        img = Image.open(io.BytesIO(png), formats=("PNG",))
+        if img.width * img.height > _MAX_CROP_PIXELS:
+            raise StoreError(f"a {img.width}x{img.height} image is too large for a character crop")
         img.load()
+    except StoreError:
+        raise
     except Exception as exc:  # Pillow raises many types for a damaged file; all mean "not a crop"
         raise StoreError(f"not a readable PNG crop ({type(exc).__name__}: {exc})") from None
     img = img.convert("L")
@@ -1256,8 +1287,8 @@ def _csv_header(path: Path) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             return [h.strip().lower() for h in next(csv.reader(fh), [])]
-    except OSError as exc:
-        raise StoreError(f"cannot read {path} ({exc.strerror or exc})") from None
+    except (OSError, csv.Error) as exc:
+        raise StoreError(f"cannot read {path} ({getattr(exc, 'strerror', None) or exc}); is it a CSV file?") from None
 
 
 def _csv_kind(path: Path) -> str | None:
@@ -1294,7 +1325,7 @@ def _check_inside(path: Path, root: Path | None) -> None:
         return
     resolved, top = path.resolve(), root.resolve()
     if resolved != top and top not in resolved.parents:
-        raise StoreError(f"{path} points outside the archive; archives may only name files inside them")
+        raise StoreError(f"{path} is outside the archive; archives may only name files inside them")
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alpr.classify import MODEL_FORMAT, build_model, load_classifier, metadata_path
+from alpr.classify import MODEL_FORMAT, build_model, describe_device, metadata_path, quiet_tensorflow
 from alpr.types import ALL_CLASSES, REJECT
 
 
@@ -55,6 +55,7 @@ class TrainConfig:
 
 
 def main(cfg: TrainConfig) -> dict:
+    quiet_tensorflow()
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
@@ -113,10 +114,13 @@ def main(cfg: TrainConfig) -> dict:
     # ---- save: model, then metadata beside it (the config that made it included) ----
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for layer in model.layers:
+    # A weights-only copy: the optimizer's state would triple the file and is not needed to read plates.
+    shipped = keras.models.clone_model(model)
+    shipped.set_weights(model.get_weights())
+    for layer in shipped.layers:
         layer.trainable = True
     tmp = out.with_name(out.stem + ".tmp.keras")
-    model.save(tmp)
+    shipped.save(tmp)
     os.replace(tmp, out)
     meta = {
         "format": MODEL_FORMAT,
@@ -230,19 +234,6 @@ def per_class_accuracy(model, x, y) -> dict:
         if mask.any():
             per_class[cls] = {"n": int(mask.sum()), "accuracy": round(float((pred[mask] == i).mean()), 4)}
     return {"accuracy": round(float((pred == y).mean()), 4), "n": int(len(y)), "per_class": per_class}
-
-
-def describe_device() -> str:
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = []
-        for g in gpus:
-            details = tf.config.experimental.get_device_details(g)
-            names.append(details.get("device_name", g.name))
-        return "GPU: " + ", ".join(names)
-    return "CPU: no GPU found"
 
 
 def _freeze_first_block(model) -> None:

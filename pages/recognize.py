@@ -125,6 +125,11 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
         file_name=f"{Path(photo.name).stem}.json", mime="application/json", on_click="ignore",
         icon=":material/download:", key=f"{key}_json",
     )
+    plate_ids = appstate.stored_plates(photo)
+    if plate_ids:
+        footer.page_link("pages/relabel.py", label="Fix this read", icon=":material/edit_note:",
+                         query_params={"plate": plate_ids[0]},
+                         help="Correct the characters on the Relabel page; the fixes become training data.")
     if photo.expected:
         footer.caption(f"This sample was drawn with the plate **{photo.expected}**.")
 

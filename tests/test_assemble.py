@@ -106,15 +106,15 @@ def test_reject_below_reject_prob_is_kept_as_an_alternative():
 
 def test_reject_alternative_lets_a_low_confidence_logo_be_dropped():
     # The segmenter let a logo through; the classifier half-believes it is an "O". Dropping it
-    # leaves 7 characters, a us format, whose bonus outweighs the "O" being a little likelier.
+    # leaves a European LL###LL format, whose bonus outweighs the "O" being a little likelier.
     logo = pred(("O", 0.4), (REJECT, 0.35), ("Q", 0.25))
-    out = assemble([sure(c) for c in "ABC"] + [logo] + [sure(c) for c in "1234"], "us", topn=3)
-    assert plates(out) == ["ABC1234", "ABCO1234", "ABCQ1234"]
+    out = assemble([sure(c) for c in "AB123"] + [logo] + [sure(c) for c in "CD"], "eu", topn=3)
+    assert plates(out) == ["AB123CD", "AB123OCD", "AB123QCD"]
 
 
 def test_reject_alternative_without_a_template_bonus_ranks_by_probability():
     logo = pred(("O", 0.4), (REJECT, 0.35))
-    # Four characters: no us template, so no bonus for either string.
+    # us formats give no bonus: both strings are plausible lengths, the likelier one wins.
     assert plates(assemble([sure("A"), logo, sure("1"), sure("2")], "us")) == ["AO12", "A12"]
 
 
@@ -140,19 +140,27 @@ def test_br_strict_template_accepts_the_mercosul_format():
     assert [c.matches_template for c in out] == [True, False]
 
 
-def test_us_template_bonus_settles_a_close_call():
-    # 8 characters fit no us template; dropping the doubtful last crop leaves 7, which do.
-    # 0.7 / 0.3 = 2.3x is less than the bonus (e^1.5 = 4.5x).
-    tail = pred(("Z", 0.7), (REJECT, 0.3))
-    out = assemble([sure(c) for c in "ABC1234"] + [tail], "us")
-    assert plates(out) == ["ABC1234", "ABC1234Z"]
+def test_eu_template_bonus_settles_a_letter_digit_look_alike():
+    # "RK857A1" fits no European format, "RK857AI" fits LL###LL; 0.9 / 0.1 = 9x is less than
+    # the bonus (e^3 = 20x).
+    last = pred(("1", 0.9), ("I", 0.1))
+    out = assemble([sure(c) for c in "RK857A"] + [last], "eu")
+    assert plates(out) == ["RK857AI", "RK857A1"]
+    assert [c.matches_template for c in out] == [True, False]
 
 
-def test_us_template_bonus_cannot_outvote_a_clear_read():
-    # 0.95 / 0.05 = 19x is more than the bonus.
-    tail = pred(("Z", 0.95), (REJECT, 0.05))
-    out = assemble([sure(c) for c in "ABC1234"] + [tail], "us")
-    assert plates(out) == ["ABC1234Z", "ABC1234"]
+def test_eu_template_bonus_cannot_outvote_a_clear_read():
+    # 0.99 / 0.01 = 99x is more than the bonus.
+    last = pred(("1", 0.99), ("I", 0.01))
+    out = assemble([sure(c) for c in "RK857A"] + [last], "eu")
+    assert plates(out) == ["RK857A1", "RK857AI"]
+
+
+def test_us_formats_prefer_nothing_but_a_plausible_length():
+    assert matches("7ABC123", COUNTRIES["us"].templates)
+    assert matches("AB", COUNTRIES["us"].templates)
+    assert not matches("ABCDEFGHI", COUNTRIES["us"].templates)
+    assert COUNTRIES["us"].bonus == 0.0
 
 
 def test_matches_template_flags_follow_the_country_formats():
@@ -198,8 +206,6 @@ def test_normalize_plate_of_nothing_is_empty():
     assert normalize_plate(" - ") == ""
 
 
-def test_template_bonus_is_worth_about_one_uncertain_character():
-    # Documents the constant the two bonus tests above sit on either side of.
-    from alpr.assemble import _TEMPLATE_BONUS
-
-    assert 0.7 / 0.3 < math.exp(_TEMPLATE_BONUS) < 0.95 / 0.05
+def test_eu_template_bonus_sits_between_a_doubtful_and_a_clear_read():
+    # Documents the constant the two eu bonus tests above sit on either side of.
+    assert 0.9 / 0.1 < math.exp(COUNTRIES["eu"].bonus) < 0.99 / 0.01

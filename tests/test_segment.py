@@ -119,17 +119,17 @@ def test_tiny_crop_gives_no_characters():
     assert segment(np.zeros((3, 50, 3), np.uint8)).chars == ()
 
 
-@pytest.mark.xfail(strict=True, reason="segment splits the plate background of short plates into "
-                   "equal slices (_split_touching on a light-view component) and prefers them")
 def test_three_character_plate_segments_into_its_glyphs():
     plate = np.full((60, 120), PAPER, np.uint8)
     glyphs = [Box(25 + i * 25, 12, 18, 36) for i in range(3)]
     for b in glyphs:
         draw_ring(plate, b, 5)
-    assert [c.box for c in segment(plate).chars] == glyphs
+    found = [c.box for c in segment(plate).chars]
+    assert len(found) == 3
+    # The local threshold may widen a ring by a pixel; the plate background is never sliced up.
+    assert all(f.iou(g) > 0.9 for f, g in zip(found, glyphs))
 
 
-@pytest.mark.xfail(strict=True, reason="a solid-bar 'I' has extent ~1.0 > max_char_extent and is dropped")
 def test_solid_bar_letter_i_is_segmented():
     plate = np.full((60, 160), PAPER, np.uint8)
     glyphs = [Box(12 + i * 24, 12, 16, 36) for i in range(6)]

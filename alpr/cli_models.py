@@ -1,0 +1,219 @@
+"""`python -m alpr models ...` and the fine-tuning form of `python -m alpr train`.
+
+    models list [--json]               every version: active mark, status, validation accuracy, data, device
+    models activate VERSION [--force]  make a version active (the app picks it up on its next rerun)
+    models rollback                    activate the version that was active before the current one
+
+    train [--epochs N] [--unfreeze-epochs N] [--data-dir D] [--base VERSION|glyphs|imagenet]
+          [--dataset DIR ...] [--no-store] [--activate]      fine-tune into a new registry version
+    train --resume RUN_ID                                    continue an interrupted run
+
+`python -m alpr train` with `--data` or `--out` is the full training pipeline of `alpr.train`
+(glyph pretraining, harvest, fine-tune, one .keras file), exactly as before; without them it
+fine-tunes a registry version on the label store (`alpr.finetune`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from alpr.errors import AlprError
+from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+
+LEGACY_OUT = "models/char_cnn.keras"
+# Options of the fine-tuning form only, with the value that means "not given".
+_FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "data_dir": None,
+                  "dataset": [], "no_store": False, "activate": False, "resume": None, "run_id": None}
+_PIPELINE_ONLY = ("finetune_epochs", "rounds")
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the `models` command, and the fine-tuning options of `train`, to the main parser."""
+    data_help = f"data folder: label store, model registry, runs (default: ${DATA_DIR_ENV}, else {DEFAULT_DATA_DIR}/)"
+
+    train = subparsers.choices["train"]
+    train.description = (
+        "Without --data/--out: fine-tune a model (default: the active one) on the label store's labels plus rendered "
+        "glyphs and register it as a new version. With --data or --out: the full pipeline (glyph pretraining, "
+        "harvest, fine-tune) into one .keras file."
+    )
+    # --out's default is applied by `train()` below, so that giving it can be told from not giving it.
+    train.set_defaults(out=None)
+    train._option_string_actions["--out"].help = f"full pipeline: where to write the model (default {LEGACY_OUT})"
+    train._option_string_actions["--base"].help = (
+        "fine-tune: a registry version (v3, shipped), 'active' (default), 'glyphs' (new CNN pretrained on rendered "
+        "glyphs) or 'imagenet' (--backbone with --weights); full pipeline: a .keras file"
+    )
+    group = train.add_argument_group("fine-tuning from the label store into the model registry")
+    group.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
+    group.add_argument("--epochs", type=_positive, default=None, help="epochs with the feature layers frozen (default 4)")
+    group.add_argument("--unfreeze-epochs", type=_non_negative, default=None,
+                       help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)")
+    group.add_argument("--lr", type=_positive_float, default=None, help="learning rate of the frozen stage (default 1e-3)")
+    group.add_argument("--patience", type=_positive, default=None, help="early stopping: epochs without a better validation loss (default 3)")
+    group.add_argument("--dataset", action="append", default=[], metavar="DIR",
+                       help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
+    group.add_argument("--no-store", action="store_true", help="leave the label store's labels out")
+    group.add_argument("--activate", action="store_true", help="make the new version active if it is not worse than the active one")
+    group.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted run from its last checkpoint")
+    group.add_argument("--run-id", default=None, help=argparse.SUPPRESS)  # the app names the run it starts
+
+    models = subparsers.add_parser(
+        "models", help="the model registry: list versions, activate one, roll back",
+        description="Every trained model is a version; one is active and reads plates in the app and the CLI.",
+    )
+    models.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
+    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help, description=help)
+        parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR", help=data_help)
+        return parser
+
+    ls = action("list", "every version with its status, validation accuracy, data and device; * marks the active one")
+    ls.add_argument("--json", action="store_true", help="one JSON array of versions")
+    act = action("activate", "make a version the active model")
+    act.add_argument("version", metavar="VERSION", help="a version name from `models list` (e.g. v3, shipped)")
+    act.add_argument("--force", action="store_true", help="also activate a version that was rejected as worse")
+    action("rollback", "activate the version that was active before the current one")
+    return models
+
+
+# ------------------------------------------------------------------------------------- models
+
+def run(args: argparse.Namespace) -> int:
+    from alpr import registry
+
+    folder = getattr(args, "data_dir", None)
+    if args.models_command == "list":
+        return _list(registry, folder, args.json)
+    if args.models_command == "activate":
+        version = registry.activate(args.version, folder, force=args.force, by="cli")
+        print(f"active model: {version.name} ({version.path})")
+        return 0
+    if args.models_command == "rollback":
+        version = registry.rollback(folder, by="cli")
+        print(f"rolled back: the active model is {version.name} ({version.path})")
+        return 0
+    return 1
+
+
+def _list(registry, folder, as_json: bool) -> int:
+    active = registry.active_name(folder)
+    rows = [v.summary(active) for v in registry.versions(folder)]
+    if active not in {r["version"] for r in rows}:
+        rows.append(registry.active(folder).summary(active))
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'':1} {'version':<8} {'status':<9} {'val acc':>8}  {'vs model active then':<24} {'parent':<8} "
+          f"{'created':<17} {'trained on':<26} device")
+    for r in rows:
+        acc = r["metrics"].get("val_accuracy")
+        data = r.get("data") or {}
+        if "store_train" in data:
+            trained = f"{data['store_train']} labels, {data.get('glyphs_train', 0)} glyphs"
+        elif "real_train" in data:
+            trained = f"{data['real_train']} real crops"
+        else:
+            trained = "-"
+        comparison = r.get("comparison") or {}
+        versus = "-"
+        if comparison.get("active"):
+            versus = f"{comparison['new']['accuracy']:.1%} vs {comparison['active']['accuracy']:.1%} {comparison['against']}"
+        created = (r["created"] or "-")[:16].replace("T", " ")
+        print(
+            f"{'*' if r['active'] else ' '} {r['version']:<8} {r['status']:<9} "
+            f"{(f'{acc:.1%}' if acc is not None else '-'):>8}  {versus:<24} {r['parent'] or '-':<8} {created:<17} "
+            f"{trained:<26} {r['device'] or '-'}"
+        )
+        if r["problem"]:
+            print(f"    unusable: {r['problem']}")
+    print("\n* active. val acc: on the version's own validation set; 'vs model active then': both models on the "
+          "same held-out crops when it finished.\n`python -m alpr models activate VERSION` switches; the app picks it up on its next rerun.")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- train
+
+def train(args: argparse.Namespace) -> int | None:
+    """Run `train` in its fine-tuning form and return the exit status, or return None (after
+    restoring --out's default) when the arguments ask for the full pipeline of `alpr.train`."""
+    given = [name for name, empty in _FINETUNE_ONLY.items() if getattr(args, name, empty) != empty]
+    if args.out is not None or args.data:
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise AlprError(
+                f"{flags} fine-tune(s) from the label store and cannot be combined with --data/--out (the full "
+                "pipeline); to add labeled folders to a fine-tune use --dataset DIR"
+            )
+        if args.out is None:
+            args.out = LEGACY_OUT
+        return None
+    pipeline = [n for n in _PIPELINE_ONLY if getattr(args, n) is not None]
+    if pipeline:
+        flags = ", ".join("--" + n.replace("_", "-") for n in pipeline)
+        raise AlprError(f"{flags} belong(s) to the full pipeline (with --data); fine-tuning takes --epochs and --unfreeze-epochs")
+
+    from alpr import finetune
+
+    cfg = finetune.JobConfig(data_dir=args.data_dir or "")
+    if args.base:
+        cfg.base = args.base
+    if cfg.base == "imagenet" and args.backbone == "small":
+        raise AlprError("--base imagenet needs --backbone mobilenet_v2 or inception_v3 (and --weights)")
+    if cfg.base in ("glyphs", "imagenet"):
+        cfg.backbone = args.backbone
+    cfg.weights = args.weights
+    cfg.use_store = not args.no_store
+    cfg.datasets = [str(d) for d in args.dataset]
+    cfg.activate = args.activate
+    for name, attr in (("epochs", "epochs"), ("unfreeze_epochs", "unfreeze_epochs"), ("lr", "lr"),
+                       ("patience", "patience"), ("batch_size", "batch_size"), ("seed", "seed"),
+                       ("glyphs_per_class", "glyphs_per_class"), ("pretrain_epochs", "pretrain_epochs")):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(cfg, attr, value)
+    for d in cfg.datasets:
+        if not Path(d).is_dir():
+            raise AlprError(f"--dataset {d} is not a folder")
+    if not cfg.use_store and not cfg.datasets and not cfg.glyphs_per_class:
+        raise AlprError("nothing to train on: --no-store without --dataset")
+    status = finetune.run(cfg, run_id=args.run_id, resume=args.resume)
+    state = status.get("state")
+    if state == "cancelled":
+        print("cancelled: nothing was registered", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value

@@ -1,0 +1,417 @@
+"""Relabel: fix what the model read, crop by crop or a whole plate at once; every fix is kept as training data."""
+import io
+import logging
+import re
+import zlib
+
+import pandas as pd
+import streamlit as st
+
+from alpr import appstate, figures
+from alpr.errors import AlprError
+from alpr.types import ALL_CLASSES, REJECT
+
+log = logging.getLogger("alpr.app")
+
+STATIC_PLOT = {"displayModeBar": False}
+RECENT_PLATES = 50  # plates listed in the picker and the recent-reads table
+CARD_WIDTH = 172  # px: a crop, two short lines and three pills side by side
+QUEUE_SIZES = (16, 32, 64)
+STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
+_FLASH = "relabel_flash"
+_PLATE = "relabel_plate"
+_SEPARATORS = re.compile(r"[\s\-.·]")
+# Classes a glyph is often mistaken for: offered as one-click choices when the model's own top-k is
+# short (a confident model lists only its guess), so the usual fixes never need typing.
+LOOKALIKES = {
+    "0": "OD", "O": "0DQ", "D": "0O", "Q": "O0", "1": "I7", "I": "1T", "7": "1T", "T": "7I", "8": "B3", "B": "8R",
+    "3": "8", "5": "S", "S": "5", "2": "Z", "Z": "2", "6": "G", "G": "6C", "C": "G", "U": "V", "V": "UY",
+    "Y": "V", "M": "NW", "W": "M", "N": "MH", "H": "N", "K": "X", "X": "K", "E": "F", "F": "EP", "P": "R",
+    "R": "PB", "4": "A", "A": "4", "9": "P", "J": "U", "L": "1",
+}
+PILLS_BEFORE_REJECT = 4
+
+st.title("Relabel")
+st.markdown(
+    "Fix what the model read. Pick the right class under a crop, type any class, mark a crop "
+    "**∅ not a character**, or type the whole plate and press Enter. Every fix is kept in the label store "
+    "and becomes training data for the next training run."
+)
+
+store = appstate.get_store()
+author = appstate.author()
+
+
+# --- actions: run as widget callbacks, before the page is drawn, so every count below is current -----
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state.setdefault(_FLASH, []).append((kind, text))
+
+
+def _name(label: str | None) -> str:
+    return "∅" if label == REJECT else (label or "?")
+
+
+def _act(what: str, action) -> None:
+    """Run one store action; whatever goes wrong becomes a one-line message, never a traceback."""
+    try:
+        action()
+    except AlprError as exc:
+        _flash("error", f"Could not {what}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the page must survive a failing action
+        log.exception("relabel: %s failed", what)
+        _flash("error", f"Could not {what}: {type(exc).__name__}: {exc}")
+
+
+def _pick(char_id: int, key: str, current: str | None, position: str) -> None:
+    value = st.session_state.get(key)
+    if value is None:  # the selected pill clicked again: keep the label, show it selected again
+        st.session_state[key] = current
+        return
+    if value == current:
+        return
+
+    def run():
+        store.set_label(char_id, value, author=author)
+        _flash("success", f"Character {position} labeled {_name(value)}")
+
+    _act("save the label", run)
+
+
+def _typed(char_id: int, key: str, position: str) -> None:
+    value = (st.session_state.get(key) or "").strip()
+    if not value:
+        return
+    st.session_state[key] = ""
+
+    def run():
+        store.set_label(char_id, value, author=author)
+        _flash("success", f"Character {position} labeled {_name(value.upper())}")
+
+    _act("save the label", run)
+
+
+def _aligned(text: str, chars) -> str | None:
+    """`text` with "_" put where the segments are not characters, when that makes the counts match:
+    the segments currently labeled (or guessed) "not a character" are exactly the extra ones."""
+    current = [c.label if c.label is not None else c.pred_char for c in chars]
+    rejects = [i for i, label in enumerate(current) if label == REJECT]
+    if REJECT in text or not rejects or len(text) + len(rejects) != len(chars):
+        return None
+    it = iter(text)
+    return "".join(REJECT if i in rejects else next(it) for i in range(len(chars)))
+
+
+def _save_plate(plate_id: int, key: str) -> None:
+    text = _SEPARATORS.sub("", st.session_state.get(key) or "").upper()
+    mismatch_key = f"relabel_mismatch_{plate_id}"
+    if not text:
+        _flash("error", "Type the plate's characters first, e.g. ABC1234.")
+        return
+
+    def run():
+        result = store.label_plate(plate_id, text, author=author)
+        if not result.matched:
+            fitted = _aligned(text, store.plate_chars(plate_id))
+            if fitted is not None:
+                result = store.label_plate(plate_id, fitted, author=author)
+        if result.matched:
+            st.session_state.pop(mismatch_key, None)
+            dropped = result.text.count(REJECT)
+            extra = f" ({dropped} segment{'s' if dropped > 1 else ''} kept as not a character)" if dropped else ""
+            _flash("success", f"Plate #{plate_id} labeled {result.text.replace(REJECT, '')}: "
+                              f"{result.characters} characters{extra}")
+        else:
+            st.session_state[mismatch_key] = (text, result.characters)
+
+    _act("label the plate", run)
+
+
+def _undo() -> None:
+    def run():
+        undone = store.undo_last(author=author)
+        if undone is None:
+            _flash("info", "Nothing to undo: this session has not labeled anything yet.")
+            return
+        what = "".join(_name(label) for label in undone.labels)
+        if undone.kind == "plate":
+            _flash("success", f"Undid labeling plate #{undone.plate_id} as {what}")
+        else:
+            _flash("success", f"Undid the label {what} on plate #{undone.plate_id}")
+        if undone.plate_id is not None:
+            st.session_state[_PLATE] = undone.plate_id
+
+    _act("undo", run)
+
+
+def _step(ids: list[int], delta: int) -> None:
+    current = st.session_state.get(_PLATE)
+    i = ids.index(current) if current in ids else 0
+    st.session_state[_PLATE] = ids[max(0, min(len(ids) - 1, i + delta))]
+
+
+def _open_row(table_key: str, ids: list[int]) -> None:
+    rows = st.session_state[table_key].selection.rows
+    if rows and rows[0] < len(ids):
+        st.session_state[_PLATE] = ids[rows[0]]
+
+
+# --- what the store holds --------------------------------------------------------------------------
+
+# A plate asked for by the Recognize page's "Fix this read" link or the Evaluate page.
+if "plate" in st.query_params:
+    try:
+        st.session_state[_PLATE] = int(st.query_params["plate"])
+    except ValueError:
+        pass
+    del st.query_params["plate"]
+
+try:
+    stats = store.stats()
+    recent = store.recent_plates(RECENT_PLATES)
+    wanted = st.session_state.get(_PLATE)
+    if wanted is not None and wanted not in {p.id for p in recent}:
+        try:
+            recent.insert(0, store.plate(wanted))
+        except AlprError:
+            st.session_state.pop(_PLATE, None)
+except AlprError as exc:
+    st.error(f"Could not read the label store: {exc}", icon=":material/error:")
+    st.stop()
+
+for kind, text in st.session_state.pop(_FLASH, []):
+    if kind == "error":
+        st.error(text, icon=":material/error:")
+    elif kind == "info":
+        st.info(text, icon=":material/info:")
+    else:
+        st.toast(text, icon=":material/check_circle:")
+
+head = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+head.metric("Plates stored", stats["plates"], border=True, width=172,
+            help="Every plate read on the Recognize page, sent from Evaluate, or imported")
+head.metric("Characters labeled", stats["labeled"], border=True, width=172,
+            help="Characters whose label came from a person or an import: the training data")
+head.metric("Corrections", stats["corrections"], border=True, width=172,
+            help="Labels given by a person that differ from the model's guess")
+head.metric("Waiting for training", stats["pending_training"], border=True, width=172,
+            help="Training labels newer than the last training run")
+actions = head.container(horizontal=True, horizontal_alignment="right", vertical_alignment="bottom", gap="small")
+actions.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=_undo, shortcut="Alt+Z",
+               help="Take back this session's latest label or plate text (Alt+Z)")
+actions.download_button(
+    "Export", lambda: _export_zip(), file_name="alpr-labels.zip", mime="application/zip", on_click="ignore",
+    icon=":material/download:", key="relabel_export",
+    help="The labeled characters as a zip: a folder per class of PNG crops and labels.csv "
+    "(what `python -m alpr labels export --zip` writes)",
+)
+
+
+def _export_zip() -> bytes:
+    buffer = io.BytesIO()
+    store.export_zip(buffer)
+    return buffer.getvalue()
+
+
+# --- one character: its crop, the model's guess, and the ways to fix it ------------------------
+
+def _status(char) -> str:
+    if char.source == "person":
+        if char.pred_char is not None and char.label != char.pred_char:
+            return f":orange[**{_name(char.label)}** · corrected]"
+        return f":green[**{_name(char.label)}** · confirmed]"
+    if char.source == "import":
+        return f":green[**{_name(char.label)}** · imported]"
+    return ":gray[not reviewed]"
+
+
+def char_card(char, position: str, section: str) -> None:
+    """The crop, the model's guess, pills for its top-k (and look-alikes) and ∅, and a box to type any class."""
+    token = f"{section}_{char.id}_{char.label or 'none'}_{char.source or 'none'}"
+    with st.container(border=True, gap="small"):
+        top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
+        top.image(figures.crop_pixels(char.image, 96), width=52)
+        guess = (f":gray[model] **{_name(char.pred_char)}**  \n:gray[{char.pred_conf:.0%}]" if char.pred_char
+                 else ":gray[no model guess]")
+        top.markdown(f"**{position}**  \n{guess}")
+        st.markdown(_status(char))
+        probs = dict(char.topk)
+        options = [k for k, _ in char.topk if k != REJECT]
+        seed = char.label or char.pred_char
+        for extra in [char.label, *LOOKALIKES.get(seed or "", "")]:
+            if len(options) >= PILLS_BEFORE_REJECT and extra != char.label:
+                break
+            if extra is not None and extra != REJECT and extra not in options:
+                options.append(extra)
+        options.append(REJECT)
+        current = char.label if char.source in ("person", "import") else None
+        key = f"relabel_pick_{token}"
+        st.pills(
+            "Right class", options, default=current, key=key, label_visibility="collapsed",
+            format_func=lambda c: f"{_name(c)} {probs[c]:.0%}" if c in probs else _name(c),
+            on_change=_pick, args=(char.id, key, current, position),
+            help="Click the right class; ∅ marks a crop that is not a character",
+        )
+        type_key = f"relabel_type_{token}"
+        st.text_input(
+            "Any class", key=type_key, max_chars=1, placeholder="type ↵", label_visibility="collapsed",
+            on_change=_typed, args=(char.id, type_key, position),
+            help="Type any class (0-9, A-Z, _ for not a character) and press Enter",
+        )
+
+
+def char_grid(chars, positions: list[str], section: str) -> None:
+    """Cards side by side, wrapping to the next row; `section` keeps the two tabs' widget keys apart."""
+    grid = st.container(horizontal=True, gap="small", wrap=True)
+    for char, position in zip(chars, positions):
+        with grid.container(width=CARD_WIDTH, gap=None):
+            char_card(char, position, section)
+
+
+# --- one plate ---------------------------------------------------------------------------------
+
+def plate_label(p) -> str:
+    # Only what never changes: the picker keeps showing the label it had when the plate was picked.
+    return f"#{p.id} · {p.name or 'imported crops'} · read {p.text_read or '—'}"
+
+
+def show_plate(plate) -> None:
+    chars = store.plate_chars(plate.id)
+    image, scale = (None, 1.0)
+    if plate.photo_id is not None:
+        image, scale = store.photo_image(plate.photo_id)
+    picture_col, form_col = st.columns([3, 2], gap="large")
+    with picture_col:
+        st.plotly_chart(figures.stored_plate_figure(image, scale, plate.box, chars), key=f"relabel_figure_{plate.id}",
+                        config=STATIC_PLOT)
+    with form_col:
+        current = "".join(_name(c.label if c.label is not None else c.pred_char) for c in chars).replace("∅", "")
+        token = "".join(f"{c.label}{c.source}" for c in chars)
+        text_key = f"relabel_text_{plate.id}_{zlib.crc32(token.encode())}"
+        with st.form(f"relabel_form_{plate.id}", border=False):
+            st.text_input(
+                "Whole plate", value=plate.text_confirmed or current or plate.text_read, key=text_key,
+                placeholder="e.g. ABC1234",
+                help="The plate's characters in reading order; spaces and dashes are ignored. "
+                "Write _ for a segment that is not a character.",
+            )
+            st.form_submit_button("Label the plate", icon=":material/done_all:", type="primary",
+                                  on_click=_save_plate, args=(plate.id, text_key))
+        st.caption(f"Cut into **{len(chars)}** segment{'s' if len(chars) != 1 else ''}. Press Enter to label "
+                   "every character at once.")
+        mismatch = st.session_state.get(f"relabel_mismatch_{plate.id}")
+        if mismatch:
+            typed, segments = mismatch
+            more = "more" if segments > len(typed) else "fewer"
+            st.warning(
+                f"**{typed}** has {len(typed)} characters but the plate was cut into **{segments}** segments "
+                f"({more} than the text), so nothing was labeled: labeling by position would teach wrong letters. "
+                "Fix the cut below: mark each extra segment **∅** (not a character), or label the crops one by one. "
+                f"You can also type the text with _ for each extra segment, e.g. {typed[:2]}_{typed[2:]}.",
+                icon=":material/warning:",
+            )
+    if not chars:
+        why = ("No plate was found in this photo" if plate.photo_id is not None and plate.box is None
+               else "No characters were cut out of this plate")
+        st.info(f"{why}, so there is nothing to label on it; its text is kept as typed.", icon=":material/info:")
+        return
+    char_grid(chars, [str(i) for i in range(1, len(chars) + 1)], "plate")
+
+
+tab_plates, tab_queue, tab_counts = st.tabs(
+    ["Plates", "Review queue", "Counts"], key="relabel_tab",
+)
+
+with tab_plates:
+    if not recent:
+        st.info(
+            "Nothing to relabel yet. Read a photo on the **Recognize** page, send errors from **Evaluate**, or import "
+            "a labeled folder with `python -m alpr labels import`.",
+            icon=":material/info:",
+        )
+    else:
+        ids = [p.id for p in recent]
+        by_id = {p.id: p for p in recent}
+        if st.session_state.get(_PLATE) not in by_id:
+            st.session_state[_PLATE] = ids[0]
+        picker = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+        picker.selectbox("Plate", ids, key=_PLATE, format_func=lambda i: plate_label(by_id[i]), width=620,
+                         help="Newest first: the reads of the Recognize page, errors sent from Evaluate, imports")
+        picker.button("Newer", key="relabel_newer", icon=":material/arrow_back:", on_click=_step, args=(ids, -1),
+                      disabled=st.session_state[_PLATE] == ids[0], shortcut="Alt+P", help="Newer plate (Alt+P)")
+        picker.button("Older", key="relabel_older", icon=":material/arrow_forward:", icon_position="right",
+                      on_click=_step, args=(ids, 1), disabled=st.session_state[_PLATE] == ids[-1], shortcut="Alt+N",
+                      help="Older plate (Alt+N)")
+        current = by_id[st.session_state[_PLATE]]
+        try:
+            with st.container(border=True):
+                show_plate(current)
+        except AlprError as exc:
+            st.error(f"Could not show plate #{current.id}: {exc}", icon=":material/error:")
+        except Exception as exc:  # noqa: BLE001 - one broken plate must not take the page down
+            log.exception("relabel: showing plate %s failed", current.id)
+            st.error(f"Could not show plate #{current.id}: {type(exc).__name__}: {exc}", icon=":material/error:")
+
+        st.markdown("**Recent reads** · click a row to open it")
+        table_key = f"relabel_recent_{current.id}"
+        st.dataframe(
+            pd.DataFrame({
+                "Plate": [f"#{p.id}" for p in recent],
+                "Photo": [p.name or "imported crops" for p in recent],
+                "Read": [p.text_read for p in recent],
+                "Confirmed": [p.text_confirmed or "" for p in recent],
+                "Labeled": [p.labeled / p.characters if p.characters else 0.0 for p in recent],
+                "Segments": [p.characters for p in recent],
+                "Stored": [p.created_at[:19].replace("T", " ") for p in recent],
+            }),
+            key=table_key, on_select=lambda: _open_row(table_key, ids), selection_mode="single-row", hide_index=True,
+            height=min(36 + 35 * len(recent), 320),
+            column_config={
+                "Labeled": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent", width=120),
+            },
+        )
+
+with tab_queue:
+    st.markdown("The model's least certain guesses first, across everything read so far.")
+    filters = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    status = filters.segmented_control("Show", list(STATUS_NAMES), default="unreviewed", required=True,
+                                       format_func=STATUS_NAMES.get, key="relabel_queue_status")
+    # "" rather than None for "any": a None value would show the selectbox's clear button.
+    wanted_class = filters.selectbox("Class", ["", *ALL_CLASSES], key="relabel_queue_class", width=170,
+                                     format_func=lambda c: "∅ not a character" if c == REJECT else (c or "Any class"))
+    try:
+        versions = store.model_versions()
+    except AlprError:
+        versions = []
+    version = filters.selectbox("Model version", ["", *versions], key="relabel_queue_model", width=240,
+                                format_func=lambda v: v or "Any model")
+    size = filters.selectbox("Crops shown", QUEUE_SIZES, key="relabel_queue_size", width=120)
+    try:
+        queue = store.review_queue(limit=size, class_filter=wanted_class or None, model_version=version or None,
+                                   status=status or "unreviewed")
+    except AlprError as exc:
+        st.error(f"Could not read the review queue: {exc}", icon=":material/error:")
+        queue = []
+    if not queue:
+        st.info("No characters match these filters." if stats["characters"] else
+                "No characters stored yet: read a photo on the Recognize page first.", icon=":material/check:")
+    else:
+        try:
+            char_grid(queue, [f"#{c.plate_id}·{c.idx + 1}" for c in queue], "queue")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("relabel: review queue failed")
+            st.error(f"Could not show the review queue: {type(exc).__name__}: {exc}", icon=":material/error:")
+
+with tab_counts:
+    try:
+        pending = store.pending_per_class()
+    except AlprError:
+        pending = {}
+    st.plotly_chart(figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts",
+                    config=STATIC_PLOT)
+    last = stats["last_training"]
+    st.caption(
+        (f"Last training run: model {last['model_version']} at {last['trained_at'][:19].replace('T', ' ')}. "
+         if last else "No training run has used these labels yet. ")
+        + f"Labels are kept in `{store.path}`; `python -m alpr labels stats` prints these counts."
+    )

@@ -1,0 +1,203 @@
+"""Relabeling in a real browser: read a photo, fix a character on the Relabel page, and find the fix
+in `python -m alpr labels stats`; then evaluate a labeled folder and send an error to the queue.
+
+`streamlit run app.py` with its own label store and data root in temporary folders, driven by
+Playwright's Chromium. Full-page screenshots go to test-artifacts/ for a person to look at.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import time
+from pathlib import Path
+
+import pytest
+
+from alpr.store import LabelStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+START_TIMEOUT_S = 60
+WAIT_MS = 60_000
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, benchmark_dir, constant_model) -> dict[str, Path]:
+    """The label store's folder (with the constant model in its models/, so evaluation has errors
+    to send whatever the shipped model reads) and the data root holding the benchmark folder."""
+    import shutil
+
+    data = tmp_path_factory.mktemp("browser-data")
+    (data / "models").mkdir()
+    for suffix in (".keras", ".json"):
+        shutil.copy(constant_model.with_suffix(suffix), data / "models" / f"constant{suffix}")
+    return {"data": data, "roots": benchmark_dir}
+
+
+@pytest.fixture(scope="module")
+def app_url(folders):
+    """The app on a free port, with ALPR_DATA_DIR and ALPR_DATA_ROOTS in temporary folders."""
+    port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "streamlit-server-relabel.log", "wb")
+    env = {k: v for k, v in os.environ.items() if k != "ALPR_SAMPLES_DIR"}
+    env.update(ALPR_DATA_DIR=str(folders["data"]), ALPR_DATA_ROOTS=str(folders["roots"]))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"streamlit exited with status {server.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer /_stcore/health within {START_TIMEOUT_S} s; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=WAIT_MS)
+    yield page
+    context.close()
+
+
+def _screenshot(page, name: str) -> Path:
+    """Full-page screenshot (the window grown to the content first: Streamlit scrolls its own main element)."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
+    page.wait_for_timeout(1000)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def _assert_no_traceback(page) -> None:
+    assert "Traceback" not in page.locator("body").inner_text()
+    assert not page.locator("[data-testid=stException]").count()
+
+
+def _labels_stats(data_dir: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "alpr", "labels", "stats", "--json", "--data-dir", str(data_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, folders):
+    picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Or try a sample photo")
+    picker.locator("input").click()
+    page.get_by_role("option", name="Synthetic photo 1").click()
+    page.get_by_text("Time per stage").first.wait_for(timeout=WAIT_MS)
+    link = page.get_by_role("link", name="Fix this read").first
+    link.wait_for(timeout=WAIT_MS)
+    link.click()  # click 1: from the read to its crops
+    page.get_by_text("Whole plate").wait_for(timeout=WAIT_MS)
+    page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=WAIT_MS)
+    _assert_no_traceback(page)
+
+    with LabelStore.open(folders["data"]) as store:
+        plate = store.recent_plates(1)[0]
+        first = store.plate_chars(plate.id)[0]
+    assert first.label == first.pred_char and first.source == "model"
+    fix = "X" if first.pred_char != "X" else "Y"
+    box = page.locator("input[placeholder='type ↵']").first
+    box.fill(fix)
+    box.press("Enter")  # then type the right class and press Enter
+    page.get_by_text(f"Character 1 labeled {fix}").wait_for(timeout=WAIT_MS)
+    page.get_by_text("corrected").first.wait_for(timeout=WAIT_MS)
+    _screenshot(page, "browser-relabel")
+    _assert_no_traceback(page)
+
+    stats = _labels_stats(folders["data"])
+    assert stats["labeled"] >= 1
+    assert stats["per_class"][fix] == 1
+    assert stats["corrections"] == 1 and stats["pending_training"] >= 1
+
+    page.get_by_role("tab", name="Review queue").click()
+    page.get_by_text("least certain guesses first").wait_for(timeout=WAIT_MS)
+    _screenshot(page, "browser-relabel-queue")
+    page.get_by_role("tab", name="Counts").click()
+    page.get_by_text("waiting for training").first.wait_for(timeout=WAIT_MS)
+    _screenshot(page, "browser-relabel-counts")
+    _assert_no_traceback(page)
+
+
+def test_an_evaluation_error_is_sent_to_the_relabel_queue(page, app_url, folders):
+    page.goto(app_url + "evaluate")
+    page.get_by_text("Choose a labeled folder").first.wait_for(timeout=WAIT_MS)
+    folder = page.locator("[data-testid=stSelectbox]").filter(has_text="Folder")
+    folder.locator("input").click()
+    page.get_by_role("option", name=folders["roots"].name, exact=True).click()
+    compare = page.locator("[data-testid=stSelectbox]").filter(has_text="Compare with")
+    compare.locator("input").click()
+    page.get_by_role("option", name="constant.keras", exact=False).click()
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_role("tab", name="Errors").wait_for(timeout=WAIT_MS)
+    _screenshot(page, "browser-evaluate")
+    _assert_no_traceback(page)
+
+    page.get_by_role("tab", name="Confusion matrix").click()
+    page.wait_for_timeout(500)
+    _screenshot(page, "browser-evaluate-confusion")
+    page.locator("[data-testid=stButtonGroup]").get_by_text("constant-A").click()
+    page.get_by_role("tab", name="Errors").click()
+    sends = page.get_by_role("button", name="Send to relabel queue")
+    sends.first.wait_for(timeout=WAIT_MS)
+    _screenshot(page, "browser-evaluate-errors")
+    before = _labels_stats(folders["data"])["plates"]
+    sends.first.click()
+    page.get_by_role("link", name="In the queue: plate").first.wait_for(timeout=WAIT_MS)
+    _assert_no_traceback(page)
+    assert _labels_stats(folders["data"])["plates"] == before + 1
