@@ -5,7 +5,7 @@
     models rollback                    activate the version that was active before the current one
 
     train [--epochs N] [--unfreeze-epochs N] [--data-dir D] [--base VERSION|glyphs|imagenet]
-          [--dataset DIR ...] [--no-store] [--activate]      fine-tune into a new registry version
+          [--dataset DIR ...] [--no-store] [--no-replay] [--activate]   fine-tune into a new registry version
     train --resume RUN_ID                                    continue an interrupted run
 
 `python -m alpr train` with `--data` or `--out` is the full training pipeline of `alpr.train`
@@ -25,7 +25,7 @@ from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
 LEGACY_OUT = "models/char_cnn.keras"
 # Options of the fine-tuning form only, with the value that means "not given".
 _FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "data_dir": None,
-                  "dataset": [], "no_store": False, "activate": False, "resume": None, "run_id": None}
+                  "dataset": [], "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None}
 _PIPELINE_ONLY = ("finetune_epochs", "rounds")
 
 
@@ -56,6 +56,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     group.add_argument("--dataset", action="append", default=[], metavar="DIR",
                        help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
     group.add_argument("--no-store", action="store_true", help="leave the label store's labels out")
+    group.add_argument("--no-replay", action="store_true",
+                       help="leave out the store's unlabeled crops the base model reads confidently (kept by default "
+                            "so that what it reads right is not unlearnt)")
     group.add_argument("--activate", action="store_true", help="make the new version active if it is not worse than the active one")
     group.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted run from its last checkpoint")
     group.add_argument("--run-id", default=None, help=argparse.SUPPRESS)  # the app names the run it starts
@@ -168,6 +171,7 @@ def train(args: argparse.Namespace) -> int | None:
         cfg.backbone = args.backbone
     cfg.weights = args.weights
     cfg.use_store = not args.no_store
+    cfg.replay = not args.no_replay
     cfg.datasets = [str(d) for d in args.dataset]
     cfg.activate = args.activate
     for name, attr in (("epochs", "epochs"), ("unfreeze_epochs", "unfreeze_epochs"), ("lr", "lr"),

@@ -29,7 +29,12 @@ class LabeledPlate:
     path: Path
     plate: str  # normalized: upper case, no spaces or dashes
     box: Box | None  # None when the image is a plate crop
-    group: str  # the folder it came from, e.g. "us"; reports break numbers down by it
+    group: str  # its folder relative to the dataset root, e.g. "endtoend/us"; reports break numbers down by it
+
+    @property
+    def region(self) -> str:
+        """The folder's own name ("us"), which names the country when it is one."""
+        return self.group.rsplit("/", 1)[-1]
 
 
 def read_dataset(root: str | Path) -> list[LabeledPlate]:
@@ -37,7 +42,7 @@ def read_dataset(root: str | Path) -> list[LabeledPlate]:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist or is not a folder")
-    items = _read_folder(root)
+    items = _read_folder(root, root)
     if not items:
         raise DatasetError(
             f"no labeled plates in {root}: expected NAME.txt files (IMAGE<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE) "
@@ -46,22 +51,23 @@ def read_dataset(root: str | Path) -> list[LabeledPlate]:
     return sorted(items, key=lambda p: str(p.path))
 
 
-def _read_folder(folder: Path) -> list[LabeledPlate]:
+def _read_folder(folder: Path, root: Path) -> list[LabeledPlate]:
+    group = folder.relative_to(root).as_posix() if folder != root else folder.name
     items: list[LabeledPlate] = []
     labels = folder / "labels.csv"
     if labels.is_file():
-        items += _read_labels_csv(labels)
+        items += _read_labels_csv(labels, group)
     else:
         for txt in sorted(folder.glob("*.txt")):
-            item = _read_endtoend_txt(txt)
+            item = _read_endtoend_txt(txt, group)
             if item:
                 items.append(item)
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        items += _read_folder(sub)
+        items += _read_folder(sub, root)
     return items
 
 
-def _read_labels_csv(path: Path) -> list[LabeledPlate]:
+def _read_labels_csv(path: Path, group: str) -> list[LabeledPlate]:
     out = []
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
@@ -71,11 +77,11 @@ def _read_labels_csv(path: Path) -> list[LabeledPlate]:
             image = path.parent / row["file"]
             plate = normalize_plate(row["plate"] or "")
             if plate and image.is_file():
-                out.append(LabeledPlate(image, plate, None, path.parent.name))
+                out.append(LabeledPlate(image, plate, None, group))
     return out
 
 
-def _read_endtoend_txt(path: Path) -> LabeledPlate | None:
+def _read_endtoend_txt(path: Path, group: str) -> LabeledPlate | None:
     parts = path.read_text(errors="replace").strip().split("\t")
     if len(parts) < 6:
         return None
@@ -86,7 +92,7 @@ def _read_endtoend_txt(path: Path) -> LabeledPlate | None:
         x, y, w, h = (int(float(v)) for v in parts[1:5])
     except ValueError:
         return None
-    return LabeledPlate(image, normalize_plate(parts[5]), Box(x, y, w, h), path.parent.name)
+    return LabeledPlate(image, normalize_plate(parts[5]), Box(x, y, w, h), group)
 
 
 def is_holdout(item: LabeledPlate | str | Path) -> bool:
@@ -134,7 +140,7 @@ def harvest_crops(items: list[LabeledPlate], classifier=None, config: Config = D
             continue
         crop = image if item.box is None else crop_plate(image, item.box, config.segment)[0]
         best, best_score, was_aligned = None, -math.inf, False
-        for seg in segment_all(crop, config.segment, size, limit=views):
+        for seg in segment_all(crop, config.segment, size, limit=views, whole_plate=item.box is None):
             chars = seg.chars
             if len(chars) == len(item.plate) and classifier is None:
                 best = (chars, list(item.plate))
@@ -172,8 +178,9 @@ def _align(classifier, chars, label: str) -> tuple[list[str] | None, float]:
         if score > best_score:
             best, best_score = dropped, score
     mean = best_score / len(chars)
-    # An alignment this unlikely means the segmentation, not the label, is wrong.
-    if best is None or mean < math.log(0.05):
+    # Dropping segments on the model's word is trusted only when the model is fairly sure; a
+    # segmentation with exactly the label's count needs no such trust.
+    if best is None or (extra and mean < math.log(0.05)):
         return None, -math.inf
     assignment, it = [], iter(label)
     for i in range(len(chars)):

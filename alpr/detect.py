@@ -271,6 +271,10 @@ def _plate_blobs(view: Binarization, grey: np.ndarray, config: DetectConfig) -> 
 
 def _count_glyphs(patch: np.ndarray, dark_ink: bool, config: DetectConfig) -> int:
     """Character-like components inside a plate-shaped patch, thresholded on its own histogram."""
+    # The plate's frame hugs its border and, thresholded with the glyphs, joins them all into one
+    # component: count inside a slightly smaller box.
+    h, w = patch.shape
+    patch = patch[int(0.12 * h) : int(0.88 * h) + 1, int(0.04 * w) : int(0.96 * w) + 1]
     if patch.size < 16 or np.ptp(patch) < 0.05:
         return 0
     t = filters.threshold_otsu(patch)
@@ -320,10 +324,17 @@ def _rank(candidates: list[PlateCandidate], config: DetectConfig) -> list[PlateC
 
 
 def _overlay_view(views: list[Binarization], ranked: list[PlateCandidate]) -> Binarization:
-    """The binarization that produced the best candidate: its labels are the ones worth showing."""
+    """The binarization whose components best explain the top candidate: its glyphs as components.
+
+    A plate-shaped blob comes from the view where the plate is ink; its glyphs are components of
+    the opposite polarity, and those are what a person wants to see labelled.
+    """
     if ranked:
+        name = ranked[0].binarization
+        if ranked[0].source == "component":
+            name = name.replace("light", "tmp").replace("dark", "light").replace("tmp", "dark")
         for v in views:
-            if v.name == ranked[0].binarization:
+            if v.name == name:
                 return v
     return views[0]
 

@@ -41,7 +41,7 @@ def evaluate_items(items: list[LabeledPlate], classifier, country: str | None = 
     from alpr.pipeline import recognize
 
     for n, item in enumerate(items):
-        code = country or (item.group if item.group in COUNTRIES else "us")
+        code = country or (item.region if item.region in COUNTRIES else "us")
         try:
             image = load_image(item.path)
         except Exception as exc:  # a broken file in a dataset is a result, not a crash
@@ -126,13 +126,13 @@ def _row(name: str, rs: list[PhotoResult]) -> dict:
 
 
 def format_table(rows: list[dict], topn: int) -> str:
-    head = f"{'group':<8}{'photos':>7}{'detected':>10}{'top-1':>16}{f'top-{topn}':>16}{'chars':>8}{'median ms':>11}{'p90 ms':>8}  per-stage median ms (detect/segment/classify/assemble)"
+    head = f"{'group':<14}{'photos':>7}{'detected':>10}{'top-1':>16}{f'top-{topn}':>16}{'chars':>8}{'median ms':>11}{'p90 ms':>8}  per-stage median ms (detect/segment/classify/assemble)"
     lines = [head, "-" * len(head)]
     for r in rows:
         n = max(r["photos"], 1)
         s = r["stage_median_ms"]
         lines.append(
-            f"{r['group']:<8}{r['photos']:>7}{r['detected']:>10}"
+            f"{r['group']:<14}{r['photos']:>7}{r['detected']:>10}"
             f"{r['top1']:>7} ({100 * r['top1'] / n:5.1f}%)"
             f"{r['topn']:>7} ({100 * r['topn'] / n:5.1f}%)"
             f"{100 * r['char_accuracy']:>7.1f}%{r['median_ms']:>11.1f}{r['p90_ms']:>8.1f}  "

@@ -47,6 +47,11 @@ from alpr.types import ALL_CLASSES
 BASES = ("active", "glyphs", "imagenet")  # besides registry version names and .keras paths
 PARTS = ("store", "datasets", "glyphs")  # where a validation crop came from
 VAL_MODULUS = 5  # one crop in five (by pixel hash) is held out
+# Replay: crops the app stored with the model's guess and nobody labeled. Those the base model reads
+# with at least this probability train as it reads them, so that fixing a few characters does not
+# unlearn the many it already reads right (measured by scripts/learning_loop.py).
+REPLAY_MIN_CONFIDENCE = 0.9
+REPLAY_SCAN = 60000  # unlabeled crops read from the store at most
 
 
 @dataclass
@@ -58,6 +63,8 @@ class JobConfig:
     backbone: str = "small"  # for base "glyphs" (small) and "imagenet" (mobilenet_v2, inception_v3)
     weights: str | None = None  # ImageNet weights file, or "imagenet" for the Keras cache
     use_store: bool = True  # the label store's person and import labels
+    replay: bool = True  # also the store's unlabeled crops that the base model reads confidently, as it reads them
+    replay_max: int = 4000
     datasets: list[str] = field(default_factory=list)  # exports (a folder per class) and labeled plate folders
     glyphs_per_class: int = 40  # rendered glyphs mixed in so untouched classes are not forgotten
     pretrain_glyphs_per_class: int = 300  # base "glyphs": the pretraining set
@@ -68,7 +75,7 @@ class JobConfig:
     unfreeze_lr: float = 1e-4  # lower: the pretrained features should move, not be relearnt
     batch_size: int = 64
     patience: int = 3  # epochs without a better validation loss before a stage stops early
-    real_weight: int = 3  # each real crop appears this many times per epoch (augmented differently)
+    real_weight: int = 0  # each labeled real crop appears this many times per epoch (augmented); 0: see _repeats
     seed: int = 0
     activate: bool = False  # make the new version active if it is not worse than the active one
 
@@ -211,7 +218,7 @@ class Trainer:
         import tensorflow as tf
 
         cfg, log = self.cfg, self.log
-        started = time.time()
+        self.t_start = time.time()
         keras.utils.set_random_seed(cfg.seed)
         gpus = tf.config.list_physical_devices("GPU")
         self.device = describe_device()
@@ -235,8 +242,9 @@ class Trainer:
         self.guard.check()
         x_real_tr = np.concatenate([data["x_store_tr"], data["x_ds_tr"]])
         y_real_tr = np.concatenate([data["y_store_tr"], data["y_ds_tr"]])
-        x_train = np.concatenate([np.repeat(x_real_tr, cfg.real_weight, axis=0), data["x_gl_tr"]])
-        y_train = np.concatenate([np.repeat(y_real_tr, cfg.real_weight), data["y_gl_tr"]])
+        repeats = _repeats(len(y_real_tr), len(data["y_rep"]) + len(data["y_gl_tr"]), cfg.real_weight)
+        x_train = np.concatenate([np.repeat(x_real_tr, repeats, axis=0), data["x_rep"], data["x_gl_tr"]])
+        y_train = np.concatenate([np.repeat(y_real_tr, repeats), data["y_rep"], data["y_gl_tr"]])
         x_val = np.concatenate([data["x_store_va"], data["x_ds_va"], data["x_gl_va"]])
         y_val = np.concatenate([data["y_store_va"], data["y_ds_va"], data["y_gl_va"]])
         parts = np.concatenate([np.full(len(data["y_store_va"]), 0), np.full(len(data["y_ds_va"]), 1),
@@ -244,8 +252,10 @@ class Trainer:
         counts = {
             "store_train": int(len(data["y_store_tr"])), "store_val": int(len(data["y_store_va"])),
             "datasets_train": int(len(data["y_ds_tr"])), "datasets_val": int(len(data["y_ds_va"])),
+            "replay": int(len(data["y_rep"])),
             "glyphs_train": int(len(data["y_gl_tr"])), "glyphs_val": int(len(data["y_gl_va"])),
-            "pretrain_glyphs": int(len(data["y_pre"])), "train_samples_per_epoch": int(len(y_train)),
+            "pretrain_glyphs": int(len(data["y_pre"])), "labeled_repeats": int(repeats),
+            "train_samples_per_epoch": int(len(y_train)),
             "last_label_id": int(data["last_label_id"]),
         }
         log("data " + " ".join(f"{k} {v}" for k, v in counts.items()))
@@ -267,7 +277,15 @@ class Trainer:
             log(f"resuming at stage {stages[min(state['stage'], len(stages) - 1)].name} "
                 f"epoch {state['epoch'] + 1} (after {state['global_epoch']} finished epochs)")
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
-        self.t_start = time.time()
+        if not self.resume or "active_val_accuracy" not in (jobs.read_json(self.run_dir / "status.json", {}) or {}):
+            # The line to beat, drawn under the curves while the run lasts (compared again at the end).
+            try:
+                clf, version, _ = registry.load_active(self.folder)
+                before = _evaluate(clf.probabilities(x_val) if len(x_val) else np.zeros((0, len(ALL_CLASSES))), y_val, parts)
+                jobs.update_status(self.run_dir, active_val_accuracy=before["accuracy"], compared_with=version.name)
+                log(f"active model {version.name} on this validation set: {before['accuracy']:.4f}")
+            except ModelError as exc:
+                log(f"note: no active model to compare with ({exc})")
         total_epochs = sum(s.epochs for s in stages)
         writer = _TensorBoard(self.run_dir / "tensorboard")
         epoch_times: list[float] = []
@@ -372,7 +390,7 @@ class Trainer:
         history = [{k: v for k, v in r.items() if k not in ("confusion", "per_class")} for r in self._metrics()]
         hyper = {k: getattr(self.cfg, k) for k in (
             "base", "backbone", "epochs", "unfreeze_epochs", "lr", "unfreeze_lr", "batch_size", "patience",
-            "glyphs_per_class", "real_weight", "seed", "use_store", "datasets")}
+            "glyphs_per_class", "real_weight", "seed", "use_store", "replay", "datasets")}
         metadata = {
             "classes": list(ALL_CLASSES),
             "input_size": size,
@@ -476,19 +494,25 @@ class Trainer:
             with np.load(path) as z:
                 data = {k: (z[k].astype(np.float32) / 255.0 if k.startswith("x_") else z[k]) for k in z.files}
             data["last_label_id"] = int(data["last_label_id"])
+            data.setdefault("x_rep", np.zeros((0, size, size), np.float32))
+            data.setdefault("y_rep", np.zeros((0,), np.int64))
             self.log(f"data: the run's frozen arrays ({path.name})")
             return data
         cfg = self.cfg
         empty_x, empty_y = np.zeros((0, size, size), np.float32), np.zeros((0,), np.int64)
         data = {"last_label_id": 0}
         x, y = empty_x, empty_y
+        data["x_rep"], data["y_rep"] = empty_x, empty_y
         if cfg.use_store:
             from alpr.store import LabelStore
 
             with LabelStore.open(self.folder) as store:
                 data["last_label_id"] = store.last_label_id()  # before reading: later labels stay pending
                 x, y = store.training_arrays(size)
-            self.log(f"label store: {len(y)} labeled characters")
+                unlabeled = store.review_queue(limit=REPLAY_SCAN, status="unreviewed") if cfg.replay else []
+            self.log(f"label store: {len(y)} labeled characters, {len(unlabeled)} unlabeled")
+            if unlabeled:
+                data["x_rep"], data["y_rep"] = self._replay(unlabeled, size, classifier)
         val = held_out(x)
         data.update(x_store_tr=x[~val], y_store_tr=y[~val], x_store_va=x[val], y_store_va=y[val])
         xs_tr, ys_tr, xs_va, ys_va = [empty_x], [empty_y], [empty_x], [empty_y]
@@ -512,6 +536,21 @@ class Trainer:
         np.savez(tmp, **{k: (np.asarray(v) if k != "last_label_id" else np.int64(v)) for k, v in data.items()})
         os.replace(tmp, path)
         return {k: (v.astype(np.float32) / 255.0 if k.startswith("x_") else v) for k, v in data.items()}
+
+    def _replay(self, chars, size: int, classifier):
+        """The unlabeled crops the base model (else the active one) reads with confidence, as it
+        reads them; at most `replay_max`, drawn at random with the run's seed."""
+        images = np.stack([c.image for c in chars if c.image.shape == (size, size)]) if chars else None
+        if images is None or not len(images):
+            return np.zeros((0, size, size), np.float32), np.zeros((0,), np.int64)
+        if classifier is None:
+            classifier = registry.load_active(self.folder)[0]
+        probs = classifier.probabilities(images)
+        keep = np.flatnonzero(probs.max(1) >= REPLAY_MIN_CONFIDENCE)
+        if len(keep) > self.cfg.replay_max:
+            keep = np.sort(np.random.default_rng(self.cfg.seed).choice(keep, self.cfg.replay_max, replace=False))
+        self.log(f"replay: {len(keep)} unlabeled crops read with p >= {REPLAY_MIN_CONFIDENCE} train as the base model reads them")
+        return images[keep], probs.argmax(1)[keep].astype(np.int64)
 
     def _load_checkpoint(self, model) -> dict | None:
         state = jobs.read_json(self.run_dir / "checkpoint.json")
@@ -608,6 +647,17 @@ def read_training_folder(folder: str | Path, size: int, classifier=None, log=pri
         out.append((x, np.array(h.labels, np.int64)))
     log(f"dataset {folder}: {len(items)} plates gave {len(out[0][1])} training and {len(out[1][1])} held-out crops")
     return out[0], out[1]
+
+
+def _repeats(labeled: int, others: int, fixed: int) -> int:
+    """How often each labeled real crop appears per epoch: `fixed` when given, else enough for the
+    labels to be about a third of an epoch beside the replayed crops and glyphs (3 to 30 times).
+    A few dozen corrections among thousands of replayed crops would otherwise hardly move the model."""
+    if fixed:
+        return fixed
+    if not labeled:
+        return 1
+    return int(np.clip(math.ceil(others / (2 * labeled)), 3, 30))
 
 
 def _glyphs(per_class: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -113,7 +113,7 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     views = config.segment.views_to_read
     for i, cand in enumerate(candidates):
         crop, crop_box = crop_plate(image, cand.box, config.segment) if margin else (image, cand.box)
-        segs = segment_all(crop, config.segment, classifier.input_size, limit=views)
+        segs = segment_all(crop, config.segment, classifier.input_size, limit=views, whole_plate=not margin)
         jobs += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
         refined = _refine(image, segs[0], crop_box, config) if margin else None
         if refined is not None:

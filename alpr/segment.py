@@ -44,7 +44,11 @@ def segment(plate: np.ndarray, config: SegmentConfig = DEFAULT.segment, input_si
 
 
 def segment_all(
-    plate: np.ndarray, config: SegmentConfig = DEFAULT.segment, input_size: int = 32, limit: int | None = None
+    plate: np.ndarray,
+    config: SegmentConfig = DEFAULT.segment,
+    input_size: int = 32,
+    limit: int | None = None,
+    whole_plate: bool = False,
 ) -> list[Segmentation]:
     """One segmentation per binarization, the most plate-like row first.
 
@@ -71,7 +75,8 @@ def segment_all(
             continue  # another threshold found the same glyphs: one read is enough
         seen.add(key)
         # Quality is judged on the clean row; recovered glyphs must not make a bad view look good.
-        scored.append((_row_quality(boxes, ink, config), name, _recover_in_band(ink, boxes, config), view))
+        recovered = _recover_in_band(ink, boxes, config, ends=whole_plate)
+        scored.append((_row_quality(boxes, ink, config), name, recovered, view))
     scored.sort(key=lambda t: -t[0])
     out = []
     for _, name, boxes, view in scored[:limit]:
@@ -170,7 +175,7 @@ def _character_boxes(ink: np.ndarray, config: SegmentConfig) -> list[Box]:
     return _dominant_rows(chars, config)
 
 
-def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig) -> list[Box]:
+def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig, ends: bool = False) -> list[Box]:
     """Find glyphs of a one-line row that touch plate artwork above or below them.
 
     A glyph joined to a sticker, a slogan or a drawing is one tall component and fails the row's
@@ -185,19 +190,25 @@ def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig) -> 
     wmed = float(np.median([b.w for b in row]))
     if band_h < 8:
         return row
-    # Only between the row's first and last glyph: beyond its ends lie the plate's frame, bolts and
-    # emblems, which fill the band just as well (recovering there cost more reads than it saved).
+    # Between the row's first and last glyph; beyond its ends only when the image is the plate
+    # itself. Around a detected plate, the ends hold its frame, bolts and emblems, which fill the
+    # band just as well (recovering there cost more reads than it saved on photos).
     row_left, row_right = min(b.x for b in row), max(b.x2 for b in row)
-    labels = measure.label(ink[top:bottom, row_left:row_right], connectivity=1)
+    left = max(0, int(row_left - 1.4 * wmed)) if ends else row_left
+    right = int(row_right + 1.4 * wmed) if ends else row_right
+    labels = measure.label(ink[top:bottom, left:right], connectivity=1)
     found: list[Box] = []
     for sl in ndi.find_objects(labels):
         if sl is None:
             continue
-        b = Box(row_left + sl[1].start, top + sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
+        b = Box(left + sl[1].start, top + sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
         if b.h < config.band_min_height * band_h or not 0.15 * band_h <= b.w <= 1.5 * wmed:
             continue
         if any(min(b.x2, r.x2) - max(b.x, r.x) > 0.3 * b.w for r in row + found):
             continue  # already a glyph of the row
+        outside = b.x2 <= row_left or b.x >= row_right
+        if outside and (b.x <= 1 or b.x2 >= ink.shape[1] - 1 or b.w < 0.65 * wmed):
+            continue  # the plate's edge, or a bar too thin to be anything but its frame
         found.append(b)
     return row + found
 

@@ -911,7 +911,7 @@ class LabelStore:
             except AlprError as exc:
                 result.failed.append(str(exc))
                 continue
-            country = item.group if item.group in COUNTRIES else "us"
+            country = item.region if item.region in COUNTRIES else "us"
             done = self.add_labeled_plate(
                 image, item.plate, box=item.box, plate_crop=item.box is None, country=country,
                 classifier=classifier, name=name, source=source,
@@ -1005,13 +1005,23 @@ class LabelStore:
         return int(cur.lastrowid)
 
     def _find_plate(self, conn, photo_id: int, box: Box | None) -> int | None:
-        """The plate already stored for this photo at this box (None: where no plate was found)."""
-        x, y, w, h = (box.x, box.y, box.w, box.h) if box is not None else (None,) * 4
-        row = conn.execute(
-            "SELECT id FROM plates WHERE photo_id = ? AND x IS ? AND y IS ? AND w IS ? AND h IS ? ORDER BY id LIMIT 1",
-            (photo_id, x, y, w, h),
-        ).fetchone()
-        return None if row is None else int(row[0])
+        """The plate already stored for this photo at (about) this box; None: where no plate was found.
+
+        "About": another model version reads the same plate into a box a few pixels off, and that
+        is still the same plate, not a second one.
+        """
+        if box is None:
+            row = conn.execute(
+                "SELECT id FROM plates WHERE photo_id = ? AND x IS NULL ORDER BY id LIMIT 1", (photo_id,)
+            ).fetchone()
+            return None if row is None else int(row[0])
+        rows = conn.execute(
+            "SELECT id, x, y, w, h FROM plates WHERE photo_id = ? AND x IS NOT NULL ORDER BY id", (photo_id,)
+        ).fetchall()
+        for pid, x, y, w, h in rows:
+            if Box(x, y, w, h).iou(box) > 0.7:
+                return int(pid)
+        return None
 
     def _insert_plate(self, conn, photo_id, box: Box | None, text_read: str, text_confirmed, country) -> int:
         x, y, w, h = (box.x, box.y, box.w, box.h) if box is not None else (None,) * 4

@@ -65,13 +65,15 @@ def main(cfg: TrainConfig) -> dict:
     history: list[dict] = []
 
     # ---- 1. pretrain on rendered glyphs (or start from a given model) ----
+    # Rendered validation glyphs: the pretraining's yardstick, and the fine-tuning's when the data
+    # has no held-out plates (a small dataset of a user's own).
+    xv, yv = render_glyphs(max(20, cfg.glyphs_per_class // 10), cfg.input_size, cfg.seed + 1, cfg.workers)
     if cfg.base:
         model = keras.saving.load_model(cfg.base, compile=False, safe_mode=True)
         print(f"base {cfg.base}", flush=True)
     else:
         model = build_model(len(ALL_CLASSES), cfg.input_size, cfg.backbone, cfg.weights)
         x, y = render_glyphs(cfg.glyphs_per_class, cfg.input_size, cfg.seed, cfg.workers)
-        xv, yv = render_glyphs(max(20, cfg.glyphs_per_class // 10), cfg.input_size, cfg.seed + 1, cfg.workers)
         print(f"glyphs train {len(y)} val {len(yv)}", flush=True)
         history += fit(model, "pretrain", x, y, xv, yv, cfg.pretrain_epochs, cfg.lr, cfg)
 
@@ -94,10 +96,16 @@ def main(cfg: TrainConfig) -> dict:
                 f"({tr.aligned} aligned, {tr.plates_skipped} skipped) val crops {len(va.labels)} from {va.plates_used} plates",
                 flush=True,
             )
+            if not tr.labels:
+                print(f"harvest round {round_no} gave no real crops to train on; fine-tuning skipped", flush=True)
+                break
             xr, yr = np.stack(tr.images), np.array(tr.labels)
             x = np.concatenate([np.repeat(xr, cfg.real_weight, axis=0), xg])
             y = np.concatenate([np.repeat(yr, cfg.real_weight), yg])
-            xv, yv = np.stack(va.images), np.array(va.labels)
+            if va.labels:
+                xv, yv = np.stack(va.images), np.array(va.labels)
+            else:
+                print("no held-out plates in the data: validating on rendered glyphs", flush=True)
             _freeze_first_block(model)
             history += fit(model, f"finetune{round_no}", x, y, xv, yv, cfg.finetune_epochs, cfg.finetune_lr, cfg)
             counts = {
@@ -107,9 +115,7 @@ def main(cfg: TrainConfig) -> dict:
                 "plates_val": va.plates_used,
                 "glyphs_finetune": len(yg),
             }
-        val_report = per_class_accuracy(model, xv, yv)
-    else:
-        val_report = per_class_accuracy(model, xv, yv)
+    val_report = per_class_accuracy(model, xv, yv)
 
     # ---- save: model, then metadata beside it (the config that made it included) ----
     out = Path(cfg.out)

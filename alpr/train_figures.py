@@ -56,7 +56,7 @@ def curves_figure(rows: list[dict], planned_epochs: int | None = None, active_ac
     fig.update_xaxes(title="epoch", range=[0.5, end + 0.5], dtick=1 if end <= 20 else None, gridcolor="#eef0f3",
                      zeroline=False)
     fig.update_yaxes(gridcolor="#eef0f3", zeroline=False, rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(gridcolor="#eef0f3", zeroline=False, tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(gridcolor="#eef0f3", zeroline=False, tickformat=".1%", row=1, col=2)
     names = " → ".join(_STAGE_NAMES.get(s, s) for s, _ in stages)
     fig.update_layout(
         height=340, margin=dict(l=8, r=8, t=56, b=8), plot_bgcolor="rgba(0,0,0,0)", hovermode="x unified",
@@ -76,7 +76,14 @@ def confusion_figure(matrix: list[list[int]], hide_correct: bool = False) -> go.
         for j, n in enumerate(row):
             if n:
                 counts[(ALL_CLASSES[i], ALL_CLASSES[j])] = int(n)
-    return figures.confusion_figure(counts, hide_correct=hide_correct)
+    involved = {c for (t, p) in counts if t != p for c in (t, p)}
+    if not hide_correct or not involved:
+        return figures.confusion_figure(counts, hide_correct=hide_correct)
+    # Only the classes involved in a mistake: 37 rows of blanks would hide the few that matter.
+    total, wrong = sum(counts.values()), sum(n for (t, p), n in counts.items() if t != p)
+    fig = figures.confusion_figure({k: n for k, n in counts.items() if k[0] in involved and k[1] in involved}, True)
+    fig.update_layout(title_text=f"{wrong} of {total} validation crops read as another class · the classes involved")
+    return fig
 
 
 def per_class_figure(per_class: dict[str, dict], baseline: dict[str, dict] | None = None,

@@ -354,7 +354,8 @@ def _send(indices: list[int], run_index: int) -> None:
         for i in indices:
             item = current.items[i]
             name = item.path.relative_to(current.root).as_posix() if item.path.is_relative_to(current.root) else item.path.name
-            code = current.country or (item.group if item.group in COUNTRIES else "us")
+            region = Path(item.group).name  # "endtoend/us" -> "us", which names the country
+            code = current.country or (region if region in COUNTRIES else "us")
             result = store.add_labeled_plate(
                 load_image(item.path, name=name), item.plate, country=code, plate_crop=item.box is None,
                 classifier=classifier, name=name, box=item.box, source="import", author=appstate.author(),

@@ -170,17 +170,23 @@ def _progress(run: jobs.Run, rows: list[dict]) -> None:
     st.progress(min(1.0, done / max(planned or 1, 1)), text=text)
 
 
-def _metric_cards(rows: list[dict]) -> None:
+def _metric_cards(rows: list[dict], finished: bool) -> None:
     last = rows[-1]
     prev = rows[-2] if len(rows) > 1 else None
-    line = st.container(horizontal=True, gap="small")
-    line.metric("Validation accuracy", f"{last['val_acc']:.1%}", border=True, width=210,
-                delta=f"{(last['val_acc'] - prev['val_acc']) * 100:+.1f} pt" if prev else None)
-    line.metric("Validation loss", f"{last['val_loss']:.4f}", border=True, width=190,
+    kept = [r for r in rows if r.get("best")]
+    if finished and kept:  # the registered model is the best epoch's, not the last one's
+        last = kept[-1]
+        prev = rows[rows.index(last) - 1] if rows.index(last) else None
+    line = st.container(horizontal=True, gap="small", wrap=False)
+    label = f"Validation accuracy · kept epoch {last['global_epoch']}" if finished and kept else "Validation accuracy"
+    line.metric(label, f"{last['val_acc']:.1%}", border=True,
+                delta=f"{(last['val_acc'] - prev['val_acc']) * 100:+.1f} pt" if prev else None,
+                help="Held-out crops of the label store and added folders, and rendered glyphs; never trained on.")
+    line.metric("Validation loss", f"{last['val_loss']:.4f}", border=True,
                 delta=f"{last['val_loss'] - prev['val_loss']:+.4f}" if prev else None, delta_color="inverse")
-    line.metric("Training loss", f"{last['loss']:.4f}", border=True, width=190)
-    line.metric("Samples / s", f"{last['samples_per_s']:,.0f}", border=True, width=170)
-    line.metric("Elapsed", _duration(last.get("elapsed_s")), border=True, width=170)
+    line.metric("Training loss", f"{last['loss']:.4f}", border=True)
+    line.metric("Samples / s", f"{last['samples_per_s']:,.0f}", border=True, help="Training crops per second in the last epoch.")
+    line.metric("Elapsed", _duration(last.get("elapsed_s")), border=True)
 
 
 def _comparison(version: registry.Version) -> None:
@@ -196,16 +202,16 @@ def _comparison(version: registry.Version) -> None:
         o = (old if key == "all" else (old or {}).get("parts", {}).get(key)) if old else None
         table.append({
             "Validation set": name, "Crops": n["n"] if key != "all" else new["n"],
-            f"New · {version.name}": n["accuracy"],
-            f"Active then · {against}": o["accuracy"] if o else None,
-            "Change (points)": round((n["accuracy"] - o["accuracy"]) * 100, 1) if o else None,
+            f"New · {version.name}": n["accuracy"] * 100,
+            f"Active then · {against}": o["accuracy"] * 100 if o else None,
+            "Change": (n["accuracy"] - o["accuracy"]) * 100 if o else None,
         })
     st.dataframe(
         pd.DataFrame(table), hide_index=True, key=f"train_compare_{version.name}",
         column_config={
-            f"New · {version.name}": st.column_config.NumberColumn(format="percent"),
-            f"Active then · {against}": st.column_config.NumberColumn(format="percent"),
-            "Change (points)": st.column_config.NumberColumn(format="%+.1f"),
+            f"New · {version.name}": st.column_config.NumberColumn(format="%.1f%%"),
+            f"Active then · {against}": st.column_config.NumberColumn(format="%.1f%%"),
+            "Change": st.column_config.NumberColumn(format="%+.1f pt", help="Percentage points"),
         },
     )
 
@@ -326,7 +332,7 @@ def run_panel(run_id: str, was_live: bool) -> None:
         _result(run)
 
     if rows:
-        _metric_cards(rows)
+        _metric_cards(rows, run.state in ("succeeded", "rejected"))
         comparison_acc = run.status.get("active_val_accuracy")
         st.plotly_chart(
             train_figures.curves_figure(rows, rows[-1].get("total_epochs"), comparison_acc),
@@ -462,6 +468,7 @@ for v in reversed(versions):
     versus = None
     if comparison.get("active"):
         versus = f"{comparison['new']['accuracy']:.1%} vs {comparison['active']['accuracy']:.1%} ({comparison['against']})"
+    versus = versus or "–"
     table.append({
         "Active": s["active"], "Version": v.name,
         "Status": s["status"] if v.usable else f"unusable: {v.problem}",

@@ -176,3 +176,22 @@ def constant_classifier(constant_model):
     from alpr.classify import load_classifier
 
     return load_classifier(constant_model)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_data_dir(tmp_path_factory):
+    """Every test (and every app or CLI it starts) writes labels and models into a temporary folder.
+
+    The app stores each photo it reads; without this the suite would fill the checkout's data/.
+    Tests that need their own folder still set ALPR_DATA_DIR themselves.
+    """
+    import os
+
+    folder = tmp_path_factory.mktemp("alpr-data")
+    old = os.environ.get("ALPR_DATA_DIR")
+    os.environ["ALPR_DATA_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("ALPR_DATA_DIR", None)
+    else:
+        os.environ["ALPR_DATA_DIR"] = old

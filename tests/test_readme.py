@@ -26,7 +26,7 @@ def test_every_cli_command_is_in_the_readme():
 
 
 def test_every_setting_is_in_the_readme():
-    missing = [name for name, _ in describe() if f"`{name}`" not in README]
+    missing = [name for name, _, _ in describe() if f"`{name}`" not in README]
     assert missing == []
 
 

@@ -1,0 +1,189 @@
+"""The learning loop, measured: read photos, fix the wrong reads, fine-tune, check they now read right.
+
+    .venv/bin/python scripts/learning_loop.py [--data DIR ...] [--work DIR] [-- TRAIN OPTIONS]
+
+What a user of the app does, on a labeled benchmark (default: the OpenALPR benchmark in ../shared):
+
+1. Recognize: every photo outside the hold-out fifth (`alpr.data.is_holdout`) is read with the
+   active model and stored in a fresh label store, as the Recognize page stores each read.
+2. Relabel: every plate read wrong is given its true text, as a person types it on the Relabel
+   page (all of the plate's characters get person labels; "_" for the segments the model itself
+   called "not a character").
+3. Train: `python -m alpr train --data-dir WORK` (the Train page's job), default options.
+4. Measure, before and after: the corrected characters (those the run trained on, and those it
+   held out by pixel hash), the characters of corrected plates that were already right, the
+   hold-out files' character crops ("the rest": never stored, never trained on), and exact plate
+   reads on the corrected photos and on the hold-out photos.
+
+Needs the dataset; the test suite does not run this (tests/test_train_job.py checks the same loop
+on rendered crops). Prints a table and, with --json FILE, writes the numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alpr import registry  # noqa: E402
+from alpr.classify import load_classifier  # noqa: E402
+from alpr.data import harvest_crops, is_holdout, read_dataset  # noqa: E402
+from alpr.evaluate import evaluate_items  # noqa: E402
+from alpr.finetune import held_out  # noqa: E402
+from alpr.assemble import COUNTRIES  # noqa: E402
+from alpr.imageio import load_image  # noqa: E402
+from alpr.pipeline import recognize  # noqa: E402
+from alpr.store import LabelStore  # noqa: E402
+from alpr.types import ALL_CLASSES, REJECT  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets" / "openalpr-benchmarks"
+
+
+def harvest(items, classifier):
+    """(crops, labels) from labeled plates, each plate's crops aligned to its label with `classifier`."""
+    h = harvest_crops(items, classifier)
+    return np.stack(h.images), np.array(h.labels)
+
+
+def accuracy(clf, x, y) -> tuple[float, int]:
+    if not len(y):
+        return float("nan"), 0
+    return float((clf.probabilities(x).argmax(1) == y).mean()), int(len(y))
+
+
+def plate_rate(items, clf) -> tuple[float, int]:
+    results = list(evaluate_items(items, clf))
+    return (sum(r.top1 for r in results) / len(results) if results else float("nan")), len(results)
+
+
+def overlaps(a, b) -> bool:
+    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
+
+
+def typed_text(read, truth: str) -> str | None:
+    """What a person types on the Relabel page for this read: the truth, with "_" where the model
+    itself said a segment is not a character; None when the segments cannot match the truth."""
+    if len(read.chars) == len(truth):
+        return truth
+    kept = [p.char != REJECT for p in read.predictions]
+    if sum(kept) != len(truth):
+        return None
+    it = iter(truth)
+    return "".join(next(it) if k else REJECT for k in kept)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", action="append", default=[], help="labeled plate folders (default: the shared benchmark)")
+    parser.add_argument("--work", default=None, help="data folder for the store and the registry (default: a new temp folder)")
+    parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    parser.add_argument("--reuse", action="store_true", help="--work holds an earlier run's store: only train and measure")
+    parser.add_argument("train", nargs=argparse.REMAINDER, help="options for `alpr train` after --")
+    args = parser.parse_args()
+    folders = args.data or [str(SHARED / "plates" / "us"), str(SHARED / "endtoend")]
+    work = Path(args.work or tempfile.mkdtemp(prefix="alpr-loop-"))
+    work.mkdir(parents=True, exist_ok=True)
+    train_opts = [a for a in args.train if a != "--"]
+
+    before = load_classifier()  # the shipped model
+    print(f"model before: {before.info.version} ({before.info.path})")
+    items = [it for d in folders for it in read_dataset(d)]
+    train_items = [it for it in items if not is_holdout(it)]
+    rest_items = [it for it in items if is_holdout(it)]
+    print(f"{len(items)} labeled plates: {len(train_items)} read and corrected, {len(rest_items)} held out")
+
+    # 1-2. Recognize and store every photo; type the true text of each plate read wrong.
+    t0 = time.time()
+    corrected_items, skipped = [], 0
+    done_file = work / "loop-corrected.json"
+    reuse = args.reuse and done_file.is_file()
+    if reuse:  # the store of an earlier measurement: only train and measure again
+        names = set(json.loads(done_file.read_text()))
+        corrected_items = [it for it in train_items if str(it.path) in names]
+    with LabelStore.open(work) as store:
+        for n, item in enumerate([] if reuse else train_items):
+            image = load_image(item.path)
+            code = item.region if item.region in COUNTRIES else "us"
+            rec = recognize(image, country=code, topn=1, plate_crop=item.box is None, classifier=before)
+            ids = store.add_recognition(image, rec, item.path.name, before.info.version)
+            here = [(pid, p) for pid, p in zip(ids, rec.plates) if item.box is None or overlaps(p.box, item.box)]
+            if here and here[0][1].plate != item.plate:
+                text = typed_text(here[0][1], item.plate)
+                if text is None:
+                    skipped += 1
+                    continue
+                store.label_plate(here[0][0], text, author="loop")
+                corrected_items.append(item)
+            if n % 100 == 0:
+                print(f"  recognize {n}/{len(train_items)}", file=sys.stderr, flush=True)
+        stats = store.stats()
+        labeled = store.review_queue(limit=100000, status="all")
+    if not reuse:
+        done_file.write_text(json.dumps([str(it.path) for it in corrected_items]))
+    print(f"stored {stats['plates']} plates, {stats['characters']} characters in {time.time() - t0:.0f} s; "
+          f"{len(corrected_items)} plates corrected ({stats['labeled']} characters labeled, {stats['corrections']} "
+          f"of them differ from the model's guess); {skipped} wrong reads skipped (segments do not match the text)")
+
+    index = {c: i for i, c in enumerate(ALL_CLASSES)}
+    person = [c for c in labeled if c.source == "person"]
+    fixed = [c for c in person if c.label != c.pred_char]
+    right = [c for c in person if c.label == c.pred_char]
+    xf = np.stack([c.image for c in fixed])
+    yf = np.array([index[c.label] for c in fixed])
+    xk = np.stack([c.image for c in right])
+    yk = np.array([index[c.label] for c in right])
+    xr, yr = harvest(rest_items, before)
+
+    # 3. Train, as the Train page would.
+    cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(work), *train_opts]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
+    train_s = time.time() - t0
+    print("\n".join(l for l in proc.stdout.splitlines() if l.startswith(("stage ", "data ", "validation", "registered", "device", "active"))))
+    if proc.returncode:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return 1
+    version = registry.versions(work)[-1]
+    after = load_classifier(version.path)
+
+    # 4. Measure.
+    val = held_out(xf)
+    table = {
+        "corrected characters the run trained on": (xf[~val], yf[~val]),
+        "corrected characters it held out": (xf[val], yf[val]),
+        "corrected plates' characters already right": (xk, yk),
+        "the rest: hold-out files' characters": (xr, yr),
+    }
+    report = {"model_before": before.info.version, "version_after": version.name, "status": version.status,
+              "train_seconds": round(train_s, 1), "device": version.metadata.get("device"),
+              "train_options": train_opts, "data": version.metadata.get("data"), "crops": {}, "plates": {}}
+    print(f"\n{'':46} {'n':>6} {'before':>8} {'after':>8}")
+    for name, (xs, ys) in table.items():
+        a, n = accuracy(before, xs, ys)
+        b, _ = accuracy(after, xs, ys)
+        report["crops"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4)}
+        print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%}")
+    for name, plates in (("corrected photos (exact plate read)", corrected_items),
+                         ("hold-out photos (exact plate read)", rest_items)):
+        a, n = plate_rate(plates, before)
+        b, _ = plate_rate(plates, after)
+        report["plates"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4)}
+        print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%}")
+    print(f"\nfine-tune: {train_s:.0f} s (process, TensorFlow start included) on {report['device']}; "
+          f"{version.name} {version.status}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
