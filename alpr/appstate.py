@@ -266,8 +266,17 @@ def data_roots() -> list[Path]:
 
 
 def model_choices() -> dict[str, Path]:
-    """Picker label -> .keras file: the shipped models/ folder, then `<data dir>/models/`."""
+    """Picker label -> .keras file: the registry's versions, the shipped models/ folder, `<data dir>/models/`."""
+    from alpr import registry
+
     choices: dict[str, Path] = {}
+    try:
+        for v in registry.versions(data_dir()):
+            if v.problem is None:
+                version = _model_version(v.path)
+                choices[f"registry {v.name}" + (f" · {version}" if version else "")] = v.path
+    except Exception:  # a broken registry still leaves the model files below to choose from
+        log.exception("listing the model registry failed")
     for folder, where in ((_MODELS_DIR, "models"), (data_dir() / "models", f"{data_dir().name}/models")):
         if not folder.is_dir():
             continue

@@ -51,7 +51,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     group.add_argument("--epochs", type=_positive, default=None, help="epochs with the feature layers frozen (default 4)")
     group.add_argument("--unfreeze-epochs", type=_non_negative, default=None,
                        help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)")
-    group.add_argument("--lr", type=_positive_float, default=None, help="learning rate of the frozen stage (default 1e-3)")
+    group.add_argument("--lr", type=_positive_float, default=None, help="learning rate of the frozen stage (default 3e-4; the unfrozen stage uses a tenth)")
     group.add_argument("--patience", type=_positive, default=None, help="early stopping: epochs without a better validation loss (default 3)")
     group.add_argument("--dataset", action="append", default=[], metavar="DIR",
                        help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
@@ -180,6 +180,8 @@ def train(args: argparse.Namespace) -> int | None:
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, attr, value)
+    if args.lr is not None:
+        cfg.unfreeze_lr = args.lr / 10
     for d in cfg.datasets:
         if not Path(d).is_dir():
             raise AlprError(f"--dataset {d} is not a folder")

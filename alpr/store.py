@@ -6,6 +6,8 @@ Users fix what the model got wrong and those fixes become training data. Nothing
   photo, the plate, its characters and their labels) or none of it;
 * labels are never updated away or deleted: a new label supersedes the previous one and undo marks
   a label undone, so the history of every character stays in the file;
+* character rows are never deleted either: fixing a plate's segmentation (merging two boxes,
+  splitting one) retires the rows it replaces and adds new ones, and undo swaps them back;
 * SQLite's write-ahead log with ``synchronous=FULL`` makes a commit durable before the call returns,
   and ``busy_timeout`` lets several processes (the app, ``alpr labels import``, ``alpr train``)
   share one file.
@@ -50,6 +52,8 @@ PHOTO_MAX_SIDE = 1600
 # A long import or a training run holds the write lock for one plate at a time (milliseconds);
 # 10 s only runs out when another process is stuck.
 BUSY_TIMEOUT_S = 10.0
+# A box the segmentation ran several glyphs into is split into at most this many.
+MAX_SPLIT_PARTS = 8
 # Imported archives are unpacked to a temporary folder; these bound what an archive may claim.
 ZIP_MAX_BYTES = 500 * 1024 * 1024
 ZIP_MAX_MEMBERS = 200_000
@@ -157,9 +161,82 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 2: a plate's segmentation can be fixed (two boxes merged into one, one box split into
+# several) without losing anything labeled. A character row is never deleted: a merge or split
+# *retires* the rows it replaces (chars.retired_by_action) and adds new ones (chars.added_by_action),
+# so undo can bring the old rows back exactly, labels and all. Only live rows (retired_by_action IS
+# NULL) are characters of their plate: reading order (idx) is unique among them only, and
+# current_labels holds the effective labels of live characters only, so every count, the review
+# queue, training and exports ignore retired rows.
+_SCHEMA_2 = (
+    # SQLite cannot alter a CHECK or drop a UNIQUE constraint: both tables are rebuilt (same ids,
+    # same rows) under a new name and renamed back, with foreign keys off (see LabelStore._setup).
+    """CREATE TABLE actions_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('recognition', 'label', 'plate', 'import', 'merge', 'split')),
+        plate_id INTEGER REFERENCES plates(id),
+        prev_text TEXT,                   -- the plate's text_confirmed before a 'plate' action, for undo
+        new_text TEXT,
+        author TEXT,
+        created_at TEXT NOT NULL,
+        undone_at TEXT,
+        detail TEXT                       -- JSON; 'merge'/'split': {"before": live char ids in reading order}
+    )""",
+    """INSERT INTO actions_v2 (id, kind, plate_id, prev_text, new_text, author, created_at, undone_at)
+        SELECT id, kind, plate_id, prev_text, new_text, author, created_at, undone_at FROM actions""",
+    """CREATE TABLE chars_v2 (
+        id INTEGER PRIMARY KEY,
+        plate_id INTEGER NOT NULL REFERENCES plates(id),
+        idx INTEGER NOT NULL,             -- reading order within the plate, unique among its live rows
+        line INTEGER NOT NULL,
+        x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,  -- photo pixels
+        crop BLOB NOT NULL,               -- the classifier's input as 8-bit grey PNG
+        pred_char TEXT,
+        pred_conf REAL,
+        topk TEXT,                        -- JSON [[class, probability], ...]
+        model_version TEXT,
+        created_at TEXT NOT NULL,
+        added_by_action INTEGER REFERENCES actions(id),    -- the merge/split that cut this box; NULL: segmentation
+        retired_by_action INTEGER REFERENCES actions(id)   -- the merge/split (or its undo) that replaced it; NULL: live
+    )""",
+    """INSERT INTO chars_v2 (id, plate_id, idx, line, x, y, w, h, crop, pred_char, pred_conf, topk, model_version, created_at)
+        SELECT id, plate_id, idx, line, x, y, w, h, crop, pred_char, pred_conf, topk, model_version, created_at FROM chars""",
+    "DROP VIEW current_labels",
+    "DROP TABLE chars",
+    "DROP TABLE actions",
+    "ALTER TABLE actions_v2 RENAME TO actions",
+    "ALTER TABLE chars_v2 RENAME TO chars",
+    "CREATE UNIQUE INDEX chars_live_idx ON chars(plate_id, idx) WHERE retired_by_action IS NULL",
+    "CREATE INDEX chars_plate ON chars(plate_id, idx)",
+    "CREATE INDEX chars_conf ON chars(pred_conf)",
+    "CREATE INDEX chars_added ON chars(added_by_action) WHERE added_by_action IS NOT NULL",
+    "CREATE INDEX chars_retired ON chars(retired_by_action) WHERE retired_by_action IS NOT NULL",
+    """CREATE VIEW current_labels AS
+        SELECT l.* FROM labels l JOIN chars c ON c.id = l.char_id
+        WHERE l.superseded_by IS NULL AND l.undone_at IS NULL AND c.retired_by_action IS NULL""",
+)
+
+
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    # AUTOINCREMENT promises that an action id is never reused: carry the counter over.
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'actions'").fetchone()
+    for statement in _SCHEMA_2:
+        conn.execute(statement)
+    if row is not None:
+        if not conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'actions'", (row[0],)).rowcount:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('actions', ?)", (row[0],))
+    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise StoreError(
+            f"the label database has {len(broken)} rows that point at missing rows (first: table {broken[0][0]}, "
+            f"row {broken[0][1]}); it was left at schema version 1: restore it from an export or backup"
+        )
+
+
 # MIGRATIONS[n] brings a database from schema version n to n + 1. Append only: a released
-# migration never changes, because databases in the field have already run it.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1,)
+# migration never changes, because databases in the field have already run it. Migrations run in
+# one transaction with foreign keys off, so that a table may be rebuilt (LabelStore._setup).
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1, _migrate_to_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -216,10 +293,10 @@ class Undone:
     """The action `undo_last` took back."""
 
     action_id: int
-    kind: str  # 'label' (one character) or 'plate' (a whole plate typed at once)
+    kind: str  # 'label' (one character), 'plate' (a whole plate typed at once), 'merge' or 'split'
     plate_id: int | None
-    char_ids: tuple[int, ...]
-    labels: tuple[str, ...]  # the labels that were undone, in character order
+    char_ids: tuple[int, ...]  # merge/split: the plate's characters after the undo, in reading order
+    labels: tuple[str, ...]  # the labels that were undone, in character order; () for merge/split
     author: str | None
 
 
@@ -304,7 +381,10 @@ class LabelStore:
             # FULL: a commit is on disk before the call returns, so a confirmed label survives even
             # a power cut, not only a crashed process. It costs one fsync per plate.
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            # Off while migrating: a migration may rebuild a table that others point at (SQLite's
+            # documented way to change a constraint); it checks the keys itself before committing.
+            # The pragma cannot change inside a transaction, hence before and after _write.
+            conn.execute("PRAGMA foreign_keys = OFF")
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         if version < SCHEMA_VERSION:
@@ -315,6 +395,10 @@ class LabelStore:
                 for migrate in MIGRATIONS[version:]:
                     migrate(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
 
     def _schema_version(self) -> int:
         try:
@@ -510,9 +594,14 @@ class LabelStore:
         label = _check_label(label)
         _check_source(source)
         with self._write() as conn:
-            row = conn.execute("SELECT plate_id FROM chars WHERE id = ?", (int(char_id),)).fetchone()
+            row = conn.execute("SELECT plate_id, retired_by_action FROM chars WHERE id = ?", (int(char_id),)).fetchone()
             if row is None:
                 raise StoreError(f"no character with id {char_id} in {self.path}")
+            if row["retired_by_action"] is not None:
+                raise StoreError(
+                    f"character {char_id} of plate {row['plate_id']} was replaced when the plate's boxes were merged "
+                    "or split; label the plate's current crops instead"
+                )
             action_id = self._action(conn, _ACTION_KIND[source][0], row["plate_id"], author)
             return self._insert_label(conn, int(char_id), label, source, author, action_id)
 
@@ -532,7 +621,9 @@ class LabelStore:
         plate = conn.execute("SELECT text_confirmed FROM plates WHERE id = ?", (plate_id,)).fetchone()
         if plate is None:
             raise StoreError(f"no plate with id {plate_id} in {self.path}")
-        char_ids = [r[0] for r in conn.execute("SELECT id FROM chars WHERE plate_id = ? ORDER BY idx", (plate_id,))]
+        char_ids = [r[0] for r in conn.execute(
+            "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
+        )]
         if len(char_ids) != len(text):
             return PlateLabelResult(
                 plate_id, False, len(char_ids), text, False,
@@ -550,12 +641,13 @@ class LabelStore:
         """Take back the latest person action (by `author`, or by anyone when None) not yet undone.
 
         Its labels are marked undone, not deleted, and each character's previous label becomes
-        effective again; a plate's confirmed text goes back to what it was. None when there is
-        nothing to undo. Model and import labels are not undone: they are re-created by running
-        the model or the import again.
+        effective again; a plate's confirmed text goes back to what it was. A merge or split is
+        taken back by retiring the characters it cut and bringing back the ones it replaced, in
+        their old reading order, labels and all. None when there is nothing to undo. Model and
+        import labels are not undone: they are re-created by running the model or the import again.
         """
         with self._write() as conn:
-            query = "SELECT * FROM actions WHERE kind IN ('label', 'plate') AND undone_at IS NULL"
+            query = "SELECT * FROM actions WHERE kind IN ('label', 'plate', 'merge', 'split') AND undone_at IS NULL"
             params: tuple = ()
             if author is not None:
                 query += " AND author = ?"
@@ -563,6 +655,10 @@ class LabelStore:
             action = conn.execute(query + " ORDER BY id DESC LIMIT 1", params).fetchone()
             if action is None:
                 return None
+            if action["kind"] in ("merge", "split"):
+                restored = self._undo_resegment(conn, action)
+                conn.execute("UPDATE actions SET undone_at = ? WHERE id = ?", (_now(), action["id"]))
+                return Undone(action["id"], action["kind"], action["plate_id"], restored, (), action["author"])
             rows = conn.execute(
                 "SELECT l.char_id, l.label FROM labels l JOIN chars c ON c.id = l.char_id "
                 "WHERE l.action_id = ? ORDER BY c.idx",
@@ -583,6 +679,151 @@ class LabelStore:
                 action["id"], action["kind"], action["plate_id"],
                 tuple(r["char_id"] for r in rows), tuple(r["label"] for r in rows), action["author"],
             )
+
+    # --- fixing the segmentation ---------------------------------------------------------------
+
+    def merge_chars(self, plate_id: int, first_idx: int, author: str | None = None) -> int:
+        """Merge the character at reading position `first_idx` (0-based) with the next one.
+
+        For a glyph the segmentation cut in two. The new character's box is the union of both
+        boxes and its crop is cut again from the stored photo; it has no label and no model guess
+        (the old labels were about the halves). Characters after it move up one place. The two old
+        rows are retired, not deleted, so their labels stay in the history and `undo_last` brings
+        them back. One transaction; returns the new character's id.
+        """
+        plate_id, first_idx = int(plate_id), int(first_idx)
+        grey, scale = self._plate_grey(plate_id, "merged")
+        with self._write() as conn:
+            live = self._live_rows(conn, plate_id)
+            if not 0 <= first_idx < len(live) - 1:
+                raise StoreError(
+                    f"cannot merge characters {first_idx} and {first_idx + 1} of plate {plate_id}: it has "
+                    f"{len(live)} character{'s' if len(live) != 1 else ''} (reading positions 0 to {len(live) - 1})"
+                )
+            a, b = live[first_idx], live[first_idx + 1]
+            if a["line"] != b["line"]:
+                raise StoreError(
+                    f"cannot merge characters {first_idx} and {first_idx + 1} of plate {plate_id}: they are on "
+                    "different lines of the plate"
+                )
+            x0, y0 = min(a["x"], b["x"]), min(a["y"], b["y"])
+            x1, y1 = max(a["x"] + a["w"], b["x"] + b["w"]), max(a["y"] + a["h"], b["y"] + b["h"])
+            box = Box(x0, y0, x1 - x0, y1 - y0)
+            return self._resegment(conn, plate_id, live, first_idx, 2, [(a["line"], box)], grey, scale, "merge", author)[0]
+
+    def split_char(self, plate_id: int, idx: int, parts: int = 2, author: str | None = None) -> list[int]:
+        """Split the character at reading position `idx` (0-based) into `parts` equal-width boxes.
+
+        For glyphs the segmentation ran together. Each new box is cut again from the stored photo
+        and has no label and no model guess; characters after it move down. The old row is retired,
+        not deleted, so `undo_last` brings it back with its labels. One transaction; returns the new
+        characters' ids in reading order.
+        """
+        plate_id, idx, parts = int(plate_id), int(idx), int(parts)
+        if not 2 <= parts <= MAX_SPLIT_PARTS:
+            raise StoreError(f"a character is split into 2 to {MAX_SPLIT_PARTS} parts, not {parts}")
+        grey, scale = self._plate_grey(plate_id, "split")
+        with self._write() as conn:
+            live = self._live_rows(conn, plate_id)
+            if not 0 <= idx < len(live):
+                raise StoreError(
+                    f"cannot split character {idx} of plate {plate_id}: it has {len(live)} "
+                    f"character{'s' if len(live) != 1 else ''} (reading positions 0 to {len(live) - 1})"
+                )
+            row = live[idx]
+            if row["w"] < parts:
+                raise StoreError(f"character {idx} of plate {plate_id} is {row['w']} px wide: too narrow to split into {parts}")
+            edges = [row["x"] + int(round(k * row["w"] / parts)) for k in range(parts + 1)]
+            boxes = [(row["line"], Box(edges[k], row["y"], edges[k + 1] - edges[k], row["h"])) for k in range(parts)]
+            return self._resegment(conn, plate_id, live, idx, 1, boxes, grey, scale, "split", author)
+
+    def _plate_grey(self, plate_id: int, what: str) -> tuple[np.ndarray, float]:
+        """The plate's stored photo as grey floats in [0, 1], and its pixels per original pixel.
+
+        Read before the write lock is taken: photos never change once stored.
+        """
+        from alpr.detect import to_grey
+
+        with self._read() as conn:
+            row = conn.execute("SELECT photo_id FROM plates WHERE id = ?", (plate_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no plate with id {plate_id} in {self.path}")
+        if row["photo_id"] is None:
+            raise StoreError(
+                f"plate {plate_id} was imported as character crops without its photo, so its boxes cannot be "
+                f"{what} and cut again; label its crops one by one (∅ for a crop that is not a character)"
+            )
+        rgb, scale = self.photo_image(row["photo_id"])
+        return to_grey(rgb), scale
+
+    def _live_rows(self, conn, plate_id: int) -> list[sqlite3.Row]:
+        return conn.execute(
+            "SELECT id, idx, line, x, y, w, h, crop FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx",
+            (plate_id,),
+        ).fetchall()
+
+    def _resegment(self, conn, plate_id, live, start, count, boxes, grey, scale, kind, author) -> list[int]:
+        """Replace live[start:start + count] by new characters at `boxes` ((line, photo-pixel box)s),
+        renumbering the reading order; recorded as one `kind` action that undo_last takes back."""
+        replaced = live[start : start + count]
+        size = _decode_crop(replaced[0]["crop"], None).shape[0]
+        if _ink_is_light(grey, scale, replaced):
+            grey = 1.0 - grey
+        pngs = [_encode_crop(_recut(grey, scale, box, size)) for _, box in boxes]
+        before = [int(r["id"]) for r in live]
+        action_id = self._action(conn, kind, plate_id, author, detail={"before": before})
+        conn.executemany(
+            "UPDATE chars SET retired_by_action = ? WHERE id = ?", [(action_id, int(r["id"])) for r in replaced]
+        )
+        # Reading positions are unique among live rows: park the kept ones out of the way first.
+        conn.execute("UPDATE chars SET idx = -1 - idx WHERE plate_id = ? AND retired_by_action IS NULL", (plate_id,))
+        now, new_ids = _now(), []
+        for k, ((line, box), png) in enumerate(zip(boxes, pngs)):
+            cur = conn.execute(
+                "INSERT INTO chars (plate_id, idx, line, x, y, w, h, crop, created_at, added_by_action) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (plate_id, start + k, line, box.x, box.y, box.w, box.h, png, now, action_id),
+            )
+            new_ids.append(int(cur.lastrowid))
+        order = before[:start] + new_ids + before[start + count :]
+        conn.executemany("UPDATE chars SET idx = ? WHERE id = ?", [(i, cid) for i, cid in enumerate(order)])
+        return new_ids
+
+    def _undo_resegment(self, conn, action: sqlite3.Row) -> tuple[int, ...]:
+        """Take back a merge or split: its new rows retired, the rows it replaced live again, and
+        every live character back at its old reading position. Returns the live ids in order."""
+        action_id, plate_id = action["id"], action["plate_id"]
+        later = conn.execute(
+            "SELECT id, kind, author FROM actions WHERE plate_id = ? AND kind IN ('merge', 'split') "
+            "AND undone_at IS NULL AND id > ? ORDER BY id LIMIT 1",
+            (plate_id, action_id),
+        ).fetchone()
+        if later is not None:
+            who = f" by {later['author']}" if later["author"] else ""
+            raise StoreError(
+                f"cannot undo the {action['kind']} on plate {plate_id}: its boxes were {later['kind']} again since{who}; "
+                "undo that first"
+            )
+        before = [int(i) for i in json.loads(action["detail"])["before"]]
+        # A row the action cut and its undo retired is marked retired by the action itself.
+        conn.execute(
+            "UPDATE chars SET retired_by_action = ? WHERE added_by_action = ? AND retired_by_action IS NULL",
+            (action_id, action_id),
+        )
+        conn.execute("UPDATE chars SET idx = -1 - idx WHERE plate_id = ? AND retired_by_action IS NULL", (plate_id,))
+        conn.execute(
+            "UPDATE chars SET retired_by_action = NULL WHERE retired_by_action = ? AND added_by_action IS NOT ?",
+            (action_id, action_id),
+        )
+        conn.executemany("UPDATE chars SET idx = ? WHERE id = ?", [(i, cid) for i, cid in enumerate(before)])
+        live = [r[0] for r in conn.execute(
+            "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
+        )]
+        if live != before:
+            raise StoreError(
+                f"cannot undo the {action['kind']} on plate {plate_id}: its characters are no longer the ones it left"
+            )
+        return tuple(live)
 
     def mark_trained(self, model_version: str, last_label_id: int | None = None) -> int:
         """Record that a model was trained on the labels up to `last_label_id` (default: all now).
@@ -605,9 +846,11 @@ class LabelStore:
 
     # --- reading -------------------------------------------------------------------------------
 
+    # Live characters only: rows retired by a merge or split are history, not characters.
     _CHAR_QUERY = """
         SELECT c.*, l.label AS label, l.source AS source, l.author AS author
         FROM chars c LEFT JOIN current_labels l ON l.char_id = c.id
+        WHERE c.retired_by_action IS NULL
     """
 
     def review_queue(
@@ -639,7 +882,7 @@ class LabelStore:
             params.append(model_version)
         query = self._CHAR_QUERY
         if where:
-            query += " WHERE " + " AND ".join(where)
+            query += " AND " + " AND ".join(where)
         query += " ORDER BY c.pred_conf IS NULL, c.pred_conf, c.id LIMIT ?"
         params.append(int(limit))
         with self._read() as conn:
@@ -648,12 +891,12 @@ class LabelStore:
     def plate_chars(self, plate_id: int) -> list[StoredChar]:
         """The characters of a plate in reading order."""
         with self._read() as conn:
-            rows = conn.execute(self._CHAR_QUERY + " WHERE c.plate_id = ? ORDER BY c.idx", (int(plate_id),)).fetchall()
+            rows = conn.execute(self._CHAR_QUERY + " AND c.plate_id = ? ORDER BY c.idx", (int(plate_id),)).fetchall()
         return [_stored_char(r) for r in rows]
 
     _PLATE_QUERY = """
         SELECT p.*, COALESCE(ph.name, '') AS name,
-            (SELECT COUNT(*) FROM chars c WHERE c.plate_id = p.id) AS characters,
+            (SELECT COUNT(*) FROM chars c WHERE c.plate_id = p.id AND c.retired_by_action IS NULL) AS characters,
             (SELECT COUNT(*) FROM chars c JOIN current_labels l ON l.char_id = c.id
              WHERE c.plate_id = p.id AND l.source IN ('person', 'import')) AS labeled
         FROM plates p LEFT JOIN photos ph ON ph.id = p.photo_id
@@ -702,7 +945,7 @@ class LabelStore:
                 "photos": one("SELECT COUNT(*) FROM photos"),
                 "plates": one("SELECT COUNT(*) FROM plates"),
                 "confirmed_plates": one("SELECT COUNT(*) FROM plates WHERE text_confirmed IS NOT NULL"),
-                "characters": one("SELECT COUNT(*) FROM chars"),
+                "characters": one("SELECT COUNT(*) FROM chars WHERE retired_by_action IS NULL"),
                 "labeled": one("SELECT COUNT(*) FROM current_labels WHERE source IN ('person', 'import')"),
                 "per_class": per_class,
                 "corrections": one(
@@ -731,7 +974,7 @@ class LabelStore:
         """The model versions whose guesses are stored, newest first (for filtering the review queue)."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT model_version FROM chars WHERE model_version IS NOT NULL "
+                "SELECT model_version FROM chars WHERE model_version IS NOT NULL AND retired_by_action IS NULL "
                 "GROUP BY model_version ORDER BY MAX(id) DESC"
             ).fetchall()
         return [r[0] for r in rows]
@@ -742,7 +985,7 @@ class LabelStore:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT c.crop, l.label FROM current_labels l JOIN chars c ON c.id = l.char_id "
-                "WHERE l.source IN ('person', 'import') ORDER BY l.id"
+                "WHERE l.source IN ('person', 'import') AND c.retired_by_action IS NULL ORDER BY l.id"
             ).fetchall()
         index = {c: i for i, c in enumerate(ALL_CLASSES)}
         images = np.zeros((len(rows), size, size), np.float32)
@@ -758,7 +1001,8 @@ class LabelStore:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT c.id, c.plate_id, c.crop, l.label, l.source FROM current_labels l "
-                "JOIN chars c ON c.id = l.char_id WHERE l.source IN ('person', 'import') ORDER BY c.plate_id, c.idx"
+                "JOIN chars c ON c.id = l.char_id WHERE l.source IN ('person', 'import') AND c.retired_by_action IS NULL "
+                "ORDER BY c.plate_id, c.idx"
             ).fetchall()
         return [(f"{r['label']}/{r['id']}.png", r["label"], r["source"], r["plate_id"], r["crop"]) for r in rows]
 
@@ -772,6 +1016,7 @@ class LabelStore:
             raise StoreError(f"cannot export to {out}: the folder is not empty and is not an earlier export; give a new or empty folder")
         rows = self._export_rows()
         try:
+            out.mkdir(parents=True, exist_ok=True)  # labels.csv is written even when nothing is labeled
             for rel, label, _, _, png in rows:
                 target = out / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -1047,12 +1292,14 @@ class LabelStore:
         return ids
 
     def _char_count(self, conn, plate_id: int) -> int:
-        return int(conn.execute("SELECT COUNT(*) FROM chars WHERE plate_id = ?", (plate_id,)).fetchone()[0])
+        return int(conn.execute(
+            "SELECT COUNT(*) FROM chars WHERE plate_id = ? AND retired_by_action IS NULL", (plate_id,)
+        ).fetchone()[0])
 
-    def _action(self, conn, kind: str, plate_id=None, author=None, prev_text=None, new_text=None) -> int:
+    def _action(self, conn, kind: str, plate_id=None, author=None, prev_text=None, new_text=None, detail=None) -> int:
         cur = conn.execute(
-            "INSERT INTO actions (kind, plate_id, prev_text, new_text, author, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (kind, plate_id, prev_text, new_text, author, _now()),
+            "INSERT INTO actions (kind, plate_id, prev_text, new_text, author, created_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, plate_id, prev_text, new_text, author, _now(), None if detail is None else json.dumps(detail)),
         )
         return int(cur.lastrowid)
 
@@ -1250,6 +1497,31 @@ def _decode_crop(png: bytes, size: int | None) -> np.ndarray:
     if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(img, np.float32) / 255.0
+
+
+def _recut(grey: np.ndarray, scale: float, box: Box, size: int) -> np.ndarray:
+    """The classifier's input for `box` (original photo pixels) cut from the stored grey photo."""
+    from alpr.segment import normalize_crop
+
+    x0, y0 = int(np.floor(box.x * scale)), int(np.floor(box.y * scale))
+    x1, y1 = int(np.ceil(box.x2 * scale)), int(np.ceil(box.y2 * scale))
+    return normalize_crop(grey, Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0)), size)
+
+
+def _ink_is_light(grey: np.ndarray, scale: float, rows: Sequence[sqlite3.Row]) -> bool:
+    """Whether the plate's glyphs are lighter than its background.
+
+    Stored crops are dark glyphs on light whichever way the plate is printed (the segmentation
+    inverts light-on-dark plates): cut the replaced rows' own boxes again and see which way round
+    they match their stored crops.
+    """
+    score = 0.0
+    for r in rows:
+        stored = _decode_crop(r["crop"], None)
+        again = _recut(grey, scale, Box(r["x"], r["y"], r["w"], r["h"]), stored.shape[0]).ravel()
+        a, b = stored.ravel() - stored.mean(), again - again.mean()
+        score += float(a @ b)
+    return score < 0
 
 
 def _stored_char(r: sqlite3.Row) -> StoredChar:

@@ -91,6 +91,8 @@ def per_class_figure(per_class: dict[str, dict], baseline: dict[str, dict] | Non
     """Validation accuracy per class as bars; the active model's as markers when given."""
     accuracy = {c: (round(v["accuracy"] * v["n"]), v["n"]) for c, v in per_class.items()}
     fig = figures.class_accuracy_figure(accuracy)
+    if fig.data:
+        fig.data[0].name = "this run"
     if baseline and per_class:
         classes = [c for c in per_class if c in baseline]
         fig.add_trace(go.Scatter(

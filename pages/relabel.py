@@ -17,6 +17,8 @@ STATIC_PLOT = {"displayModeBar": False}
 RECENT_PLATES = 50  # plates listed in the picker and the recent-reads table
 CARD_WIDTH = 172  # px: a crop, two short lines and three pills side by side
 QUEUE_SIZES = (16, 32, 64)
+FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
+MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
 STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
 _FLASH = "relabel_flash"
 _PLATE = "relabel_plate"
@@ -34,7 +36,8 @@ PILLS_BEFORE_REJECT = 4
 st.title("Relabel")
 st.markdown(
     "Fix what the model read. Pick the right class under a crop, type any class, mark a crop "
-    "**∅ not a character**, or type the whole plate and press Enter. Every fix is kept in the label store "
+    "**∅ not a character**, or type the whole plate and press Enter. When the plate was cut wrong, "
+    "**merge** two crops of one character or **split** a crop of two. Every fix is kept in the label store "
     "and becomes training data for the next training run."
 )
 
@@ -127,6 +130,42 @@ def _save_plate(plate_id: int, key: str) -> None:
     _act("label the plate", run)
 
 
+def _still_at(plate_id: int, idx: int, char_id: int) -> bool:
+    """Whether the crop a button was drawn for is still at that place: another tab (or a second
+    click) may have merged or split the plate since, and the position would then name another crop."""
+    chars = store.plate_chars(plate_id)
+    if idx < len(chars) and chars[idx].id == char_id:
+        return True
+    _flash("info", f"Plate #{plate_id} changed since the page was drawn: nothing was done; look at its crops again.")
+    return False
+
+
+def _merge(plate_id: int, first_idx: int, char_id: int) -> None:
+    def run():
+        if _still_at(plate_id, first_idx, char_id):
+            store.merge_chars(plate_id, first_idx, author=author)
+            _flash("success", f"Merged segments {first_idx + 1} and {first_idx + 2} of plate #{plate_id} into one")
+
+    _act("merge the segments", run)
+
+
+def _split(plate_id: int, idx: int, char_id: int) -> None:
+    def run():
+        if _still_at(plate_id, idx, char_id):
+            store.split_char(plate_id, idx, author=author)
+            _flash("success", f"Split segment {idx + 1} of plate #{plate_id} in two")
+
+    _act("split the segment", run)
+
+
+def _drop(char_id: int, position: str) -> None:
+    def run():
+        store.set_label(char_id, REJECT, author=author)
+        _flash("success", f"Segment {position} marked ∅ not a character")
+
+    _act("mark the segment", run)
+
+
 def _undo() -> None:
     def run():
         undone = store.undo_last(author=author)
@@ -136,6 +175,9 @@ def _undo() -> None:
         what = "".join(_name(label) for label in undone.labels)
         if undone.kind == "plate":
             _flash("success", f"Undid labeling plate #{undone.plate_id} as {what}")
+        elif undone.kind in ("merge", "split"):
+            _flash("success", f"Undid the {undone.kind} on plate #{undone.plate_id}: "
+                              f"{len(undone.char_ids)} segments again")
         else:
             _flash("success", f"Undid the label {what} on plate #{undone.plate_id}")
         if undone.plate_id is not None:
@@ -286,11 +328,14 @@ def show_plate(plate) -> None:
                         config=STATIC_PLOT)
     with form_col:
         current = "".join(_name(c.label if c.label is not None else c.pred_char) for c in chars).replace("∅", "")
-        token = "".join(f"{c.label}{c.source}" for c in chars)
+        mismatch = st.session_state.get(f"relabel_mismatch_{plate.id}")
+        # The ids too: after a merge or split the box shows the text typed before it, ready to submit.
+        token = "".join(f"{c.id}{c.label}{c.source}" for c in chars)
         text_key = f"relabel_text_{plate.id}_{zlib.crc32(token.encode())}"
+        typed_before = mismatch[0] if mismatch else None
         with st.form(f"relabel_form_{plate.id}", border=False):
             st.text_input(
-                "Whole plate", value=plate.text_confirmed or current or plate.text_read, key=text_key,
+                "Whole plate", value=typed_before or plate.text_confirmed or current or plate.text_read, key=text_key,
                 placeholder="e.g. ABC1234",
                 help="The plate's characters in reading order; spaces and dashes are ignored. "
                 "Write _ for a segment that is not a character.",
@@ -299,23 +344,68 @@ def show_plate(plate) -> None:
                                   on_click=_save_plate, args=(plate.id, text_key))
         st.caption(f"Cut into **{len(chars)}** segment{'s' if len(chars) != 1 else ''}. Press Enter to label "
                    "every character at once.")
-        mismatch = st.session_state.get(f"relabel_mismatch_{plate.id}")
         if mismatch:
-            typed, segments = mismatch
-            more = "more" if segments > len(typed) else "fewer"
-            st.warning(
-                f"**{typed}** has {len(typed)} characters but the plate was cut into **{segments}** segments "
-                f"({more} than the text), so nothing was labeled: labeling by position would teach wrong letters. "
-                "Fix the cut below: mark each extra segment **∅** (not a character), or label the crops one by one. "
-                f"You can also type the text with _ for each extra segment, e.g. {typed[:2]}_{typed[2:]}.",
-                icon=":material/warning:",
-            )
+            typed = mismatch[0]
+            segments = len(chars)  # now: a merge or split since the text was typed changes it
+            if segments == len(typed):
+                st.info(f"Now cut into **{segments}** segments, as many as **{typed}** has characters: press "
+                        "**Label the plate** to label them all.", icon=":material/check:")
+            else:
+                more = "more" if segments > len(typed) else "fewer"
+                st.warning(
+                    f"**{typed}** has {len(typed)} characters but the plate is cut into **{segments}** segments "
+                    f"({more} than the text), so nothing was labeled: labeling by position would teach wrong "
+                    "letters. Fix the cut below: **merge ↔** two segments that are one character, **split** one "
+                    "that holds two, mark each extra segment **∅** (not a character), or label the crops one by "
+                    f"one. You can also type the text with _ for each extra segment, e.g. {typed[:2]}_{typed[2:]}.",
+                    icon=":material/warning:",
+                )
     if not chars:
         why = ("No plate was found in this photo" if plate.photo_id is not None and plate.box is None
                else "No characters were cut out of this plate")
         st.info(f"{why}, so there is nothing to label on it; its text is kept as typed.", icon=":material/info:")
         return
+    # Open by itself while the typed text does not fit the cut; the key changes with that, so the
+    # expander is drawn anew (open or closed) exactly when it does.
+    unfit = bool(mismatch) and len(chars) != len(mismatch[0])
+    with st.expander("Fix the segmentation", expanded=unfit, icon=":material/content_cut:",
+                     key=f"relabel_fix_{plate.id}_{int(unfit)}"):
+        fix_segmentation(plate, chars)
     char_grid(chars, [str(i) for i in range(1, len(chars) + 1)], "plate")
+
+
+def fix_segmentation(plate, chars) -> None:
+    """The plate's crops in a row with Merge ↔ between neighbours, and Split and ∅ under each crop."""
+    can_recut = plate.photo_id is not None
+    if can_recut:
+        st.caption("**Merge ↔** two neighbouring segments that are one character, **Split** a segment that holds "
+                   "two, or mark one **∅** (not a character). A merged or split crop is cut again from the photo "
+                   "and starts unlabeled; **Undo** takes it back.")
+    else:
+        st.caption("This plate was imported as crops without its photo, so its crops cannot be merged or split: "
+                   "mark the extra ones **∅** (not a character) or label them one by one.")
+    row = st.container(horizontal=True, gap="small", wrap=True, vertical_alignment="center")
+    for i, char in enumerate(chars):
+        position = str(i + 1)
+        with row.container(border=True, width=FIX_CARD_WIDTH, gap="small", horizontal_alignment="center"):
+            label = char.label if char.label is not None else char.pred_char
+            st.image(figures.crop_pixels(char.image, 96), width=48)
+            st.markdown(f"**{position}** · {_name(label)}")
+            st.button("Split", key=f"relabel_split_{char.id}", on_click=_split, args=(plate.id, i, char.id),
+                      disabled=not can_recut, width="stretch",
+                      help=f"Split segment {position} into two crops of equal width")
+            st.button("∅", key=f"relabel_drop_{char.id}", on_click=_drop, args=(char.id, position),
+                      disabled=char.label == REJECT and char.source in ("person", "import"), width="stretch",
+                      help=f"Mark segment {position} as not a character: typing the plate then skips it")
+        if i + 1 < len(chars):
+            nxt = chars[i + 1]
+            same_line = nxt.line == char.line
+            # Narrow and borderless: the crops of a 7-character plate fit in one or two rows.
+            row.button("Merge ↔", key=f"relabel_merge_{char.id}_{nxt.id}", on_click=_merge,
+                       args=(plate.id, i, char.id), disabled=not can_recut or not same_line, type="tertiary",
+                       width=MERGE_WIDTH, wrap=True,
+                       help=(f"Merge segments {position} and {i + 2} into one crop" if same_line
+                             else f"Segments {position} and {i + 2} are on different lines"))
 
 
 tab_plates, tab_queue, tab_counts = st.tabs(

@@ -29,6 +29,7 @@ STATE_BADGES = {
 PART_NAMES = {"store": "Label store (held out)", "datasets": "Added folders (held out)", "glyphs": "Rendered glyphs"}
 _FLASH = "train_flash"
 _VIEW = "train_view_run"
+_RERUN = "train_rerun_page"
 
 st.title("Train")
 st.markdown(
@@ -42,9 +43,13 @@ folder = appstate.data_dir().resolve()
 
 def _flash(kind: str, text: str) -> None:
     st.session_state.setdefault(_FLASH, []).append((kind, text))
+    # A button of the run panel reruns only its fragment: ask for the whole page, so the message,
+    # the cards and the registry show what the action changed.
+    st.session_state[_RERUN] = True
 
 
 def _show_flashes() -> None:
+    st.session_state.pop(_RERUN, None)
     for kind, text in st.session_state.pop(_FLASH, []):
         getattr(st, kind)(text, icon={"success": ":material/check_circle:", "error": ":material/error:",
                                       "info": ":material/info:", "warning": ":material/warning:"}[kind])
@@ -291,8 +296,8 @@ def run_panel(run_id: str, was_live: bool) -> None:
     except AlprError as exc:
         st.info(str(exc), icon=":material/info:")
         return
-    if was_live and not run.live:
-        st.rerun()  # the run ended: redraw the whole page (registry, form) without the timer
+    if (was_live and not run.live) or st.session_state.pop(_RERUN, False):
+        st.rerun()  # the run ended, or a button here changed the page: redraw all of it
     rows = run.metrics()
     cfg = run.config.get("job", {})
     label, colour, icon = STATE_BADGES.get(run.state, (run.state, "gray", ":material/help:"))
@@ -413,7 +418,7 @@ with st.form("train_form", border=True):
         unfreeze = unfreeze_col.number_input("Epochs, top block unfrozen", min_value=0, max_value=100, value=2,
                                              key="train_unfreeze", help="0 skips this stage.")
         lr_col, batch_col, patience_col = st.columns(3)
-        lr = lr_col.select_slider("Learning rate", options=LEARNING_RATES, value=1e-3, key="train_lr",
+        lr = lr_col.select_slider("Learning rate", options=LEARNING_RATES, value=3e-4, key="train_lr",
                                   format_func=lambda v: f"{v:g}", help="Of the frozen stage; the unfrozen stage uses a tenth.")
         batch = batch_col.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(256 if device["gpu"] else 64),
                                     key="train_batch")
@@ -472,7 +477,8 @@ for v in reversed(versions):
     table.append({
         "Active": s["active"], "Version": v.name,
         "Status": s["status"] if v.usable else f"unusable: {v.problem}",
-        "Validation": s["metrics"].get("val_accuracy"), "vs active then": versus,
+        "Validation": f"{s['metrics']['val_accuracy']:.1%}" if s["metrics"].get("val_accuracy") is not None else "–",
+        "vs active then": versus,
         "Parent": s["parent"] or "–", "Created": _when(s["created"]), "Trained on": trained,
         "Device": s["device"] or "–", "Took": _duration(s["duration_s"]),
     })
@@ -480,8 +486,10 @@ st.dataframe(
     pd.DataFrame(table), hide_index=True, key="train_registry",
     column_config={
         "Active": st.column_config.CheckboxColumn(width=60),
-        "Validation": st.column_config.NumberColumn(format="percent", width=90),
-        "Status": st.column_config.TextColumn(width=110),
+        "Validation": st.column_config.TextColumn(width=90, help="On the version's own held-out crops."),
+        "vs active then": st.column_config.TextColumn(
+            width=190, help="This version and the model active when it finished, on the same held-out crops."),
+        "Status": st.column_config.TextColumn(width=100),
     },
 )
 broken = active_version.problem

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import numpy as np
+
+from alpr import synth
 from alpr.pipeline import recognize
 from alpr.store import DATA_DIR_ENV, LabelStore
-from alpr.types import REJECT
+from alpr.types import REJECT, Box, Candidate, CharCrop, PlateRead, Prediction, Recognition
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
@@ -282,6 +285,113 @@ def test_a_plate_named_in_the_link_opens_and_the_arrows_step_through_plates(stor
     at.button(key="relabel_older").click().run()
     assert at.selectbox(key="relabel_plate").value == first_id
     assert at.button(key="relabel_older").disabled  # the oldest plate
+
+
+# --- fixing the segmentation on the page -------------------------------------------------------
+
+
+def _overcut_plate(data_dir: Path) -> tuple[int, Box]:
+    """A synthetic plate "ABC1234" stored as if the segmenter had cut its B in two: 8 segments.
+
+    Boxes come from the renderer, so the test knows them without depending on the segmenter.
+    Returns the plate id and the B's true box.
+    """
+    from alpr.detect import to_grey
+    from alpr.segment import normalize_crop
+
+    plate, boxes = synth.render_plate("ABC1234", np.random.default_rng(7), "us", height=80)
+    image = np.full((400, 640, 3), 110, np.uint8)
+    x, y = 120, 150
+    image[y : y + plate.shape[0], x : x + plate.shape[1]] = plate
+    b = boxes[1]
+    cut = [boxes[0], Box(b.x, b.y, b.w // 2, b.h), Box(b.x + b.w // 2, b.y, b.w - b.w // 2, b.h), *boxes[2:]]
+    grey = to_grey(plate)
+    chars = tuple(CharCrop(c, 0, normalize_crop(grey, c, 32)) for c in cut)
+    preds = tuple(Prediction(ch, 0.6, ((ch, 0.6), ("8", 0.3))) for ch in "A13C1234")
+    crop_box = Box(x, y, plate.shape[1], plate.shape[0])
+    read = PlateRead(box=crop_box, crop_box=crop_box, crop=plate, chars=chars, predictions=preds,
+                     candidates=(Candidate("A13C1234", 60.0, False),), binarization="local/dark",
+                     processing_time_ms=1.0)
+    tiny = np.zeros((2, 2), np.float32)
+    rec = Recognition(image, tiny, 1.0, tiny.astype(np.int32), (), (), (read,), "us", 10)
+    with LabelStore.open(data_dir) as store:
+        [plate_id] = store.add_recognition(image, rec, "overcut.png", "test-model")
+    return plate_id, b.shifted(x, y)
+
+
+def test_a_mismatch_is_fixed_with_merge_and_then_the_typed_plate_labels_it(data_dir):
+    plate_id, b_box = _overcut_plate(data_dir)
+    at = _relabel()
+    fix = next(e for e in at.expander if e.label == "Fix the segmentation")
+    assert not fix.proto.expanded  # closed until the typed text does not fit
+    _plate_text(at).set_value("ABC1234")
+    _submit_plate(at)
+    assert any("**8** segments" in w.value and "merge ↔" in w.value for w in at.warning)
+    assert next(e for e in at.expander if e.label == "Fix the segmentation").proto.expanded
+    with LabelStore.open(data_dir) as store:
+        halves = store.plate_chars(plate_id)[1:3]
+        assert store.stats()["labeled"] == 0
+    merges = [b for b in at.button if b.key.startswith("relabel_merge_")]
+    assert len(merges) == 7 and len([b for b in at.button if b.key.startswith("relabel_split_")]) == 8
+
+    at.button(key=f"relabel_merge_{halves[0].id}_{halves[1].id}").click().run()
+    _assert_clean(at)
+    assert f"Merged segments 2 and 3 of plate #{plate_id} into one" in [t.value for t in at.toast]
+    assert any("Now cut into **7** segments" in i.value for i in at.info)
+    assert not at.warning
+    assert len(_pills(at)) == 7  # the crops redrew
+    assert _plate_text(at).value == "ABC1234"  # what was typed, ready to submit again
+    _submit_plate(at)
+    assert any(t.value.startswith(f"Plate #{plate_id} labeled ABC1234") for t in at.toast)
+    with LabelStore.open(data_dir) as store:
+        chars = store.plate_chars(plate_id)
+        assert [c.label for c in chars] == list("ABC1234") and store.stats()["labeled"] == 7
+        assert chars[1].box == b_box  # the two halves make the B's box again
+
+    # Undo takes back the labels, then the merge.
+    at.button(key="relabel_undo").click().run()
+    at.button(key="relabel_undo").click().run()
+    _assert_clean(at)
+    assert any(t.value == f"Undid the merge on plate #{plate_id}: 8 segments again" for t in at.toast)
+    with LabelStore.open(data_dir) as store:
+        assert [c.id for c in store.plate_chars(plate_id)][1:3] == [h.id for h in halves]
+        assert store.stats()["labeled"] == 0
+
+
+def test_split_on_the_page_and_plates_without_a_photo_offer_only_drop(stored, tmp_path):
+    data_dir, plate_id = stored
+    at = _relabel()
+    with LabelStore.open(data_dir) as store:
+        first = store.plate_chars(plate_id)[0]
+    at.button(key=f"relabel_split_{first.id}").click().run()
+    _assert_clean(at)
+    assert f"Split segment 1 of plate #{plate_id} in two" in [t.value for t in at.toast]
+    assert len(_pills(at)) == 8
+    with LabelStore.open(data_dir) as store:
+        chars = store.plate_chars(plate_id)
+    at.button(key=f"relabel_drop_{chars[0].id}").click().run()
+    _assert_clean(at)
+    with LabelStore.open(data_dir) as store:
+        assert store.plate_chars(plate_id)[0].label == REJECT
+        store.merge_chars(plate_id, 0)  # another tab merges: the page's buttons now name old places
+    at.button(key=f"relabel_split_{chars[3].id}").click().run()
+    _assert_clean(at)
+    assert any("changed since the page was drawn: nothing was done" in i.value for i in at.info)
+    with LabelStore.open(data_dir) as store:
+        assert len(store.plate_chars(plate_id)) == 7
+
+    # Crops imported without their photo: no merge or split, the drop still works.
+    with LabelStore.open(data_dir) as store:
+        store.set_label(store.plate_chars(plate_id)[3].id, "C")
+        store.export_dataset(tmp_path / "out")
+        imported = store.import_path(tmp_path / "out")
+        assert imported.plates == 1
+        crops_plate = store.recent_plates()[0]
+    at.run()  # the picker lists the new plate
+    at.selectbox(key="relabel_plate").set_value(crops_plate.id).run()
+    _assert_clean(at)
+    assert any("without its photo" in c.value for c in at.caption)
+    assert all(b.disabled for b in at.button if b.key.startswith(("relabel_split_", "relabel_merge_")))
 
 
 # --- the page's figures ------------------------------------------------------------------------

@@ -138,19 +138,20 @@ def test_empty_v0_database_is_migrated(data_dir):
 
 
 def test_only_the_missing_migrations_run(data_dir, monkeypatch):
-    LabelStore.open(data_dir).close()  # at version 1
+    LabelStore.open(data_dir).close()  # at the current version
     ran = []
+    nxt = SCHEMA_VERSION + 1
 
-    def to_2(conn):
-        ran.append(2)
+    def to_next(conn):
+        ran.append(nxt)
         conn.execute("ALTER TABLE plates ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS + (to_2,))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS + (to_next,))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", nxt)
     LabelStore.open(data_dir).close()
     LabelStore.open(data_dir).close()
-    assert ran == [2]
-    assert query(data_dir, "PRAGMA user_version") == [(2,)]
+    assert ran == [nxt]
+    assert query(data_dir, "PRAGMA user_version") == [(nxt,)]
 
 
 def test_database_from_a_newer_alpr_is_refused_and_left_alone(data_dir):
@@ -158,7 +159,7 @@ def test_database_from_a_newer_alpr_is_refused_and_left_alone(data_dir):
     conn = sqlite3.connect(data_dir / DB_NAME)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(StoreError, match=r"schema version 99 but this alpr knows versions up to 1.*upgrade alpr"):
+    with pytest.raises(StoreError, match=rf"schema version 99 but this alpr knows versions up to {SCHEMA_VERSION}.*upgrade alpr"):
         LabelStore.open(data_dir)
     assert query(data_dir, "PRAGMA user_version") == [(99,)]
     assert query(data_dir, "SELECT COUNT(*) FROM sqlite_master") == [(0,)]
@@ -837,3 +838,292 @@ def test_add_labeled_plate_at_a_box_without_a_model(store):
     assert {c.pred_char for c in chars} == {None}
     margin = box.h // 4
     assert all(box.x - margin <= c.box.x and c.box.x2 <= box.x2 + margin for c in chars)
+
+
+# --- fixing the segmentation: merge and split ---------------------------------------------------
+#
+# Plates are drawn with alpr.synth and their characters cut at the renderer's true boxes, so these
+# tests know every box without depending on the segmenter. The photo is wider than PHOTO_MAX_SIDE,
+# so the store keeps it at half size and every re-cut goes through the photo's scale.
+
+
+def glyph_plate(store: LabelStore, text: str = "ABC1234", invert: bool = False, seed: int = 5) -> int:
+    from alpr.detect import to_grey
+    from alpr.segment import normalize_crop
+
+    plate, boxes = synth.render_plate(text, np.random.default_rng(seed), "us", height=120)
+    if invert:  # light glyphs on a dark plate: the segmentation's crops are inverted
+        plate = 255 - plate
+    image = np.full((900, 3200, 3), 90, np.uint8)
+    x, y = 400, 300
+    image[y : y + plate.shape[0], x : x + plate.shape[1]] = plate
+    grey = to_grey(plate)
+    if invert:
+        grey = 1.0 - grey
+    crop_box = Box(x, y, plate.shape[1], plate.shape[0])
+    chars = tuple(CharCrop(b, 0, normalize_crop(grey, b, 32)) for b in boxes)
+    preds = tuple(Prediction(ch, 0.9, ((ch, 0.9),)) for ch in text)
+    read = PlateRead(
+        box=crop_box, crop_box=crop_box, crop=plate, chars=chars, predictions=preds,
+        candidates=(Candidate(text, 90.0, True),), binarization="local/dark", processing_time_ms=1.0,
+    )
+    [plate_id] = store.add_recognition(image, fake_rec(image, read), f"glyphs{seed}.png", "m1")
+    return plate_id
+
+
+def corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def snapshot(store: LabelStore, plate_id: int) -> list[tuple]:
+    return [(c.id, c.idx, c.line, c.box, c.label, c.source, c.pred_char, c.image.tobytes()) for c in store.plate_chars(plate_id)]
+
+
+def test_merge_joins_two_boxes_into_one_crop_cut_again_from_the_photo(store):
+    plate_id = glyph_plate(store)
+    old = store.plate_chars(plate_id)
+    _, scale = store.photo_image(store.plate(plate_id).photo_id)
+    assert scale == 0.5
+    new_id = store.merge_chars(plate_id, 1)
+    chars = store.plate_chars(plate_id)
+    assert [c.id for c in chars] == [old[0].id, new_id] + [c.id for c in old[3:]]
+    assert [c.idx for c in chars] == list(range(6))
+    b, c = old[1].box, old[2].box
+    assert chars[1].box == Box(min(b.x, c.x), min(b.y, c.y), max(b.x2, c.x2) - min(b.x, c.x), max(b.y2, c.y2) - min(b.y, c.y))
+    merged = chars[1]
+    assert merged.image.shape == (32, 32) and merged.image.dtype == np.float32
+    assert merged.image.std() > 0.2  # glyphs, not a blank
+    assert (merged.label, merged.source, merged.pred_char, merged.pred_conf, merged.topk, merged.model_version) == (
+        None, None, None, None, (), None)
+    assert store.plate(plate_id).characters == 6
+
+
+@pytest.mark.parametrize("invert", [False, True], ids=["dark-glyphs", "light-glyphs"])
+def test_split_of_a_merge_cuts_crops_like_the_segmentation(store, invert):
+    plate_id = glyph_plate(store, "AB1234", invert=invert)
+    old = store.plate_chars(plate_id)
+    store.merge_chars(plate_id, 2)  # the "1" and the "2"
+    halves = store.split_char(plate_id, 2)
+    chars = store.plate_chars(plate_id)
+    assert [c.id for c in chars] == [old[0].id, old[1].id, *halves, *(c.id for c in old[4:])]
+    # Equal halves of the union are not the glyphs' own boxes, but close: the re-cut is the same
+    # kind of crop (scale, polarity, padding) as the stored one.
+    assert corr(chars[2].image, old[2].image) > 0.6 and corr(chars[3].image, old[3].image) > 0.6
+
+
+def test_split_cuts_a_box_into_equal_parts_and_renumbers(store):
+    plate_id = glyph_plate(store)
+    old = store.plate_chars(plate_id)
+    i = next(i for i, c in enumerate(old) if c.box.w % 2 == 0)
+    box = old[i].box
+    parts = store.split_char(plate_id, i)
+    chars = store.plate_chars(plate_id)
+    assert [c.id for c in chars] == [c.id for c in old[:i]] + parts + [c.id for c in old[i + 1 :]]
+    assert [c.idx for c in chars] == list(range(len(old) + 1))
+    assert [chars[i].box, chars[i + 1].box] == [Box(box.x, box.y, box.w // 2, box.h), Box(box.x + box.w // 2, box.y, box.w // 2, box.h)]
+    assert all(chars[k].image.shape == (32, 32) and chars[k].label is None for k in (i, i + 1))
+    three = store.split_char(plate_id, 0, parts=3)
+    boxes = [c.box for c in store.plate_chars(plate_id)[:3]]
+    assert len(three) == 3 and sum(b.w for b in boxes) == old[0].box.w and max(b.w for b in boxes) - min(b.w for b in boxes) <= 1
+    assert [b.x for b in boxes] == [old[0].box.x, boxes[0].x2, boxes[1].x2]
+
+
+def test_merged_away_rows_leave_counts_queue_training_and_exports(store, tmp_path):
+    plate_id = glyph_plate(store)
+    store.label_plate(plate_id, "ABC1234")
+    old = store.plate_chars(plate_id)
+    store.merge_chars(plate_id, 1)  # B and C: their labels stop being training data
+    stats = store.stats()
+    assert (stats["characters"], stats["labeled"], stats["pending_training"]) == (6, 5, 5)
+    assert stats["per_class"]["B"] == stats["per_class"]["C"] == 0 and stats["per_class"]["A"] == 1
+    assert sum(store.pending_per_class().values()) == 5
+    assert len(store.training_arrays()[0]) == 5
+    live = {c.id for c in store.plate_chars(plate_id)}
+    assert {c.id for c in store.review_queue(status="all")} == live
+    assert {old[1].id, old[2].id}.isdisjoint(live)
+    assert (store.plate(plate_id).characters, store.plate(plate_id).labeled) == (6, 5)
+    assert store.export_dataset(tmp_path / "out").characters == 5
+    # Nothing is deleted: the retired rows and their labels are still in the file.
+    assert query(store.data_dir, "SELECT COUNT(*) FROM chars") == [(8,)]
+    assert query(store.data_dir, "SELECT COUNT(*) FROM labels WHERE char_id IN (?, ?) AND source = 'person'",
+                 (old[1].id, old[2].id)) == [(2,)]
+    # Now the counts match and the typed plate labels every character.
+    result = store.label_plate(plate_id, "AK1234")
+    assert result.matched and [c.label for c in store.plate_chars(plate_id)] == list("AK1234")
+    assert store.stats()["labeled"] == 6
+
+
+def test_undo_of_a_merge_brings_back_the_old_rows_exactly(store, data_dir):
+    plate_id = glyph_plate(store)
+    store.label_plate(plate_id, "ABC1234", author="ana")
+    before, stats, rows = snapshot(store, plate_id), store.stats(), dump(data_dir)["chars"]
+    new_id = store.merge_chars(plate_id, 3, author="ana")
+    store.set_label(new_id, "Q", author="ana")
+    assert store.undo_last(author="ana").kind == "label"
+    undone = store.undo_last(author="ana")
+    assert (undone.kind, undone.plate_id, undone.labels) == ("merge", plate_id, ())
+    assert list(undone.char_ids) == [c[0] for c in before]
+    assert snapshot(store, plate_id) == before
+    assert store.stats() == stats
+    after = {r[0]: r for r in dump(data_dir)["chars"]}
+    assert [after[r[0]] for r in rows] == rows  # every old row as it was, column by column
+    merged = query(data_dir, "SELECT added_by_action, retired_by_action FROM chars WHERE id = ?", (new_id,))
+    assert merged[0][0] == merged[0][1] == undone.action_id  # cut by the merge, retired by its undo
+    assert store.undo_last(author="ana").kind == "plate"
+    assert store.undo_last(author="ana") is None
+
+
+def test_undo_of_a_split_and_of_merges_in_a_row(store):
+    plate_id = glyph_plate(store)
+    before = snapshot(store, plate_id)
+    store.split_char(plate_id, 6, parts=3)
+    store.merge_chars(plate_id, 0)
+    store.merge_chars(plate_id, 0)
+    assert len(store.plate_chars(plate_id)) == 7
+    assert [store.undo_last().kind for _ in range(3)] == ["merge", "merge", "split"]
+    assert snapshot(store, plate_id) == before
+
+
+def test_undo_of_a_merge_waits_for_a_later_one_by_someone_else(store):
+    plate_id = glyph_plate(store)
+    store.merge_chars(plate_id, 0, author="ana")
+    store.split_char(plate_id, 0, author="ben")
+    with pytest.raises(StoreError, match=r"cannot undo the merge on plate \d+: its boxes were split again since by ben; undo that first"):
+        store.undo_last(author="ana")
+    assert len(store.plate_chars(plate_id)) == 7  # nothing changed
+    assert store.undo_last(author="ben").kind == "split"
+    assert store.undo_last(author="ana").kind == "merge"
+    assert len(store.plate_chars(plate_id)) == 7
+
+
+def test_merge_and_split_refuse_what_they_cannot_do_and_change_nothing(store, data_dir):
+    plate_id = glyph_plate(store)
+    last = len(store.plate_chars(plate_id)) - 1
+    before = dump(data_dir)
+    with pytest.raises(StoreError, match=r"cannot merge characters 6 and 7 of plate \d+: it has 7 characters"):
+        store.merge_chars(plate_id, last)
+    with pytest.raises(StoreError, match=r"cannot merge characters -1 and 0"):
+        store.merge_chars(plate_id, -1)
+    with pytest.raises(StoreError, match=r"cannot split character 7 of plate \d+: it has 7"):
+        store.split_char(plate_id, 7)
+    for parts in (1, 9):
+        with pytest.raises(StoreError, match=r"split into 2 to 8 parts"):
+            store.split_char(plate_id, 0, parts=parts)
+    with pytest.raises(StoreError, match=r"no plate with id 999"):
+        store.merge_chars(999, 0)
+    assert dump(data_dir) == before
+
+
+def test_export_with_nothing_labeled_writes_an_empty_labels_csv(store, tmp_path):
+    glyph_plate(store)
+    assert store.export_dataset(tmp_path / "out").characters == 0
+    assert (tmp_path / "out" / "labels.csv").read_text() == "path,label,source,plate_id\n"
+
+
+def test_set_label_on_a_merged_away_character_is_refused(store):
+    plate_id = glyph_plate(store)
+    old = store.plate_chars(plate_id)
+    store.merge_chars(plate_id, 0)
+    with pytest.raises(StoreError, match=r"was replaced when the plate's boxes were merged or split"):
+        store.set_label(old[0].id, "A")
+
+
+def test_plates_imported_without_a_photo_cannot_be_merged_or_split(reviewed, tmp_path):
+    store, _, _ = reviewed
+    store.export_dataset(tmp_path / "out")
+    with LabelStore.open(tmp_path / "fresh") as fresh:
+        fresh.import_path(tmp_path / "out")
+        plate = fresh.recent_plates()[0]
+        assert plate.photo_id is None and plate.characters >= 2
+        before = dump(tmp_path / "fresh")
+        with pytest.raises(StoreError, match=r"imported as character crops without its photo.*label its crops one by one"):
+            fresh.merge_chars(plate.id, 0)
+        with pytest.raises(StoreError, match=r"imported as character crops without its photo"):
+            fresh.split_char(plate.id, 0)
+        assert dump(tmp_path / "fresh") == before
+
+
+# --- schema version 1 databases -------------------------------------------------------------------
+
+
+_V2_COLUMNS = {"chars": ("added_by_action", "retired_by_action"), "actions": ("detail",)}
+
+
+def _make_v1_copy(source: Path, target: Path) -> dict[str, list[tuple]]:
+    """A database at schema version 1 (built by the v1 migration) holding the rows of `source`."""
+    target.mkdir(parents=True)
+    src = sqlite3.connect(source / DB_NAME)
+    dst = sqlite3.connect(target / DB_NAME)
+    rows = {}
+    try:
+        store_module.MIGRATIONS[0](dst)
+        for table in ("photos", "plates", "actions", "chars", "labels", "training_runs"):
+            columns = [r[1] for r in dst.execute(f"PRAGMA table_info({table})")]
+            rows[table] = src.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid").fetchall()
+            dst.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows[table])
+        dst.execute("PRAGMA user_version = 1")
+        dst.commit()
+    finally:
+        src.close()
+        dst.close()
+    return rows
+
+
+def test_a_version_1_database_migrates_to_version_2_keeping_every_row(store, tmp_path):
+    p1 = glyph_plate(store)
+    p2 = add(store, 2, "XYZ789")
+    store.label_plate(p1, "ABC1234", author="ana")
+    store.set_label(store.plate_chars(p2)[0].id, "K")
+    store.mark_trained("m1")
+    store.undo_last()  # an undone label, and a superseded one
+    expected = {p: snapshot(store, p) for p in (p1, p2)}
+    stats = store.stats()
+    old = tmp_path / "v1"
+    rows = _make_v1_copy(store.data_dir, old)
+    assert query(old, "PRAGMA user_version") == [(1,)]
+    assert "retired_by_action" not in str(query(old, "SELECT sql FROM sqlite_master WHERE name = 'chars'"))
+
+    with LabelStore.open(old) as migrated:
+        assert query(old, "PRAGMA user_version") == [(2,)] and SCHEMA_VERSION == 2
+        for table, before in rows.items():
+            columns = [r[1] for r in query(old, f"PRAGMA table_info({table})")]
+            kept = [c for c in columns if c not in _V2_COLUMNS.get(table, ())]
+            assert query(old, f"SELECT {', '.join(kept)} FROM {table} ORDER BY rowid") == before, table
+        assert query(old, "SELECT COUNT(*) FROM chars WHERE added_by_action IS NOT NULL OR retired_by_action IS NOT NULL") == [(0,)]
+        assert {p: snapshot(migrated, p) for p in (p1, p2)} == expected
+        assert migrated.stats() == stats
+        assert query(old, "PRAGMA foreign_key_check") == [] and query(old, "PRAGMA integrity_check") == [("ok",)]
+        # The migrated file does what version 2 does, and action ids keep counting up.
+        last_action = max(r[0] for r in rows["actions"])
+        migrated.merge_chars(p1, 0)
+        assert query(old, "SELECT MAX(id) FROM actions") == [(last_action + 1,)]
+        assert migrated.undo_last().kind == "merge"
+        assert snapshot(migrated, p1) == expected[p1]
+
+
+def test_a_failed_migration_leaves_the_version_1_database_as_it_was(store, tmp_path, monkeypatch):
+    glyph_plate(store)
+    old = tmp_path / "v1"
+    _make_v1_copy(store.data_dir, old)
+    before = dump(old)
+
+    def broken(conn):
+        store_module._migrate_to_2(conn)
+        raise StoreError("disk trouble halfway")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], broken))
+    with pytest.raises(StoreError, match="disk trouble halfway"):
+        LabelStore.open(old)
+    assert dump(old) == before and query(old, "PRAGMA user_version") == [(1,)]
+
+
+def test_a_database_at_version_3_is_refused_and_left_alone(store, data_dir):
+    glyph_plate(store)
+    store.close()
+    conn = sqlite3.connect(data_dir / DB_NAME)
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    before = dump(data_dir)
+    with pytest.raises(StoreError, match=r"schema version 3 but this alpr knows versions up to 2.*upgrade alpr"):
+        LabelStore.open(data_dir)
+    assert dump(data_dir) == before and query(data_dir, "PRAGMA user_version") == [(3,)]

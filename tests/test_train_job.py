@@ -189,7 +189,9 @@ def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
     xr, yr = render_glyphs(8, 32, 43, 1)  # the rest: never labeled, never trained on
     rest_before = float((shipped.probabilities(xr).argmax(1) == yr).mean())
 
-    proc, seconds = run_cli("train", "--data-dir", data)
+    # Rendered glyphs are the domain the features were pretrained on, so the head may move faster
+    # than the default (chosen for real crops, scripts/learning_loop.py): the page offers 1e-3 too.
+    proc, seconds = run_cli("train", "--data-dir", data, "--lr", "1e-3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = load_classifier(registry.versions(data)[-1].path)
     trained = ~held_out(x[wrong])
@@ -197,5 +199,5 @@ def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
     rest_after = float((after.probabilities(xr).argmax(1) == yr).mean())
     print(f"learning loop: {int(wrong.sum())} wrong of {len(y)}; trained-on fixed {fixed:.1%}; "
           f"rest {rest_before:.1%} -> {rest_after:.1%}; {seconds:.0f} s")
-    assert fixed >= 0.6
+    assert fixed >= 0.7
     assert rest_after >= rest_before - 0.01
