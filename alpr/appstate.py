@@ -272,7 +272,7 @@ def model_choices() -> dict[str, Path]:
     choices: dict[str, Path] = {}
     try:
         for v in registry.versions(data_dir()):
-            if v.problem is None:
+            if v.problem is None and v.name != registry.shipped().name:  # the shipped file is listed below
                 version = _model_version(v.path)
                 choices[f"registry {v.name}" + (f" · {version}" if version else "")] = v.path
     except Exception:  # a broken registry still leaves the model files below to choose from

@@ -281,9 +281,9 @@ def _dominant_rows(chars: list[Box], config: SegmentConfig) -> list[Box]:
 def _trim_row_ends(row: list[Box], config: SegmentConfig) -> list[Box]:
     """Drop thin bars at either end of a row that do not line up with it: the plate's frame.
 
-    A "1" or "I" is as tall as its neighbours and sits on the same baseline; a frame edge seen
-    beside the last glyph is thin too, but rarely that exact height (it was read as a trailing
-    "1" on 12 of 124 development photos before this rule).
+    A "1" or "I" is as tall as its neighbours, sits on the same baseline and keeps the row's
+    spacing; a frame edge beside the last glyph is thin too, but rarely that exact height and
+    usually further off (it was read as a trailing "1" on ~12 of 124 development photos).
     """
     row = sorted(row, key=lambda b: b.x)
     if len(row) < 4:
@@ -294,13 +294,20 @@ def _trim_row_ends(row: list[Box], config: SegmentConfig) -> list[Box]:
     top = float(np.median([b.y for b in row]))
     bottom = float(np.median([b.y2 for b in row]))
     tol = config.end_bar_tolerance * hmed
+    gaps = [row[i + 1].x - row[i].x2 for i in range(len(row) - 1)]
+    usual_gap = max(float(np.median(gaps)), 1.0)
 
-    def misaligned_bar(b: Box) -> bool:
-        return b.w < 0.5 * wmed and (abs(b.y - top) > tol or abs(b.y2 - bottom) > tol)
+    def frame_bar(b: Box, gap: int) -> bool:
+        if b.w >= 0.5 * wmed:
+            return False
+        misaligned = abs(b.y - top) > tol or abs(b.y2 - bottom) > tol
+        # The frame stands off the last glyph by more than glyphs stand off each other.
+        apart = gap > max(2.5 * usual_gap, 0.25 * hmed)
+        return misaligned or apart
 
-    while len(row) > 3 and misaligned_bar(row[0]):
+    while len(row) > 3 and frame_bar(row[0], row[1].x - row[0].x2):
         row = row[1:]
-    while len(row) > 3 and misaligned_bar(row[-1]):
+    while len(row) > 3 and frame_bar(row[-1], row[-1].x - row[-2].x2):
         row = row[:-1]
     return row
 

@@ -1,6 +1,5 @@
 """Train: fine-tune the character model on the corrections, watch it learn, and pick the model that reads plates."""
 import logging
-import time
 from datetime import datetime, timezone
 
 import pandas as pd

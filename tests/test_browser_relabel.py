@@ -7,36 +7,21 @@ Playwright's Chromium. Full-page screenshots go to test-artifacts/ for a person 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import urllib.request
-import time
 from pathlib import Path
 
 import pytest
 
 from alpr.store import LabelStore
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browser_support import ARTIFACTS, CHROMIUM, ROOT, chromium, streamlit_app  # noqa: E402
+
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-START_TIMEOUT_S = 60
 WAIT_MS = 60_000
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -55,48 +40,16 @@ def folders(tmp_path_factory, benchmark_dir, constant_model) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def app_url(folders):
     """The app on a free port, with ALPR_DATA_DIR and ALPR_DATA_ROOTS in temporary folders."""
-    port = _free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server-relabel.log", "wb")
-    env = {k: v for k, v in os.environ.items() if k != "ALPR_SAMPLES_DIR"}
-    env.update(ALPR_DATA_DIR=str(folders["data"]), ALPR_DATA_ROOTS=str(folders["roots"]))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with status {server.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within {START_TIMEOUT_S} s; see {log.name}")
-            time.sleep(0.3)
+    with streamlit_app(
+        "streamlit-server-relabel.log", ALPR_DATA_DIR=str(folders["data"]), ALPR_DATA_ROOTS=str(folders["roots"])
+    ) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,14 +6,8 @@ model of conftest active as v2), driven by Playwright's Chromium. Screenshots go
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,24 +16,14 @@ from train_helpers import seed_store
 from alpr import jobs, registry
 from alpr.classify import metadata_path
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browser_support import ARTIFACTS, CHROMIUM, chromium, streamlit_app  # noqa: E402
+
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-START_TIMEOUT_S = 60
 LOAD_MS = 60_000
 RUN_MS = 240_000  # a run: TensorFlow's start, rendering glyphs, a few epochs on a shared CPU
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,40 +38,12 @@ def data(tmp_path_factory, constant_model) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(data):
-    port = _free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server-train.log", "wb")
-    env = {k: v for k, v in os.environ.items() if k not in ("ALPR_SAMPLES_DIR", "ALPR_DATA_ROOTS")}
-    env["ALPR_DATA_DIR"] = str(data)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer within {START_TIMEOUT_S} s; see {log.name}")
-            time.sleep(0.3)
-        yield url
+        with streamlit_app(
+            "streamlit-server-train.log", unset=("ALPR_SAMPLES_DIR", "ALPR_DATA_ROOTS"), ALPR_DATA_DIR=str(data)
+        ) as url:
+            yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
         for run in jobs.list_runs(data):  # never leave a training process behind
             if run.live:
                 jobs.cancel(run.id, data)
@@ -95,15 +51,13 @@ def app_url(data):
 
 @pytest.fixture
 def page(app_url):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         page = context.new_page()
         page.goto(app_url)
         page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=LOAD_MS)
         yield page
         context.close()
-        browser.close()
 
 
 def _screenshot(page, name: str) -> Path:
