@@ -75,6 +75,11 @@ def test_labeled_folders_are_found_inside_the_root_only(benchmark_dir, tmp_path)
         ev.inside_roots(root / ".." / "outside", [root])
 
 
+def test_an_absolute_path_outside_the_roots_is_refused(tmp_path):
+    with pytest.raises(DatasetError, match="not inside the allowed data folders"):
+        ev.inside_roots(Path("/etc"), [tmp_path])
+
+
 def test_char_confusion_pairs_only_reads_of_the_right_length():
     results = [_result("AB12", "AB12"), _result("AB12", "A812"), _result("AB12", "AB1"), _result("CD3", "")]
     counts, used, total = ev.char_confusion(results)
