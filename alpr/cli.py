@@ -11,8 +11,11 @@ import os
 import sys
 from pathlib import Path
 
+from alpr.argtypes import whole_number
 from alpr.assemble import COUNTRIES
 from alpr.errors import AlprError
+
+_positive = whole_number(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,13 +196,3 @@ def _settings(args) -> int:
     for name, value, why in rows:
         print(f"{name:<{width}}  {value!s:<10}  {why}")
     return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value

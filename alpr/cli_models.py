@@ -19,8 +19,12 @@ import json
 import sys
 from pathlib import Path
 
+from alpr.argtypes import positive_float, whole_number
 from alpr.errors import AlprError
 from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+
+positive = whole_number(1)
+non_negative = whole_number(0)
 
 LEGACY_OUT = "models/char_cnn.keras"
 # Options of the fine-tuning form only, with the value that means "not given".
@@ -48,11 +52,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     group = train.add_argument_group("fine-tuning from the label store into the model registry")
     group.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
-    group.add_argument("--epochs", type=_positive, default=None, help="epochs with the feature layers frozen (default 4)")
-    group.add_argument("--unfreeze-epochs", type=_non_negative, default=None,
+    group.add_argument("--epochs", type=positive, default=None, help="epochs with the feature layers frozen (default 4)")
+    group.add_argument("--unfreeze-epochs", type=non_negative, default=None,
                        help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)")
-    group.add_argument("--lr", type=_positive_float, default=None, help="learning rate of the frozen stage (default 3e-4; the unfrozen stage uses a tenth)")
-    group.add_argument("--patience", type=_positive, default=None, help="early stopping: epochs without a better validation loss (default 3)")
+    group.add_argument("--lr", type=positive_float, default=None, help="learning rate of the frozen stage (default 3e-4; the unfrozen stage uses a tenth)")
+    group.add_argument("--patience", type=positive, default=None, help="early stopping: epochs without a better validation loss (default 3)")
     group.add_argument("--dataset", action="append", default=[], metavar="DIR",
                        help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
     group.add_argument("--no-store", action="store_true", help="leave the label store's labels out")
@@ -193,33 +197,3 @@ def train(args: argparse.Namespace) -> int | None:
         print("cancelled: nothing was registered", file=sys.stderr)
         return 130
     return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
