@@ -119,13 +119,7 @@ def _list(registry, folder, as_json: bool) -> int:
           f"{'created':<17} {'trained on':<26} device")
     for r in rows:
         acc = r["metrics"].get("val_accuracy")
-        data = r.get("data") or {}
-        if "store_train" in data:
-            trained = f"{data['store_train']} labels, {data.get('glyphs_train', 0)} glyphs"
-        elif "real_train" in data:
-            trained = f"{data['real_train']} real crops"
-        else:
-            trained = "-"
+        trained = registry.trained_on(r.get("data"))
         comparison = r.get("comparison") or {}
         versus = "-"
         if comparison.get("active"):

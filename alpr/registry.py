@@ -112,6 +112,19 @@ class Version:
         }
 
 
+def trained_on(data: dict | None, missing: str = "-") -> str:
+    """What a version trained on, in a few words, from its metadata's `data` counts.
+
+    Fine-tunes count label-store and dataset crops; `alpr train --data` builds count harvested crops.
+    """
+    data = data or {}
+    if "store_train" in data:
+        return f"{data['store_train'] + data.get('datasets_train', 0)} real, {data.get('glyphs_train', 0)} glyphs"
+    if "real_train" in data:
+        return f"{data['real_train']} real, {data.get('glyphs_pretrain', 0) + data.get('glyphs_finetune', 0)} glyphs"
+    return missing
+
+
 def data_dir(folder: str | os.PathLike | None = None) -> Path:
     """The data folder: `folder`, else $ALPR_DATA_DIR, else ./data (as the label store)."""
     return Path(folder or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)

@@ -462,13 +462,7 @@ table = []
 for v in reversed(versions):
     s = v.summary(active_name)
     comparison = s.get("comparison") or {}
-    data = s.get("data") or {}
-    if "store_train" in data:
-        trained = f"{data['store_train'] + data.get('datasets_train', 0)} real, {data.get('glyphs_train', 0)} glyphs"
-    elif "real_train" in data:
-        trained = f"{data['real_train']} real, {data.get('glyphs_pretrain', 0) + data.get('glyphs_finetune', 0)} glyphs"
-    else:
-        trained = "–"
+    trained = registry.trained_on(s.get("data"), missing="–")
     versus = None
     if comparison.get("active"):
         versus = f"{comparison['new']['accuracy']:.1%} vs {comparison['active']['accuracy']:.1%} ({comparison['against']})"

@@ -83,3 +83,39 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+START_TEXT = "Upload a photo, take one with the camera"  # on the Recognize page once the app has drawn
+
+
+@contextmanager
+def open_app(browser, url: str, timeout_ms: int):
+    """A fresh session of the app at a laptop-sized window, with the start page loaded."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_text(START_TEXT).wait_for(timeout=timeout_ms)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Full-page screenshot to test-artifacts/NAME.png. Streamlit scrolls inside its own main
+    element, not the document, so the window is grown to the content's height first, or the
+    picture stops at the first screen."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
+    page.wait_for_timeout(1000)  # let plotly re-lay out its charts at the new size
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def assert_no_traceback(page) -> None:
+    assert "Traceback" not in page.locator("body").inner_text()
+    assert not page.locator("[data-testid=stException]").count()

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import assert_clean, page_texts
 from alpr import appstate
 from alpr import evaluate as ev
 from alpr.errors import AlprError, DatasetError
@@ -27,18 +28,6 @@ from alpr.store import DATA_DIR_ENV, LabelStore
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90
 CONSTANT = "data/models/constant.keras · constant-A"
-
-
-def _texts(at: AppTest) -> list[str]:
-    out = []
-    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader", "toast"):
-        out += [str(e.value) for e in getattr(at, kind)]
-    return out
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not any("Traceback" in t for t in _texts(at))
 
 
 def _array(value) -> np.ndarray:
@@ -124,7 +113,7 @@ def _evaluate_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.switch_page("pages/evaluate.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     return at
 
 
@@ -134,7 +123,7 @@ def _run(at: AppTest, folder: str, model: str = CONSTANT, compare: str = "") -> 
     at.selectbox(key="evaluate_compare").select(compare)
     at.run()
     at.button(key="evaluate_run").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     return at
 
 
@@ -170,12 +159,12 @@ def test_an_evaluation_shows_rates_confusion_errors_and_sends_an_error_to_relabe
     sends = [b for b in at.button if b.key and b.key.startswith("evaluate_send_0_")]
     assert len(sends) == 3
     sends[0].click().run()
-    _assert_clean(at)
+    assert_clean(at)
     with LabelStore.open(setup) as store:
         plates = store.recent_plates()
     assert len(plates) == 1 and plates[0].text_confirmed in {f.plate for f in benchmark_labels.values()}
     assert any(link.proto.label == f"In the queue: plate #{plates[0].id}" for link in at.get("page_link"))
-    assert any("relabel queue" in t for t in _texts(at))
+    assert any("relabel queue" in t for t in page_texts(at))
 
 
 def test_two_models_side_by_side(setup, benchmark_dir, classifier):
@@ -189,7 +178,7 @@ def test_two_models_side_by_side(setup, benchmark_dir, classifier):
     assert any("reads" in md.value and "constant-A" in md.value for md in at.markdown)
     assert any("first 2 of 2" in c.value or "2 plates" in c.value for c in at.caption)
     at.segmented_control(key="evaluate_focus").set_value("constant-A").run()
-    _assert_clean(at)
+    assert_clean(at)
 
 
 def test_an_uploaded_zip_is_evaluated_and_a_bad_one_refused(setup, benchmark_dir):
@@ -201,17 +190,17 @@ def test_an_uploaded_zip_is_evaluated_and_a_bad_one_refused(setup, benchmark_dir
     at.segmented_control(key="evaluate_source").set_value("zip").run()
     at.selectbox(key="evaluate_model").select(CONSTANT).run()
     at.file_uploader(key="evaluate_zip").set_value(("plates.zip", buffer.getvalue(), "application/zip")).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("2 labeled plates" in c.value for c in at.caption)
     at.button(key="evaluate_run").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("upload plates.zip" in c.value for c in at.caption)
 
     bad = io.BytesIO()
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("../../outside.txt", "x")
     at.file_uploader(key="evaluate_zip").set_value(("evil.zip", bad.getvalue(), "application/zip")).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("evil.zip" in e.value and "refused" in e.value for e in at.error)
     assert not os.path.exists(Path(os.sep, "outside.txt"))
 

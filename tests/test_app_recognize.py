@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import assert_clean
 from alpr import appstate
 from alpr.imageio import load_image
 from alpr.pipeline import recognize
@@ -33,19 +34,6 @@ def _app() -> AppTest:
     return at
 
 
-def _texts(at: AppTest) -> list[str]:
-    """Every text an element of the page carries, to look for tracebacks in."""
-    out = []
-    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader"):
-        out += [str(e.value) for e in getattr(at, kind)]
-    return out
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not any("Traceback" in t for t in _texts(at))
-
-
 def _plotly_charts(at: AppTest) -> list:
     return at.get("plotly_chart")
 
@@ -60,7 +48,7 @@ def sample():
 
 def test_app_loads_and_asks_for_a_photo():
     at = _app()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.title[0].value == "Recognize"
     assert any("Upload a photo" in i.value for i in at.info)
     assert at.selectbox(key="recognize_country").value == "us"
@@ -75,7 +63,7 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
     options = at.selectbox(key="recognize_sample").options
     assert len(options) == appstate.SAMPLE_COUNT
     at.selectbox(key="recognize_sample").select_index(0).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert [s.value for s in at.subheader] == [photo.name]
     if rec.plates:
         assert [m.value for m in at.metric] == [p.plate or "?" for p in rec.plates]
@@ -95,10 +83,10 @@ def test_changing_a_widget_does_not_read_the_photo_again(sample, monkeypatch):
     calls = []
     monkeypatch.setattr(appstate, "recognize", lambda *a, **k: calls.append(1) or recognize(*a, **k))
     at.toggle(key="recognize_0_components").set_value(False).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert calls == []  # the cached Recognition was reused
     at.slider(key="recognize_topn").set_value(3).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert calls == [1]  # a different top-N is a different read
     for table in at.dataframe[: len(sample[1].plates)]:
         assert len(table.value) <= 3
@@ -111,7 +99,7 @@ def test_a_file_that_is_not_an_image_gets_its_own_error_and_the_others_are_still
         ("notes.jpg", b"meeting notes, definitely not a photo\n", "image/jpeg"),
         ("car.png", photo.data, "image/png"),
     ]).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert [s.value for s in at.subheader] == ["notes.jpg", "car.png"]
     assert len(at.error) == 1
     assert at.error[0].value.startswith("notes.jpg is not an image")
@@ -122,7 +110,7 @@ def test_a_photo_without_a_plate_says_so_and_still_shows_the_photo():
     at = _app()
     grey = np.full((240, 320, 3), 140, np.uint8)
     at.file_uploader(key="recognize_upload").set_value(("empty road.png", _png(grey), "image/png")).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any(i.value.startswith("No plate found in empty road.png") for i in at.info)
     assert not at.metric
     assert len(_plotly_charts(at)) == 2  # the photo with its components, and the timings
@@ -137,14 +125,14 @@ def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatc
     monkeypatch.setattr(appstate, "recognize", broken)
     at = _app()
     at.file_uploader(key="recognize_upload").set_value(("crash.png", photo.data, "image/png")).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert [e.value for e in at.error] == ["Could not read crash.png: the classifier fell over"]
 
 
 def test_a_missing_model_is_explained_not_raised(tmp_path, monkeypatch):
     monkeypatch.setattr(appstate, "DEFAULT_MODEL", tmp_path / "missing.keras")
     at = _app()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("no model file" in e.value for e in at.error)
     assert any("no model file" in w.value for w in at.sidebar.warning)
     assert not at.get("file_uploader")  # the page stopped before offering inputs it cannot read
@@ -159,6 +147,6 @@ def test_photos_in_the_samples_folder_are_offered_and_read(sample, tmp_path, mon
     label = f"{tmp_path.name}/street corner.png"
     assert at.selectbox(key="recognize_sample").options[appstate.SAMPLE_COUNT:] == [label]
     at.selectbox(key="recognize_sample").select(label).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert [s.value for s in at.subheader] == ["street corner.png"]
     assert [m.value for m in at.metric] == [p.plate or "?" for p in rec.plates]

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import assert_clean
+
 import numpy as np
 
 from alpr import synth
@@ -26,24 +28,12 @@ TIMEOUT = 60
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _texts(at: AppTest) -> list[str]:
-    out = []
-    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader", "toast"):
-        out += [str(e.value) for e in getattr(at, kind)]
-    return out
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not any("Traceback" in t for t in _texts(at))
-
-
 def _relabel(at: AppTest | None = None) -> AppTest:
     if at is None:
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.run()
     at.switch_page("pages/relabel.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     return at
 
 
@@ -61,7 +51,7 @@ def _plate_text(at: AppTest):
 
 def _submit_plate(at: AppTest) -> AppTest:
     next(b for b in at.button if b.label == "Label the plate").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     return at
 
 
@@ -124,7 +114,7 @@ def test_a_read_on_recognize_is_fixed_with_one_click_and_undone(data_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.selectbox(key="recognize_sample").select_index(0).run()
-    _assert_clean(at)
+    assert_clean(at)
     with LabelStore.open(data_dir) as store:
         plates = store.recent_plates()
     assert plates, "the read was kept in the label store"
@@ -141,7 +131,7 @@ def test_a_read_on_recognize_is_fixed_with_one_click_and_undone(data_dir):
     assert REJECT in _choices(first)
     other = next(c for c in _choices(first) if c not in (chars[0].pred_char, REJECT))
     first.set_value(other).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert f"Character 1 labeled {other}" in [t.value for t in at.toast]
 
     with LabelStore.open(data_dir) as store:
@@ -152,7 +142,7 @@ def test_a_read_on_recognize_is_fixed_with_one_click_and_undone(data_dir):
     assert _pills(at)[0].value == other  # the pill now shows the person's label
 
     at.button(key="relabel_undo").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any(t.value.startswith("Undid the label") for t in at.toast)
     with LabelStore.open(data_dir) as store:
         assert store.stats()["labeled"] == 0
@@ -186,7 +176,7 @@ def test_a_segment_marked_not_a_character_is_skipped_when_the_plate_is_typed(sto
     data_dir, plate_id = stored
     at = _relabel()
     _pills(at)[3].set_value(REJECT).run()  # the "1": pretend it is a bolt
-    _assert_clean(at)
+    assert_clean(at)
     _plate_text(at).set_value("ABC234")
     _submit_plate(at)
     assert any("1 segment kept as not a character" in t.value for t in at.toast)
@@ -199,9 +189,9 @@ def test_any_class_can_be_typed_and_a_bad_one_is_a_message(stored):
     data_dir, plate_id = stored
     at = _relabel()
     _typed(at)[6].set_value("z").run()
-    _assert_clean(at)
+    assert_clean(at)
     _typed(at)[5].set_value("?").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("'?' is not a character class" in e.value for e in at.error)
     with LabelStore.open(data_dir) as store:
         labels = [c.label for c in store.plate_chars(plate_id)]
@@ -224,14 +214,14 @@ def test_review_queue_sorts_by_confidence_and_filters(stored, classifier):
     pills, target = queue[0], chars[[c.id for c in chars].index(order[0])]
     other = next(c for c in _choices(pills) if c not in (target.pred_char, REJECT))
     pills.set_value(other).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert len(_pills(at, "queue")) == len(chars) - 1  # the reviewed crop left the queue
     at.segmented_control(key="relabel_queue_status").set_value("corrected").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert [p.key.split("_")[3] for p in _pills(at, "queue")] == [str(target.id)]
     at.segmented_control(key="relabel_queue_status").set_value("all").run()
     at.selectbox(key="relabel_queue_class").set_value(other).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert str(target.id) in [p.key.split("_")[3] for p in _pills(at, "queue")]
     assert all(p.key.split("_")[4] == other for p in _pills(at, "queue"))
 
@@ -257,11 +247,11 @@ def test_an_unusable_store_is_an_error_and_recognize_still_reads(tmp_path, monke
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.selectbox(key="recognize_sample").select_index(1).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.metric or at.info, "the photo was still read"
     assert any("not being kept for relabeling" in w.value for w in at.warning)
     at.switch_page("pages/relabel.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("label store cannot be used" in e.value and "is a file" in e.value for e in at.error)
 
 
@@ -280,7 +270,7 @@ def test_a_plate_named_in_the_link_opens_and_the_arrows_step_through_plates(stor
     _relabel(at)
     assert at.selectbox(key="relabel_plate").value == first_id
     at.button(key="relabel_newer").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.selectbox(key="relabel_plate").value == min(newer)  # the next plate stored after it
     at.button(key="relabel_older").click().run()
     assert at.selectbox(key="relabel_plate").value == first_id
@@ -335,7 +325,7 @@ def test_a_mismatch_is_fixed_with_merge_and_then_the_typed_plate_labels_it(data_
     assert len(merges) == 7 and len([b for b in at.button if b.key.startswith("relabel_split_")]) == 8
 
     at.button(key=f"relabel_merge_{halves[0].id}_{halves[1].id}").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert f"Merged segments 2 and 3 of plate #{plate_id} into one" in [t.value for t in at.toast]
     assert any("Now cut into **7** segments" in i.value for i in at.info)
     assert not at.warning
@@ -351,7 +341,7 @@ def test_a_mismatch_is_fixed_with_merge_and_then_the_typed_plate_labels_it(data_
     # Undo takes back the labels, then the merge.
     at.button(key="relabel_undo").click().run()
     at.button(key="relabel_undo").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any(t.value == f"Undid the merge on plate #{plate_id}: 8 segments again" for t in at.toast)
     with LabelStore.open(data_dir) as store:
         assert [c.id for c in store.plate_chars(plate_id)][1:3] == [h.id for h in halves]
@@ -364,18 +354,18 @@ def test_split_on_the_page_and_plates_without_a_photo_offer_only_drop(stored, tm
     with LabelStore.open(data_dir) as store:
         first = store.plate_chars(plate_id)[0]
     at.button(key=f"relabel_split_{first.id}").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert f"Split segment 1 of plate #{plate_id} in two" in [t.value for t in at.toast]
     assert len(_pills(at)) == 8
     with LabelStore.open(data_dir) as store:
         chars = store.plate_chars(plate_id)
     at.button(key=f"relabel_drop_{chars[0].id}").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     with LabelStore.open(data_dir) as store:
         assert store.plate_chars(plate_id)[0].label == REJECT
         store.merge_chars(plate_id, 0)  # another tab merges: the page's buttons now name old places
     at.button(key=f"relabel_split_{chars[3].id}").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("changed since the page was drawn: nothing was done" in i.value for i in at.info)
     with LabelStore.open(data_dir) as store:
         assert len(store.plate_chars(plate_id)) == 7
@@ -389,7 +379,7 @@ def test_split_on_the_page_and_plates_without_a_photo_offer_only_drop(stored, tm
         crops_plate = store.recent_plates()[0]
     at.run()  # the picker lists the new plate
     at.selectbox(key="relabel_plate").set_value(crops_plate.id).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("without its photo" in c.value for c in at.caption)
     assert all(b.disabled for b in at.button if b.key.startswith(("relabel_split_", "relabel_merge_")))
 

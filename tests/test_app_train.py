@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import assert_clean
 from alpr import appstate, jobs, registry
 from alpr.classify import metadata_path
 from alpr.store import DATA_DIR_ENV
@@ -28,20 +29,8 @@ def _page() -> AppTest:
     at.run()
     at.switch_page("pages/train.py")
     at.run()
-    _assert_clean(at)
+    assert_clean(at)
     return at
-
-
-def _texts(at: AppTest) -> list[str]:
-    out = []
-    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader"):
-        out += [str(e.value) for e in getattr(at, kind)]
-    return out
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not any("Traceback" in t for t in _texts(at))
 
 
 def _button(at: AppTest, label: str):
@@ -137,7 +126,7 @@ def test_start_launches_a_run_with_the_form_s_options(data, monkeypatch):
     at.checkbox(key="train_activate").check()
     _button(at, "Start training").click()
     at.run()
-    _assert_clean(at)
+    assert_clean(at)
     assert len(calls) == 1
     args, folder, resume = calls[0]
     assert folder == data.resolve() and resume is None
@@ -182,14 +171,14 @@ def test_a_finished_run_is_compared_with_the_active_model_and_can_be_activated(d
     assert any(m.label.startswith("Validation accuracy · kept epoch") for m in at.metric)
     _button(at, "Activate v2").click()
     at.run()
-    _assert_clean(at)
+    assert_clean(at)
     assert registry.active_name(data) == "v2"
     assert any("v2 is now the active model" in s.value for s in at.success)
     # The Recognize page of the same process (no restart; the model cache keyed by the active version)
     # reads with v2 now.
     recognize = AppTest.from_file(APP, default_timeout=TIMEOUT)
     recognize.run()
-    _assert_clean(recognize)
+    assert_clean(recognize)
     assert any("**Model** `v2`" in c.value for c in recognize.sidebar.caption)
 
 
@@ -227,7 +216,7 @@ def test_the_registry_table_activates_and_rolls_back(data, constant_model):
     assert registry.active_name(data) == "v2"
     _button(at, "Roll back").click()
     at.run()
-    _assert_clean(at)
+    assert_clean(at)
     assert registry.active_name(data) == "shipped"
 
 
@@ -239,7 +228,7 @@ def test_a_corrupt_active_model_falls_back_to_the_last_good_version_with_a_warni
     (data / "models" / "v3" / "char_cnn.keras").write_bytes(b"garbage")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()  # the Recognize page
-    _assert_clean(at)
+    assert_clean(at)
     assert at.get("file_uploader")  # the page still works
     assert any("v3 cannot be used" in w.value and "v2, the last good version" in w.value for w in at.warning)
     assert any("v3 cannot be used" in c.value for c in at.sidebar.caption)

@@ -14,7 +14,7 @@ from alpr.imageio import encode_png
 from alpr.pipeline import recognize
 from alpr.synth import render_scene
 
-from browser_support import ARTIFACTS, CHROMIUM, chromium, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -39,26 +39,8 @@ def browser():
 @pytest.fixture
 def page(browser, app_url):
     """A fresh session of the app at a laptop-sized window, with the start page loaded."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.goto(app_url)
-    page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=READ_TIMEOUT_MS)
-    yield page
-    context.close()
-
-
-def _screenshot(page, name: str) -> Path:
-    """Full-page screenshot. Streamlit scrolls inside its own main element, not the document, so the
-    window is grown to the content's height first, or the picture stops at the first screen."""
-    size = page.viewport_size
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
-    page.wait_for_timeout(1000)  # let plotly re-lay out its charts at the new size
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
-    return path
+    with open_app(browser, app_url, READ_TIMEOUT_MS) as page:
+        yield page
 
 
 def _upload(page, *paths: Path) -> None:
@@ -70,12 +52,6 @@ def _wait_for_section(page, name: str) -> None:
     page.get_by_text("Time per stage").first.wait_for(timeout=READ_TIMEOUT_MS)
 
 
-def _assert_no_traceback(page) -> None:
-    text = page.locator("body").inner_text()
-    assert "Traceback" not in text
-    assert not page.locator("[data-testid=stException]").count()
-
-
 def test_uploaded_photo_shows_what_the_pipeline_reads(page, tmp_path):
     image, _ = render_scene("4KXM218", np.random.default_rng(11), "us")
     photo = tmp_path / "street.png"
@@ -85,9 +61,9 @@ def test_uploaded_photo_shows_what_the_pipeline_reads(page, tmp_path):
     _upload(page, photo)
     _wait_for_section(page, "street.png")
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
-    _screenshot(page, "browser-upload")
+    screenshot(page, "browser-upload")
 
-    _assert_no_traceback(page)
+    assert_no_traceback(page)
     metrics = page.locator("[data-testid=stMetricValue]")
     if rec.plates:
         assert metrics.all_inner_texts() == [p.plate or "?" for p in rec.plates]
@@ -104,11 +80,11 @@ def test_text_file_named_jpg_gets_a_clear_error_and_no_traceback(page, tmp_path)
     _upload(page, fake)
     error = page.locator("[data-testid=stAlertContentError]")
     error.first.wait_for(timeout=READ_TIMEOUT_MS)
-    _screenshot(page, "browser-bad-upload")
+    screenshot(page, "browser-bad-upload")
 
     assert "notes.jpg is not an image" in error.first.inner_text()
     assert "JPEG, PNG" in error.first.inner_text()  # says what would work
-    _assert_no_traceback(page)
+    assert_no_traceback(page)
 
 
 def test_sample_photo_is_read_and_drawn(page):
@@ -117,8 +93,8 @@ def test_sample_photo_is_read_and_drawn(page):
     page.get_by_role("option", name="Synthetic photo 3").click()
     _wait_for_section(page, "synthetic-3.png")
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
-    _screenshot(page, "browser-sample")
+    screenshot(page, "browser-sample")
 
-    _assert_no_traceback(page)
+    assert_no_traceback(page)
     assert page.get_by_text("This sample was drawn with the plate").is_visible()
     assert page.locator("[data-testid=stPlotlyChart]").count() >= 2

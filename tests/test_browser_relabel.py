@@ -15,7 +15,7 @@ import pytest
 
 from alpr.store import LabelStore
 
-from browser_support import ARTIFACTS, CHROMIUM, ROOT, chromium, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, ROOT, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -54,30 +54,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.goto(app_url)
-    page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=WAIT_MS)
-    yield page
-    context.close()
-
-
-def _screenshot(page, name: str) -> Path:
-    """Full-page screenshot (the window grown to the content first: Streamlit scrolls its own main element)."""
-    size = page.viewport_size
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
-    page.wait_for_timeout(1000)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
-    return path
-
-
-def _assert_no_traceback(page) -> None:
-    assert "Traceback" not in page.locator("body").inner_text()
-    assert not page.locator("[data-testid=stException]").count()
+    with open_app(browser, app_url, WAIT_MS) as page:
+        yield page
 
 
 def _labels_stats(data_dir: Path) -> dict:
@@ -98,7 +76,7 @@ def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, f
     link.click()  # click 1: from the read to its crops
     page.get_by_text("Whole plate").wait_for(timeout=WAIT_MS)
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=WAIT_MS)
-    _assert_no_traceback(page)
+    assert_no_traceback(page)
 
     with LabelStore.open(folders["data"]) as store:
         plate = store.recent_plates(1)[0]
@@ -110,8 +88,8 @@ def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, f
     box.press("Enter")  # then type the right class and press Enter
     page.get_by_text(f"Character 1 labeled {fix}").wait_for(timeout=WAIT_MS)
     page.get_by_text("corrected").first.wait_for(timeout=WAIT_MS)
-    _screenshot(page, "browser-relabel")
-    _assert_no_traceback(page)
+    screenshot(page, "browser-relabel")
+    assert_no_traceback(page)
 
     stats = _labels_stats(folders["data"])
     assert stats["labeled"] >= 1
@@ -120,11 +98,11 @@ def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, f
 
     page.get_by_role("tab", name="Review queue").click()
     page.get_by_text("least certain guesses first").wait_for(timeout=WAIT_MS)
-    _screenshot(page, "browser-relabel-queue")
+    screenshot(page, "browser-relabel-queue")
     page.get_by_role("tab", name="Counts").click()
     page.get_by_text("waiting for training").first.wait_for(timeout=WAIT_MS)
-    _screenshot(page, "browser-relabel-counts")
-    _assert_no_traceback(page)
+    screenshot(page, "browser-relabel-counts")
+    assert_no_traceback(page)
 
 
 def test_an_evaluation_error_is_sent_to_the_relabel_queue(page, app_url, folders):
@@ -138,19 +116,19 @@ def test_an_evaluation_error_is_sent_to_the_relabel_queue(page, app_url, folders
     page.get_by_role("option", name="constant.keras", exact=False).click()
     page.get_by_role("button", name="Run evaluation").click()
     page.get_by_role("tab", name="Errors").wait_for(timeout=WAIT_MS)
-    _screenshot(page, "browser-evaluate")
-    _assert_no_traceback(page)
+    screenshot(page, "browser-evaluate")
+    assert_no_traceback(page)
 
     page.get_by_role("tab", name="Confusion matrix").click()
     page.wait_for_timeout(500)
-    _screenshot(page, "browser-evaluate-confusion")
+    screenshot(page, "browser-evaluate-confusion")
     page.locator("[data-testid=stButtonGroup]").get_by_text("constant-A").click()
     page.get_by_role("tab", name="Errors").click()
     sends = page.get_by_role("button", name="Send to relabel queue")
     sends.first.wait_for(timeout=WAIT_MS)
-    _screenshot(page, "browser-evaluate-errors")
+    screenshot(page, "browser-evaluate-errors")
     before = _labels_stats(folders["data"])["plates"]
     sends.first.click()
     page.get_by_role("link", name="In the queue: plate").first.wait_for(timeout=WAIT_MS)
-    _assert_no_traceback(page)
+    assert_no_traceback(page)
     assert _labels_stats(folders["data"])["plates"] == before + 1

@@ -16,7 +16,7 @@ from train_helpers import seed_store
 from alpr import jobs, registry
 from alpr.classify import metadata_path
 
-from browser_support import ARTIFACTS, CHROMIUM, chromium, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -51,30 +51,8 @@ def app_url(data):
 
 @pytest.fixture
 def page(app_url):
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        page = context.new_page()
-        page.goto(app_url)
-        page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=LOAD_MS)
+    with chromium() as browser, open_app(browser, app_url, LOAD_MS) as page:
         yield page
-        context.close()
-
-
-def _screenshot(page, name: str) -> Path:
-    size = page.viewport_size
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
-    page.wait_for_timeout(1000)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
-    return path
-
-
-def _assert_no_traceback(page) -> None:
-    assert "Traceback" not in page.locator("body").inner_text()
-    assert not page.locator("[data-testid=stException]").count()
 
 
 def _open_train(page) -> None:
@@ -101,8 +79,8 @@ def test_a_run_started_in_the_browser_shows_its_curves_and_its_model_can_be_acti
     heading = page.locator("[data-testid=stHeading]").filter(has_text=re.compile(r"^Run \d")).first.inner_text()
     page.get_by_text(re.compile(r"Epoch \d of \d")).wait_for(timeout=RUN_MS)
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=RUN_MS)
-    _screenshot(page, "browser-train-live")
-    _assert_no_traceback(page)
+    screenshot(page, "browser-train-live")
+    assert_no_traceback(page)
 
     # A reload finds the same run (live or just finished), from the files the trainer writes.
     page.reload()
@@ -112,8 +90,8 @@ def test_a_run_started_in_the_browser_shows_its_curves_and_its_model_can_be_acti
     page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="v3 registered").wait_for(timeout=RUN_MS)
     page.get_by_role("tab", name="Per-class accuracy").click()
     page.wait_for_timeout(500)
-    _screenshot(page, "browser-train-done")
-    _assert_no_traceback(page)
+    screenshot(page, "browser-train-done")
+    assert_no_traceback(page)
     assert page.locator("[data-testid=stPlotlyChart]").count() >= 2
     run = jobs.list_runs(data)[0]
     assert run.state == "succeeded" and len(run.metrics()) == 4
