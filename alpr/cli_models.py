@@ -28,7 +28,7 @@ non_negative = whole_number(0)
 
 LEGACY_OUT = "models/char_cnn.keras"
 # Options of the fine-tuning form only, with the value that means "not given".
-_FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "data_dir": None,
+_FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "correction_weight": None, "data_dir": None,
                   "dataset": [], "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None}
 _PIPELINE_ONLY = ("finetune_epochs", "rounds")
 
@@ -57,6 +57,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                        help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)")
     group.add_argument("--lr", type=positive_float, default=None, help="learning rate of the frozen stage (default 3e-4; the unfrozen stage uses a tenth)")
     group.add_argument("--patience", type=positive, default=None, help="early stopping: epochs without a better validation loss (default 3)")
+    group.add_argument("--correction-weight", type=positive, default=None,
+                       help="a correction (a label that differs from what the model read) appears this many times as "
+                            "often as a confirmed label (default 1; more fixes more of them and unlearns more of the rest)")
     group.add_argument("--dataset", action="append", default=[], metavar="DIR",
                        help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
     group.add_argument("--no-store", action="store_true", help="leave the label store's labels out")
@@ -174,7 +177,8 @@ def train(args: argparse.Namespace) -> int | None:
     cfg.activate = args.activate
     for name, attr in (("epochs", "epochs"), ("unfreeze_epochs", "unfreeze_epochs"), ("lr", "lr"),
                        ("patience", "patience"), ("batch_size", "batch_size"), ("seed", "seed"),
-                       ("glyphs_per_class", "glyphs_per_class"), ("pretrain_epochs", "pretrain_epochs")):
+                       ("glyphs_per_class", "glyphs_per_class"), ("pretrain_epochs", "pretrain_epochs"),
+                       ("correction_weight", "correction_weight")):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, attr, value)

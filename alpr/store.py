@@ -982,9 +982,15 @@ class LabelStore:
     def training_arrays(self, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """(images float32 (N, size, size) in [0, 1], labels int64 indices into ALL_CLASSES) of the
         characters whose effective label is a person's or an import's, oldest label first."""
+        images, labels, _ = self.training_set(size)
+        return images, labels
+
+    def training_set(self, size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`training_arrays` and a third array: True where the label differs from what the model
+        read when the crop was stored (a correction), which fine-tuning weighs more."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT c.crop, l.label FROM current_labels l JOIN chars c ON c.id = l.char_id "
+                "SELECT c.crop, l.label, c.pred_char FROM current_labels l JOIN chars c ON c.id = l.char_id "
                 "WHERE l.source IN ('person', 'import') AND c.retired_by_action IS NULL ORDER BY l.id"
             ).fetchall()
         index = {c: i for i, c in enumerate(ALL_CLASSES)}
@@ -992,7 +998,8 @@ class LabelStore:
         for i, row in enumerate(rows):
             images[i] = _decode_crop(row["crop"], size)
         labels = np.array([index[r["label"]] for r in rows], dtype=np.int64)
-        return images, labels
+        corrected = np.array([r["pred_char"] is not None and r["pred_char"] != r["label"] for r in rows], dtype=bool)
+        return images, labels, corrected
 
     # --- export --------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ import streamlit as st
 from alpr import appstate, jobs, registry, train_figures
 from alpr.errors import AlprError
 
+appstate.require_router("train")
+
 log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}
@@ -25,7 +27,8 @@ STATE_BADGES = {
     "cancelled": ("Cancelled", "gray", ":material/cancel:"),
     "interrupted": ("Interrupted", "orange", ":material/pause_circle:"),
 }
-PART_NAMES = {"store": "Label store (held out)", "datasets": "Added folders (held out)", "glyphs": "Rendered glyphs"}
+PART_NAMES = {"store": "Label store (held out)", "datasets": "Added folders (held out)", "glyphs": "Rendered glyphs",
+              "replay": "Unlabeled crops, as the base model read them"}
 _FLASH = "train_flash"
 _VIEW = "train_view_run"
 _RERUN = "train_rerun_page"
@@ -200,7 +203,7 @@ def _comparison(version: registry.Version) -> None:
         return
     against = comparison.get("against") or "active"
     table = []
-    keys = [("all", "All held-out crops")] + [(k, PART_NAMES[k]) for k in ("store", "datasets", "glyphs") if k in new["parts"]]
+    keys = [("all", "All held-out crops")] + [(k, PART_NAMES[k]) for k in PART_NAMES if k in new["parts"]]
     for key, name in keys:
         n = new if key == "all" else new["parts"][key]
         o = (old if key == "all" else (old or {}).get("parts", {}).get(key)) if old else None

@@ -517,6 +517,14 @@ def test_training_arrays_hold_person_and_import_labels_only(reviewed):
     assert np.abs(images[1] - store.plate_chars(p1)[1].image).max() == 0
 
 
+def test_training_set_marks_the_labels_that_correct_the_model(reviewed):
+    store, _, _ = reviewed
+    images, labels, corrected = store.training_set()
+    assert np.array_equal(images, store.training_arrays()[0]) and np.array_equal(labels, store.training_arrays()[1])
+    # ABC123 corrects the model's A8C123 at B; X confirms its X; V corrects its Y.
+    assert corrected.tolist() == [False, True, False, False, False, False, False, True]
+
+
 # --- several processes, crashes ----------------------------------------------------------------
 
 

@@ -201,3 +201,27 @@ def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
           f"rest {rest_before:.1%} -> {rest_after:.1%}; {seconds:.0f} s")
     assert fixed >= 0.7
     assert rest_after >= rest_before - 0.01
+
+
+def test_corrections_appear_correction_weight_times_as_often_as_confirmed_labels():
+    from alpr.finetune import _per_crop
+
+    # 4 store crops (the 2nd a correction), then 2 crops of an export folder, which are never corrections.
+    corrected = np.array([False, True, False, False])
+    assert _per_crop(6, corrected, repeats=5, correction_weight=3).tolist() == [5, 15, 5, 5, 5, 5]
+    assert _per_crop(6, corrected, repeats=5, correction_weight=1).tolist() == [5] * 6
+
+
+def test_a_fifth_of_the_replay_crops_validates_with_the_base_models_sure_reads():
+    from alpr.finetune import _split_replay, held_out
+
+    x = np.random.default_rng(0).random((200, 32, 32)).astype(np.float32)
+    probs = np.full((200, len(ALL_CLASSES)), 0.5 / (len(ALL_CLASSES) - 1), np.float32)
+    probs[:, 3] = 0.5  # unsure of every crop ...
+    probs[::2, 3] = 0.95  # ... but every other one
+    val = held_out(x)
+    x_tr, p_tr, x_val, y_val = _split_replay(x, probs)
+    assert 0 < val.sum() < 200
+    assert np.array_equal(x_tr, x[~val]) and np.array_equal(p_tr, probs[~val])
+    sure = val & (np.arange(200) % 2 == 0)
+    assert np.array_equal(x_val, x[sure]) and y_val.tolist() == [3] * int(sure.sum())
