@@ -22,11 +22,18 @@ PAGES = [
     st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
 ]
 page = st.navigation(PAGES)
+appstate.route(PAGES)
 
 # The sidebar says which model answers, on every page. A missing model is only a warning here:
 # a page that can fix it (training) must still open; the pages that need it stop on their own.
 with st.sidebar:
     st.markdown("### :material/directions_car: Plate reader")
+    # Before anything opens the label store: a crash (kill -9, power cut) is tidied and said once.
+    recovered = appstate.startup_notes()
+    if recovered:
+        with st.expander(f"Recovered after a crash ({len(recovered)})", icon=":material/restore:"):
+            for note in recovered:
+                st.caption(note[0].upper() + note[1:] + ".")
     classifier, error = appstate.try_classifier()
     if classifier is None:
         st.warning(f"No usable character model: {error}", icon=":material/warning:")

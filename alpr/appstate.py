@@ -9,16 +9,18 @@ import hashlib
 import json
 import logging
 import os
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from alpr.classify import DEFAULT_MODEL, CharClassifier, describe_device, load_classifier
-from alpr.errors import AlprError, ModelError
-from alpr.imageio import encode_png, load_image
+from alpr.errors import AlprError, ImageLoadError, ModelError
+from alpr.imageio import IMAGE_TYPES, encode_png, load_image
 from alpr.pipeline import recognize
 from alpr.report import to_openalpr
 from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, LabelStore, StoreError
@@ -26,9 +28,15 @@ from alpr.synth import sample_scenes
 from alpr.types import Recognition
 
 log = logging.getLogger("alpr.app")
+# Streamlit sets up only its own "streamlit" logger: without a handler here the app's INFO lines
+# (the model loads, which say whether sessions share one model) would be dropped, and its warnings
+# printed bare. One handler per process, however often the pages import this module.
+if not log.handlers:
+    _console = logging.StreamHandler()  # stderr: the server's console and log
+    _console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(_console)
+    log.setLevel(logging.INFO)
 
-# The upload widget's and the samples folder's accepted types: what `load_image` decodes.
-IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 # Extra photos for the sample picker, e.g. a folder of real photos for a demo.
 SAMPLES_DIR_ENV = "ALPR_SAMPLES_DIR"
 # Enough synthetic photos to show each plate style (us, eu, br) twice.
@@ -55,7 +63,16 @@ class Photo:
 @st.cache_resource(show_spinner="Loading the character model…", max_entries=1)
 def _load_classifier(path: str, modified_ns: int) -> CharClassifier:
     # modified_ns is part of the cache key only: a model replaced on disk is loaded on the next rerun.
-    return load_classifier(path)
+    return _load_and_log(path)
+
+
+def _load_and_log(path: str) -> CharClassifier:
+    """load_classifier, and one INFO line saying so: the sessions of one server share each loaded
+    model, so the line appears once per model file (and again only when the file changes)."""
+    started = time.perf_counter()
+    classifier = load_classifier(path)
+    log.info("loaded character model %s from %s in %.1f s", classifier.info.version, path, time.perf_counter() - started)
+    return classifier
 
 
 def try_classifier() -> tuple[CharClassifier | None, str | None]:
@@ -162,6 +179,77 @@ def read_photo(photo: Photo, country: str, topn: int, classifier: CharClassifier
 def openalpr_json(rec: Recognition, name: str) -> str:
     """The read as OpenALPR's `alpr -j` JSON, for the download button."""
     return json.dumps(to_openalpr(rec, name), indent=2)
+
+
+# ---------------------------------------------------------------------------------------- batches
+
+# More photos than this and the Recognize page shows one summary row per photo instead of a full
+# section each: a section draws the photo and four charts, so 200 of them make a page that takes
+# minutes to draw and that nobody scrolls. Six is the sample picker's count, which still fits.
+BATCH_THRESHOLD = 6
+# Summary rows kept per browser session, by photo: a few hundred bytes each, so far more than any
+# one upload holds, and still a bound for a session that uploads batch after batch.
+_BATCH_KEY = "_alpr_batch_rows"
+_MAX_BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One photo of a batch as the summary table shows it. Only this is kept per photo, never its
+    Recognition, which holds the photo and several full-size arrays derived from it."""
+
+    file: str
+    plate: str  # the best plate's best reading; "" when no plate was found or the file is unusable
+    confidence: float | None  # 0..100, of that reading
+    matches_template: bool | None
+    plates: int  # plates found in the photo
+    ms: float | None  # the pipeline's time on it, as its detail view's timings chart shows
+    error: str | None  # why the file could not be read; None when it was
+
+
+def read_batch(
+    photos: list[Photo],
+    country: str,
+    topn: int,
+    classifier: CharClassifier,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[BatchRow]:
+    """One summary row per photo, in order; a photo that cannot be read gets its error in its row
+    and the others are still read.
+
+    Rows are remembered in the session by the photo's name and size (with country, top-N and
+    model), so a rerun, a batch interrupted by a widget change, or one more upload reads only the
+    photos not read yet; names and sizes tell the upload widget's files apart without hashing them
+    all on every rerun. `progress(done, total, name)` is called before each photo that is read.
+    """
+    rows: OrderedDict = st.session_state.setdefault(_BATCH_KEY, OrderedDict())
+    out = []
+    for done, photo in enumerate(photos):
+        key = (photo.name, len(photo.data), country, topn, classifier.info.version)
+        if key not in rows:
+            if progress is not None:
+                progress(done, len(photos), photo.name)
+            rows[key] = _batch_row(photo, country, topn, classifier)
+        rows.move_to_end(key)
+        out.append(rows[key])
+    while len(rows) > _MAX_BATCH_ROWS:
+        rows.popitem(last=False)
+    return out
+
+
+def _batch_row(photo: Photo, country: str, topn: int, classifier: CharClassifier) -> BatchRow:
+    try:
+        rec = read_photo(photo, country, topn, classifier)
+    except ImageLoadError as exc:
+        return BatchRow(photo.name, "", None, None, 0, None, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the batch
+        log.exception("reading %s failed", photo.name)
+        return BatchRow(photo.name, "", None, None, 0, None, f"Could not read {photo.name}: {exc}")
+    ms = rec.timings_ms.get("total")
+    if not rec.plates:
+        return BatchRow(photo.name, "", None, None, 0, ms, None)
+    best = rec.plates[0]
+    return BatchRow(photo.name, best.plate, best.confidence, best.matches_template, len(rec.plates), ms, None)
 
 
 # ----------------------------------------------------------------------------------- label store
@@ -297,7 +385,7 @@ def _model_version(path: Path) -> str | None:
 
 @st.cache_resource(show_spinner="Loading the character model…", max_entries=3)
 def _load_other_classifier(path: str, modified_ns: int) -> CharClassifier:
-    return load_classifier(path)
+    return _load_and_log(path)
 
 
 def load_model(path: Path) -> CharClassifier:
@@ -417,3 +505,49 @@ def training_folders(roots: tuple[str, ...]) -> dict[str, str]:
             label = root.name if rel == Path(".") else f"{root.name}/{rel.as_posix()}"
             out.setdefault(label, str(folder))
     return out
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _recover(folder: str) -> tuple[str, ...]:
+    from alpr.recovery import recover
+
+    notes = tuple(recover(folder))
+    for note in notes:
+        log.warning("recovered at start: %s", note)
+    return notes
+
+
+def startup_notes() -> tuple[str, ...]:
+    """What this process tidied after a crash when it first opened the data folder (once per process)."""
+    try:
+        return _recover(str(data_dir().resolve()))
+    except (OSError, AlprError) as exc:  # a data folder that cannot be read is reported by the pages that need it
+        log.warning("could not check the data folder after a crash: %s", exc)
+        return ()
+
+
+# --- deep links on a fresh server ------------------------------------------------------------------
+# Streamlit keeps its legacy handling of a `pages/` folder until the first run of app.py calls
+# st.navigation: so the very first request of a fresh server for /train runs pages/train.py on its
+# own, with none of app.py's sidebar. A page seeing that sends the session through app.py once and
+# app.py sends it on to the page asked for, query parameters included.
+_ROUTED_KEY = "_alpr_routed"
+_DEEP_LINK_KEY = "_alpr_deep_link"
+
+
+def route(pages: list) -> None:
+    """Called by app.py after st.navigation: this session has a router; finish a pending deep link."""
+    st.session_state[_ROUTED_KEY] = True
+    pending = st.session_state.pop(_DEEP_LINK_KEY, None)
+    if pending:
+        url_path, params = pending
+        for page in pages:
+            if page.url_path == url_path:
+                st.switch_page(page, query_params=params or None)
+
+
+def require_router(url_path: str) -> None:
+    """First line of every page: when app.py did not run first, go through it to this page."""
+    if not st.session_state.get(_ROUTED_KEY):
+        st.session_state[_DEEP_LINK_KEY] = (url_path, st.query_params.to_dict())
+        st.switch_page(str(Path(__file__).resolve().parent.parent / "app.py"))

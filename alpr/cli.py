@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 from alpr.argtypes import whole_number
@@ -23,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rec = sub.add_parser("recognize", help="read the plates in photos")
-    rec.add_argument("images", nargs="+", metavar="IMAGE", help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
+    rec.add_argument("images", nargs="+", metavar="IMAGE",
+                     help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF), or folders: the photos directly inside, by name")
     rec.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats to rank by")
     rec.add_argument("--topn", type=_positive, default=10, help="candidate strings per plate (default 10)")
     rec.add_argument("--json", action="store_true", help="one OpenALPR-compatible JSON object per line per image")
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _recognize(args) -> int:
+    names = _expand_folders(args.images)  # before TensorFlow is imported: an empty folder fails at once
     from alpr import registry
     from alpr.classify import load_classifier
     from alpr.imageio import load_image
@@ -100,22 +104,93 @@ def _recognize(args) -> int:
     from alpr.report import to_openalpr
 
     classifier = load_classifier(registry.resolve_model(args.model))
-    failed = 0
-    for name in args.images:
+    batch = len(names) > 1
+    bar = _progress_bar("recognize ") if batch else None
+    failed = plates = 0
+    times_ms: list[float] = []
+    t0 = time.perf_counter()
+    if bar:
+        bar(0, len(names))  # the first photo takes longest (the model's graph is traced): show the bar before it
+    for done, name in enumerate(names, start=1):
+        started = time.perf_counter()
         try:
             image = load_image(name)
         except AlprError as exc:
             failed += 1
+            if bar:
+                bar.clear()
             print(f"{name}: {exc}", file=sys.stderr)
             if args.json:
                 print(json.dumps({"filename": name, "error": str(exc)}), flush=True)
-            continue
-        rec = recognize(image, country=args.country, topn=args.topn, plate_crop=args.plate_crop, classifier=classifier)
-        if args.json:
-            print(json.dumps(to_openalpr(rec, filename=name)), flush=True)
         else:
-            _print_table(name, rec)
+            rec = recognize(image, country=args.country, topn=args.topn, plate_crop=args.plate_crop, classifier=classifier)
+            times_ms.append(1000 * (time.perf_counter() - started))
+            plates += len(rec.plates)
+            if bar:
+                bar.clear()
+            if args.json:
+                print(json.dumps(to_openalpr(rec, filename=name)), flush=True)
+            else:
+                _print_table(name, rec)
+            # Only the counts above outlive a photo: a Recognition holds the photo and several
+            # full-size arrays derived from it, so keeping every one would grow with the batch.
+            del image, rec
+        if bar:
+            bar(done, len(names))
+        elif batch and done % _PROGRESS_EVERY == 0 and done < len(names):
+            print(f"recognize {done}/{len(names)}", file=sys.stderr, flush=True)
+    if batch:
+        seconds = time.perf_counter() - t0
+        print(_batch_summary(len(names), failed, plates, seconds, times_ms), file=sys.stderr, flush=True)
     return 1 if failed else 0
+
+
+# Photos between two plain progress lines when stderr is not a terminal (a log file, a pipe):
+# often enough to see a long batch move, rarely enough not to bury its error lines.
+_PROGRESS_EVERY = 25
+
+
+def _progress_bar(label: str):
+    """A redrawn one-line bar on a terminal (or with ALPR_PROGRESS set); None where a bar's
+    carriage returns would only clutter a log, and plain lines are printed instead."""
+    from alpr.evaluate import ProgressBar
+
+    return ProgressBar(label) if sys.stderr.isatty() or os.environ.get("ALPR_PROGRESS") else None
+
+
+def _expand_folders(names: list[str]) -> list[str]:
+    """The IMAGE arguments with each folder replaced by the image files directly inside it, by name.
+
+    Anything that is not a folder is kept as given, so a missing or unreadable file still gets its
+    own error line in its place when it is read."""
+    from alpr.imageio import IMAGE_TYPES, images_in
+
+    out: list[str] = []
+    for name in names:
+        if not Path(name).is_dir():
+            out.append(name)
+            continue
+        files = images_in(name)
+        if not files:
+            raise AlprError(f"no image files in the folder {name} (looked for .{', .'.join(IMAGE_TYPES)})")
+        out += [str(p) for p in files]
+    return out
+
+
+def _batch_summary(total: int, failed: int, plates: int, seconds: float, times_ms: list[float]) -> str:
+    median = f"{statistics.median(times_ms):.0f}" if times_ms else "-"
+    return (
+        f"{total} photos: {total - failed} read, {failed} failed, {plates} plates found; "
+        f"{seconds:.1f} s in all, median {median} ms per photo; peak memory {_peak_rss_mb():.0f} MB"
+    )
+
+
+def _peak_rss_mb() -> float:
+    """This process's largest resident set so far, in MB."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
 def _print_table(name: str, rec) -> None:
@@ -135,13 +210,13 @@ def _eval(args) -> int:
     from alpr import registry
     from alpr.classify import load_classifier
     from alpr.data import read_dataset
-    from alpr.evaluate import ProgressBar, evaluate_items, format_table, select, summarize
+    from alpr.evaluate import evaluate_items, format_table, select, summarize
 
     items = select(read_dataset(args.dataset), holdout=args.holdout, limit=args.limit)
     if not items:
         raise AlprError(f"no files to evaluate in {args.dataset} with these options")
     classifier = load_classifier(registry.resolve_model(args.model))
-    progress = ProgressBar("eval ") if sys.stderr.isatty() or os.environ.get("ALPR_PROGRESS") else None
+    progress = _progress_bar("eval ")
     results = []
     for r in evaluate_items(items, classifier, args.country, args.topn, progress=progress):
         results.append(r)

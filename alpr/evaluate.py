@@ -153,18 +153,30 @@ class ProgressBar:
     def __init__(self, label: str = "", stream=sys.stderr, width: int = 30):
         self.label, self.stream, self.width = label, stream, width
         self.t0 = time.perf_counter()
+        self._drawn = 0  # characters of the bar now on the line, 0 once it ended with a newline
 
     def __call__(self, done: int, total: int, note: str = "") -> None:
         filled = int(self.width * done / max(total, 1))
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / max(done, 1) * (total - done)
-        self.stream.write(
-            f"\r{self.label}[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {note:<4} "
+        line = (
+            f"{self.label}[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {note:<4} "
             f"{elapsed:5.0f}s elapsed, {eta:4.0f}s left"
         )
+        self.stream.write(f"\r{line}")
+        self._drawn = len(line)
         if done >= total:
             self.stream.write("\n")
+            self._drawn = 0
         self.stream.flush()
+
+    def clear(self) -> None:
+        """Blank the bar's line, so that a line printed next (to this stream or to a terminal
+        showing both stdout and stderr) starts at the left edge instead of after the bar."""
+        if self._drawn:
+            self.stream.write(f"\r{' ' * self._drawn}\r")
+            self.stream.flush()
+            self._drawn = 0
 
 
 # --- for the app's Evaluate page -----------------------------------------------------------------

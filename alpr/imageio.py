@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -20,7 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from alpr.config import DEFAULT, LoadConfig
 from alpr.errors import ImageLoadError
 
-__all__ = ["load_image", "encode_png"]
+__all__ = ["load_image", "encode_png", "images_in", "IMAGE_TYPES"]
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
@@ -29,6 +30,9 @@ Source = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 # multi-picture (MPO) JPEGs some phones write; DIB is BMP without its file header.
 _FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF")
 _FORMAT_NAMES = "JPEG, PNG, WebP, BMP, TIFF or GIF"
+# The file name endings of those formats: what the app's upload widget accepts and what a folder
+# given to `recognize` is searched for.
+IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 
 # What Pillow raises on a damaged file: OSError ("image file is truncated", "broken data
 # stream"), SyntaxError (bad headers in several plugins), ValueError / struct.error (fields that
@@ -37,6 +41,8 @@ _FORMAT_NAMES = "JPEG, PNG, WebP, BMP, TIFF or GIF"
 # strip offsets are stored as fractions (found by fuzzing). Anything else is a bug, not bad input.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, struct.error, EOFError, TypeError, IndexError)
 _BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+# Held while the decode below changes the process-wide warning filters; decodes take turns.
+_WARNINGS_LOCK = threading.Lock()
 
 # The modes whose 4th channel (or palette transparency) must be composited, not dropped:
 # dropping alpha turns transparent areas into whatever colour the encoder left there (often black).
@@ -77,6 +83,22 @@ def load_image(source: Source, config: LoadConfig = DEFAULT.load, name: str | No
     data, label = _read_source(source, config, name)
     image = _decode(data, label, config)
     return _to_rgb(image, label)
+
+
+def images_in(folder: str | os.PathLike) -> list[Path]:
+    """The image files directly inside `folder` (by name ending, see IMAGE_TYPES), sorted by name.
+
+    Not recursive. Hidden files are skipped: macOS leaves a `._NAME.jpg` beside every photo copied
+    to a foreign disk, and those are not images. Raises ImageLoadError when the folder cannot be listed.
+    """
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError as exc:
+        raise ImageLoadError(f"cannot list the folder {os.fspath(folder)}: {exc.strerror or exc}") from None
+    return sorted(
+        (p for p in entries if not p.name.startswith(".") and p.suffix.lower().lstrip(".") in IMAGE_TYPES and p.is_file()),
+        key=lambda p: p.name,
+    )
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -201,8 +223,10 @@ def _decode(data: bytes, label: str, config: LoadConfig) -> Image.Image:
     """Open, size-check and fully decode the first frame, turning every decode failure into ImageLoadError."""
     # Pillow only *warns* between MAX_IMAGE_PIXELS and twice that; make the warning an error so a
     # bomb never gets decoded. catch_warnings swaps the process-wide filter list (not thread-local
-    # before Python 3.14); the only effect on other threads is that they briefly share this filter.
-    with warnings.catch_warnings():
+    # before Python 3.14), so two decodes at once (two app sessions) must not overlap: the first
+    # to finish would restore the list under the second (its bomb check no longer an error) and
+    # the second would then restore its copy of the first's filters, leaking them for good.
+    with _WARNINGS_LOCK, warnings.catch_warnings():
         # Pillow warns (UserWarning) and carries on about damaged EXIF/TIFF tags; the caller gets
         # a usable image or an ImageLoadError either way, so the warnings only add console noise.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")

@@ -5,6 +5,7 @@ exactly what was decided.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 
@@ -18,13 +19,18 @@ from alpr.segment import crop_plate, segment_all
 from alpr.types import REJECT, Box, PlateCandidate, PlateRead, Recognition
 
 _default_reader: CharClassifier | None = None
+# Threads (Streamlit sessions, a thread pool) that ask for the model at the same moment must not
+# each load their own copy: one loads, the others wait for it.
+_default_lock = threading.Lock()
 
 
 def default_classifier() -> CharClassifier:
-    """The shipped model, loaded once per process."""
+    """The shipped model, loaded once per process, whichever thread asks first."""
     global _default_reader
     if _default_reader is None:
-        _default_reader = load_classifier()
+        with _default_lock:
+            if _default_reader is None:
+                _default_reader = load_classifier()
     return _default_reader
 
 

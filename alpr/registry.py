@@ -16,6 +16,7 @@ Nothing in this module imports TensorFlow unless a model is actually loaded.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -235,6 +236,7 @@ def history(folder: str | os.PathLike | None = None) -> list[dict]:
 
 def _write_active(folder, name: str, by: str) -> None:
     root = models_dir(folder)
+    tmp = root / f".{ACTIVE_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         root.mkdir(parents=True, exist_ok=True)
         state = _read_active(folder)
@@ -243,11 +245,20 @@ def _write_active(folder, name: str, by: str) -> None:
             past.append({"version": state.get("version") or SHIPPED, "at": None, "by": "default"})
         past.append({"version": name, "at": _now(), "by": by})
         new = {"version": name, "activated": _now(), "history": past[-_HISTORY_KEEP:]}
-        tmp = root / f".{ACTIVE_FILE}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(json.dumps(new, indent=1))
         os.replace(tmp, root / ACTIVE_FILE)
     except OSError as exc:
-        raise RegistryError(f"cannot write {root / ACTIVE_FILE} ({exc.strerror or exc}); check the data folder is writable") from None
+        tmp.unlink(missing_ok=True)  # a half-written temporary file must not outlive a full disk
+        raise RegistryError(f"cannot write {root / ACTIVE_FILE}: {_why(exc)}") from None
+
+
+def _why(exc: OSError) -> str:
+    """What a failed write means for the user, and what to do about it."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; free some space and try again (the registry is unchanged)"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{exc.strerror}; check the data folder is writable, or set {DATA_DIR_ENV} to another folder"
+    return f"{exc.strerror or exc}; check the data folder is writable"
 
 
 def check(version: Version) -> None:
@@ -351,16 +362,22 @@ def register(write_model: Callable[[Path], None], metadata: dict, folder: str | 
         tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
         tmp.mkdir()
     except OSError as exc:
-        raise RegistryError(f"cannot write a model version under {root} ({exc.strerror or exc}); check the data folder is writable") from None
+        raise RegistryError(f"cannot write a model version under {root}: {_why(exc)}") from None
     try:
-        write_model(tmp / MODEL_FILE)
+        try:
+            write_model(tmp / MODEL_FILE)
+        except OSError as exc:
+            raise RegistryError(f"cannot write a model version under {root}: {_why(exc)}") from None
         for _ in range(20):
             name = next_name(folder)
             meta = dict(metadata)
             meta["version"] = name
             meta.setdefault("format", MODEL_FORMAT)
             meta["registry"] = {**(meta.get("registry") or {}), "registered": _now()}
-            metadata_path(tmp / MODEL_FILE).write_text(json.dumps(meta, indent=1))
+            try:
+                metadata_path(tmp / MODEL_FILE).write_text(json.dumps(meta, indent=1))
+            except OSError as exc:
+                raise RegistryError(f"cannot write a model version under {root}: {_why(exc)}") from None
             try:
                 os.rename(tmp, root / name)  # fails if another process took the name meanwhile
             except OSError:

@@ -18,6 +18,8 @@ from alpr.data import read_dataset
 from alpr.errors import AlprError
 from alpr.imageio import encode_png, load_image
 
+appstate.require_router("evaluate")
+
 log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}

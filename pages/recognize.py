@@ -1,6 +1,7 @@
 """Recognize: read the plates in photos, and show every decision taken on the way to the answer."""
 import logging
 from pathlib import Path
+from statistics import median
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +9,8 @@ import streamlit as st
 from alpr import appstate, figures
 from alpr.assemble import COUNTRIES
 from alpr.errors import ImageLoadError
+
+appstate.require_router("recognize")
 
 log = logging.getLogger("alpr.app")
 
@@ -184,5 +187,75 @@ def show_photo(photo: appstate.Photo, index: int) -> None:
         st.error(f"Could not read {photo.name}: {exc}", icon=":material/error:")
 
 
-for index, photo in enumerate(photos):
-    show_photo(photo, index)
+# --- many photos: one row each, any one opened in full ------------------------------------------
+
+def show_batch(photos: list[appstate.Photo]) -> None:
+    """A progress bar while the photos are read, then what each one read, and a picker to open
+    any of them in the full view. Only the rows are kept, so a batch of hundreds stays small."""
+    st.subheader(f"{len(photos)} photos", divider="gray")
+    status = st.empty()
+
+    def show_progress(done: int, total: int, name: str) -> None:
+        status.progress(done / total, text=f"Reading photo {done + 1} of {total} · {name}…")
+
+    rows = appstate.read_batch(photos, country, topn, classifier, show_progress)
+    status.empty()
+
+    read = [r for r in rows if r.error is None]
+    cards = st.container(horizontal=True, gap="small")
+    cards.metric("Photos read", f"{len(read)} of {len(rows)}", border=True, width=210)
+    cards.metric("Plates found", sum(r.plates for r in rows), border=True, width=210)
+    if read:
+        cards.metric("Median time per photo", f"{median(r.ms for r in read):.0f} ms", border=True, width=210)
+    if len(read) < len(rows):
+        cards.metric("Unusable files", len(rows) - len(read), border=True, width=210)
+
+    table = pd.DataFrame(
+        {
+            "File": [r.file for r in rows],
+            "Plate": [r.plate for r in rows],
+            "Confidence": [r.confidence for r in rows],
+            "Matches template": [r.matches_template for r in rows],
+            "Plates found": [r.plates for r in rows],
+            "ms": [None if r.ms is None else round(r.ms) for r in rows],
+            "Error": [r.error or "" for r in rows],
+        },
+        index=pd.RangeIndex(1, len(rows) + 1, name="#"),
+    )
+    st.dataframe(
+        table, key="recognize_batch_table", height=min(38 + 35 * len(table), 460),
+        column_config={
+            "File": st.column_config.TextColumn(width=200),
+            "Plate": st.column_config.TextColumn(width=100),
+            "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=140),
+            "Matches template": st.column_config.CheckboxColumn(
+                "Template", help="The best reading fits one of the country's plate formats", width=80),
+            "Plates found": st.column_config.NumberColumn("Plates", width=70),
+            "ms": st.column_config.NumberColumn("ms", help="Time the pipeline took on the photo", width=70),
+            "Error": st.column_config.TextColumn(help="Why the file could not be read", width="large"),
+        },
+    )
+    footer = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    footer.download_button(
+        "Download table as CSV", table.to_csv(), file_name="plates.csv", mime="text/csv", on_click="ignore",
+        icon=":material/download:", key="recognize_batch_csv",
+    )
+    # Labels, not indexes, as options: a new upload changes them, so the picker resets instead
+    # of opening whichever photo now has the old index.
+    labels = {f"{i}. {r.file} · {r.plate or ('unusable file' if r.error else 'no plate')}": i
+              for i, r in enumerate(rows, start=1)}
+    choice = footer.selectbox(
+        "Open a photo", list(labels), index=None, key="recognize_batch_open", width=420,
+        placeholder="Choose a photo to see how it was read…",
+        help="Shows every step of that photo's read, as for a single photo.",
+    )
+    if choice is not None:
+        index = labels[choice] - 1
+        show_photo(photos[index], index)
+
+
+if len(photos) > appstate.BATCH_THRESHOLD:
+    show_batch(photos)
+else:
+    for index, photo in enumerate(photos):
+        show_photo(photo, index)

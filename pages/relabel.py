@@ -11,6 +11,8 @@ from alpr import appstate, figures
 from alpr.errors import AlprError
 from alpr.types import ALL_CLASSES, REJECT
 
+appstate.require_router("relabel")
+
 log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `streamlit run app.py`: its URL, its process and where its log goes."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def memory_mb(self) -> dict[str, float]:
+        """The server's resident memory now ("rss") and its peak so far ("peak"), in MB, from
+        /proc/PID/status (Linux): VmRSS and VmHWM, the high-water mark the kernel keeps."""
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+                      if ":" in line)
+        return {name: int(fields[key].split()[0]) / 1024 for name, key in (("rss", "VmRSS"), ("peak", "VmHWM"))}
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
 @contextmanager
-def streamlit_app(log_name: str, unset: tuple[str, ...] = ("ALPR_SAMPLES_DIR",), **env_overrides: str):
-    """Serve this checkout's app until the block ends; yields its URL. The server log goes to
+def streamlit_server(log_name: str, unset: tuple[str, ...] = ("ALPR_SAMPLES_DIR",), **env_overrides: str):
+    """Serve this checkout's app until the block ends; yields the `Server`. The server log goes to
     test-artifacts/LOG_NAME for a person to read when a test fails."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -61,7 +81,7 @@ def streamlit_app(log_name: str, unset: tuple[str, ...] = ("ALPR_SAMPLES_DIR",),
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not answer /_stcore/health within {START_TIMEOUT_S} s; see {log.name}")
             time.sleep(0.3)
-        yield url
+        yield Server(url, server, Path(log.name))
     finally:
         server.terminate()
         try:
@@ -70,6 +90,13 @@ def streamlit_app(log_name: str, unset: tuple[str, ...] = ("ALPR_SAMPLES_DIR",),
             server.kill()
             server.wait()
         log.close()
+
+
+@contextmanager
+def streamlit_app(log_name: str, unset: tuple[str, ...] = ("ALPR_SAMPLES_DIR",), **env_overrides: str):
+    """Serve this checkout's app until the block ends; yields its URL (see `streamlit_server`)."""
+    with streamlit_server(log_name, unset, **env_overrides) as server:
+        yield server.url
 
 
 @contextmanager

@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import assert_clean
-from alpr import appstate
-from alpr.imageio import load_image
+from alpr import appstate, synth
+from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -150,3 +150,91 @@ def test_photos_in_the_samples_folder_are_offered_and_read(sample, tmp_path, mon
     assert_clean(at)
     assert [s.value for s in at.subheader] == ["street corner.png"]
     assert [m.value for m in at.metric] == [p.plate or "?" for p in rec.plates]
+
+
+# --- a batch: more photos than a full section each can show ------------------------------------
+
+NOT_A_PHOTO = ("notes.jpg", b"meeting notes, definitely not a photo\n")
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """Eight uploads, one more than the threshold: seven small street photos (small, to keep the
+    reads fast) with a text file named .jpg fourth, and what the pipeline reads in each photo."""
+    files = []
+    for i in range(7):
+        rng, style = np.random.default_rng(i), ("us", "eu", "br")[i % 3]
+        image, _ = synth.render_scene(synth.random_plate_text(rng, style), rng, style, size=(480, 320))
+        files.append((f"car {i + 1}.png", encode_png(image)))
+    files.insert(3, NOT_A_PHOTO)
+    assert len(files) > appstate.BATCH_THRESHOLD
+    reads = {name: recognize(load_image(data), country="us", topn=10) for name, data in files if name != NOT_A_PHOTO[0]}
+    return files, reads
+
+
+def _upload_batch(files) -> AppTest:
+    at = _app()
+    at.file_uploader(key="recognize_upload").set_value([(name, data, "image/png") for name, data in files]).run()
+    return at
+
+
+def test_more_photos_than_the_threshold_show_one_summary_row_each(batch):
+    files, reads = batch
+    at = _upload_batch(files)
+    assert_clean(at)
+    assert [s.value for s in at.subheader] == ["8 photos"]  # no full section per photo
+    table = at.dataframe[0].value
+    assert list(table["File"]) == [name for name, _ in files]
+    assert list(table["Plate"]) == [reads[n].plates[0].plate if n in reads and reads[n].plates else "" for n, _ in files]
+    assert list(table["Plates found"]) == [len(reads[n].plates) if n in reads else 0 for n, _ in files]
+    assert [bool(e) for e in table["Error"]] == [name == "notes.jpg" for name, _ in files]
+
+
+def test_an_unusable_file_in_a_batch_gets_its_error_in_its_row(batch):
+    at = _upload_batch(batch[0])
+    row = at.dataframe[0].value.iloc[3]
+    assert row["File"] == "notes.jpg"
+    assert row["Error"].startswith("notes.jpg is not an image")
+    assert (row["Plate"], row["Plates found"]) == ("", 0)
+    assert not at.error  # the error is in its row, not a red box
+
+
+def test_a_batch_says_how_many_photos_were_read_and_plates_found(batch):
+    files, reads = batch
+    at = _upload_batch(files)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Photos read"] == "7 of 8"
+    assert metrics["Plates found"] == str(sum(len(r.plates) for r in reads.values()))
+    assert metrics["Unusable files"] == "1"
+    assert metrics["Median time per photo"].endswith(" ms")
+
+
+def test_a_batch_offers_its_table_as_csv(batch):
+    at = _upload_batch(batch[0])
+    assert [b.label for b in at.get("download_button")] == ["Download table as CSV"]
+
+
+def test_opening_a_photo_of_a_batch_shows_its_full_view_without_reading_again(batch, monkeypatch):
+    files, reads = batch
+    at = _upload_batch(files)
+    calls = []
+    monkeypatch.setattr(appstate, "recognize", lambda *a, **k: calls.append(1) or recognize(*a, **k))
+    picker = at.selectbox(key="recognize_batch_open")
+    assert len(picker.options) == 8
+    assert picker.options[3] == "4. notes.jpg · unusable file"
+    picker.select_index(4).run()
+    assert_clean(at)
+    assert [s.value for s in at.subheader] == ["8 photos", "car 4.png"]
+    assert [m.value for m in at.metric][-len(reads["car 4.png"].plates):] == [p.plate or "?" for p in reads["car 4.png"].plates]
+    assert calls == []  # neither the rows nor this photo's read were computed again
+
+
+def test_read_batch_reports_progress_for_each_photo_it_reads_and_none_for_remembered_ones(constant_classifier):
+    photos = [appstate.Photo(f"p{i}.png", encode_png(np.full((60, 120, 3), 200 + i, np.uint8))) for i in range(3)]
+    seen = []
+    first = appstate.read_batch(photos, "eu", 3, constant_classifier, lambda *a: seen.append(a))
+    assert seen == [(0, 3, "p0.png"), (1, 3, "p1.png"), (2, 3, "p2.png")]
+    seen.clear()
+    again = appstate.read_batch(photos, "eu", 3, constant_classifier, lambda *a: seen.append(a))
+    assert (again, seen) == (first, [])
+    assert [(r.file, r.plates, r.error) for r in first] == [("p0.png", 0, None), ("p1.png", 0, None), ("p2.png", 0, None)]

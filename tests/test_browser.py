@@ -12,7 +12,7 @@ import pytest
 
 from alpr.imageio import encode_png
 from alpr.pipeline import recognize
-from alpr.synth import render_scene
+from alpr.synth import random_plate_text, render_scene
 
 from browser_support import CHROMIUM, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402
 
@@ -50,6 +50,21 @@ def _upload(page, *paths: Path) -> None:
 def _wait_for_section(page, name: str) -> None:
     page.locator("[data-testid=stHeading]").filter(has_text=name).wait_for(timeout=READ_TIMEOUT_MS)
     page.get_by_text("Time per stage").first.wait_for(timeout=READ_TIMEOUT_MS)
+
+
+def _choose(page, picker_label: str, option: str, tries: int = 5) -> None:
+    """Pick an option of a selectbox. Right after a long run the page may still be settling (the
+    table's grid mounts and takes focus), which closes a list opened too early: open it again."""
+    picker = page.locator("[data-testid=stSelectbox]").filter(has_text=picker_label)
+    for _ in range(tries - 1):
+        picker.locator("input").click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=3000)
+            return
+        except sync_api.TimeoutError:
+            page.keyboard.press("Escape")
+    picker.locator("input").click()
+    page.get_by_role("option", name=option).click()
 
 
 def test_uploaded_photo_shows_what_the_pipeline_reads(page, tmp_path):
@@ -98,3 +113,29 @@ def test_sample_photo_is_read_and_drawn(page):
     assert_no_traceback(page)
     assert page.get_by_text("This sample was drawn with the plate").is_visible()
     assert page.locator("[data-testid=stPlotlyChart]").count() >= 2
+
+
+def test_a_batch_of_photos_shows_a_summary_table_and_opens_any_photo_in_full(page, tmp_path):
+    paths = []
+    for i in range(9):
+        rng, style = np.random.default_rng(40 + i), ("us", "eu", "br")[i % 3]
+        image, _ = render_scene(random_plate_text(rng, style), rng, style)
+        paths.append(tmp_path / f"car {i + 1:02d}.png")
+        paths[-1].write_bytes(encode_png(image))
+    paths.insert(4, tmp_path / "notes.jpg")
+    paths[4].write_text("Agenda: 1. plates 2. more plates\n")
+
+    _upload(page, *paths)
+    page.locator("[data-testid=stHeading]").filter(has_text="10 photos").wait_for(timeout=READ_TIMEOUT_MS)
+    page.locator("[data-testid=stDataFrame]").wait_for(timeout=READ_TIMEOUT_MS)
+    assert page.locator("[data-testid=stMetricValue]").first.inner_text() == "9 of 10"
+    assert page.get_by_role("button", name="Download table as CSV").is_visible()
+
+    _choose(page, "Open a photo", "2. car 02.png")
+    _wait_for_section(page, "car 02.png")
+    page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
+    screenshot(page, "browser-batch")
+
+    assert_no_traceback(page)
+    assert page.locator("[data-testid=stHeading]").filter(has_text=".png").all_inner_texts() == ["car 02.png"]
+    assert page.get_by_role("button", name="Download OpenALPR JSON").is_visible()

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from alpr import synth
 from conftest import make_plate, make_scene
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,8 +35,11 @@ class Run:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-def alpr(*args: str) -> Run:
+def alpr(*args: str, progress: bool = False) -> Run:
+    """Run the CLI; stderr is a pipe, so progress is plain lines unless `progress` asks for the bar."""
     env = {k: v for k, v in os.environ.items() if k != "ALPR_PROGRESS"}
+    if progress:
+        env["ALPR_PROGRESS"] = "1"
     done = subprocess.run(
         [sys.executable, "-m", "alpr", *map(str, args)],
         cwd=REPO,
@@ -190,8 +196,13 @@ def test_unreadable_files_print_no_traceback(mixed_run):
 # --- other modes -------------------------------------------------------------------------------
 
 
-def test_plate_crop_reads_a_rendered_plate_as_one_plate(files, constant_model):
-    run = alpr("recognize", "--json", "--plate-crop", "--model", constant_model, files["plate"])
+@pytest.fixture(scope="module")
+def crop_run(files, constant_model) -> Run:
+    return alpr("recognize", "--json", "--plate-crop", "--model", constant_model, files["plate"], progress=True)
+
+
+def test_plate_crop_reads_a_rendered_plate_as_one_plate(crop_run):
+    run = crop_run
     assert run.returncode == 0, run.stderr
     (line,) = run.json_lines
     assert (line["img_width"], line["img_height"]) == (120, 60)
@@ -228,6 +239,97 @@ def test_missing_model_is_a_one_line_error_with_status_2(files, tmp_path):
     assert run.returncode == 2
     assert f"error: no model file at {tmp_path / 'none.keras'}" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# --- batches: folders, progress, the summary line --------------------------------------------
+
+SUMMARY = re.compile(
+    r"^(\d+) photos: (\d+) read, (\d+) failed, (\d+) plates found; "
+    r"\d+\.\d s in all, median (\d+|-) ms per photo; peak memory (\d+) MB$"
+)
+
+
+@pytest.fixture(scope="module")
+def batch_folder(tmp_path_factory) -> Path:
+    """Three small street photos, a text file named .jpg, and what a folder argument must skip:
+    a .txt file, a hidden file and a subfolder's photo. Small photos keep the batch fast."""
+    folder = tmp_path_factory.mktemp("batch")
+    for name, (text, seed) in {"b.jpg": ("7ABC123", 3), "a.png": ("ABC1234", 2), "c.png": ("4KXM218", 11)}.items():
+        image, _ = synth.render_scene(text, np.random.default_rng(seed), "us", size=(480, 320))
+        Image.fromarray(image).save(folder / name)
+    (folder / "d notes.jpg").write_text("a text file renamed to .jpg\n")
+    (folder / "readme.txt").write_text("not an image type\n")
+    (folder / ".hidden.png").write_bytes(b"macOS resource fork, not an image")
+    (folder / "sub").mkdir()
+    Image.fromarray(make_plate("XYZ987", 4).image).save(folder / "sub" / "inner.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def batch_run(batch_folder, constant_model) -> Run:
+    return alpr("recognize", "--json", "--model", constant_model, batch_folder, progress=True)
+
+
+def _summary(run: Run) -> re.Match:
+    lines = run.stderr.splitlines()
+    match = SUMMARY.match(lines[-1]) if lines else None
+    assert match, run.stderr[-500:]
+    return match
+
+
+def test_a_folder_is_read_as_the_images_directly_inside_it_by_name(batch_run, batch_folder):
+    names = [d["filename"] for d in batch_run.json_lines]
+    assert names == [str(batch_folder / n) for n in ("a.png", "b.jpg", "c.png", "d notes.jpg")]
+
+
+def test_a_batch_keeps_stdout_to_one_json_object_per_line(batch_run):
+    lines = batch_run.stdout.splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith("{") and line.endswith("}") for line in lines)
+    assert "\r" not in batch_run.stdout
+
+
+def test_a_bad_file_in_a_batch_gets_its_error_and_the_rest_are_read(batch_run, batch_folder):
+    assert batch_run.returncode == 1
+    *good, bad = batch_run.json_lines
+    assert bad == {"filename": str(batch_folder / "d notes.jpg"), "error": bad["error"]}
+    assert "is not an image" in bad["error"]
+    assert all("results" in d for d in good)
+    assert f"{batch_folder / 'd notes.jpg'}: " in batch_run.stderr
+    assert "Traceback" not in batch_run.stderr
+
+
+def test_a_batch_draws_a_progress_bar_on_stderr_up_to_the_last_photo(batch_run):
+    frames = [f for f in re.split(r"[\r\n]", batch_run.stderr) if f.startswith("recognize [")]
+    assert [f.split("] ")[1].split()[0] for f in frames] == ["0/4", "1/4", "2/4", "3/4", "4/4"]
+    assert frames[-1].startswith("recognize [" + "#" * 30 + "]")
+
+
+def test_a_batch_ends_with_one_summary_line_counting_what_stdout_shows(batch_run):
+    plates = sum(len(d.get("results", [])) for d in batch_run.json_lines)
+    total, read, failed, found, median, peak = _summary(batch_run).groups()
+    assert (total, read, failed, found) == ("4", "3", "1", str(plates))
+    assert int(median) > 0
+    assert 100 < int(peak) < 8000  # MB: TensorFlow alone is a few hundred
+
+
+def test_without_a_terminal_a_batch_prints_no_bar_but_its_summary(mixed_run):
+    assert "\r" not in mixed_run.stderr
+    assert _summary(mixed_run).groups()[:3] == ("4", "2", "2")
+
+
+def test_a_single_photo_prints_no_progress_and_no_summary(crop_run):
+    assert crop_run.stderr.strip() == ""
+
+
+def test_a_folder_without_images_exits_2_with_one_line_saying_so(batch_folder, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no photos here\n")
+    run = alpr("recognize", batch_folder / "a.png", empty)
+    assert run.returncode == 2
+    assert run.stderr == f"error: no image files in the folder {empty} (looked for .jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .gif)\n"
+    assert run.stdout == ""
 
 
 # --- eval --------------------------------------------------------------------------------------

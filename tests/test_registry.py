@@ -4,6 +4,7 @@ Versions are made from the constant model of conftest (a real Keras file in the 
 """
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -57,9 +58,9 @@ def test_register_renames_a_complete_folder_into_the_next_version(data, constant
 def test_a_version_whose_write_fails_leaves_nothing_behind(data):
     def broken(path):
         Path(path).write_bytes(b"half a model")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(registry.RegistryError, match="the disk is full; free some space and try again"):
         registry.register(broken, {"classes": []}, data)
     assert [v.name for v in registry.versions(data)] == ["shipped"]
     assert not list((data / "models").glob(".tmp-*"))
@@ -107,6 +108,66 @@ def test_a_corrupt_version_is_refused_and_loading_falls_back_to_the_last_good_on
     assert version.name == "v2"  # the one active before it
     assert "v3" in warning and "corrupt" in warning and "using v2" in warning
     assert classifier.info.path == data / "models" / "v2" / "char_cnn.keras"
+
+
+def _corrupt_file(version: Path) -> None:
+    (version / "char_cnn.keras").write_bytes(b"not a zip at all")
+
+
+def _other_classes(version: Path) -> None:
+    meta = json.loads((version / "char_cnn.json").read_text())
+    meta["classes"] = list("0123456789")
+    (version / "char_cnn.json").write_text(json.dumps(meta))
+
+
+def _newer_format(version: Path) -> None:
+    meta = json.loads((version / "char_cnn.json").read_text())
+    meta["format"] = 99
+    (version / "char_cnn.json").write_text(json.dumps(meta))
+
+
+MODEL_FAULTS = [
+    pytest.param(_corrupt_file, "corrupt or not a Keras model", id="corrupt-file"),
+    pytest.param(_other_classes, "predicts 10 classes '0123456789'", id="classes-mismatch"),
+    pytest.param(_newer_format, "made by a newer alpr (format 99)", id="newer-format"),
+]
+
+
+@pytest.mark.parametrize("fault, message", MODEL_FAULTS)
+def test_a_faulty_version_cannot_be_activated_and_the_active_one_stays(data, constant_model, fault, message):
+    _register(data, constant_model)
+    _register(data, constant_model)
+    registry.activate("v2", data)
+    fault(data / "models" / "v3")
+    with pytest.raises(registry.RegistryError, match="v3 cannot be activated") as error:
+        registry.activate("v3", data)
+    assert message in str(error.value)
+    assert registry.active_name(data) == "v2"
+
+
+@pytest.mark.parametrize("fault, message", MODEL_FAULTS)
+def test_an_active_version_that_became_faulty_falls_back_to_the_last_good_one(data, constant_model, fault, message):
+    _register(data, constant_model)
+    _register(data, constant_model)
+    registry.activate("v2", data)
+    registry.activate("v3", data)
+    fault(data / "models" / "v3")
+    classifier, version, warning = registry.load_active(data)
+    assert version.name == "v2"
+    assert warning.startswith("the active model cannot be used (v3: ") and message in warning
+    assert warning.endswith("using v2, the last good version")
+    assert classifier.info.path == data / "models" / "v2" / "char_cnn.keras"
+
+
+@pytest.mark.parametrize("fault, message", MODEL_FAULTS)
+def test_models_activate_of_a_faulty_version_is_one_line_with_status_2(data, constant_model, fault, message, capsys):
+    _register(data, constant_model)
+    fault(data / "models" / "v2")
+    assert main(["models", "activate", "v2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: model version v2 cannot be") and message in err
+    assert "\n" not in err
+    assert registry.active_name(data) == "shipped"
 
 
 def test_a_missing_active_version_is_reported_by_the_cli_helper(data, constant_model):
