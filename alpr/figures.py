@@ -247,7 +247,7 @@ def plate_figure(plate: PlateRead) -> go.Figure:
         runners = ", ".join(f"{_char_label(k)} {_pct(q)}" for k, q in p.topk[1:4])
         what = "not a character" if p.char == REJECT else f"<b>{escape(p.char)}</b>"
         hover.append(f"character {i}: {what} · {_pct(p.confidence)}" + (f"<br>then {runners}" if runners else "")
-                     + f"<br>line {c.line}, {_box_text(c.box)}")
+                     + (f"<br>{escape(p.note)}" if p.note else "") + f"<br>line {c.line}, {_box_text(c.box)}")
     fig.add_trace(go.Scatter(
         x=[c.box.x + c.box.w / 2 for c, _ in pairs], y=[c.box.y + c.box.h / 2 for c, _ in pairs],
         mode="markers", marker=dict(size=max(10, min(40, h // 3)), color="rgba(0,0,0,0)", symbol="square"),

@@ -85,6 +85,7 @@ class Prediction:
     char: str  # best class, possibly REJECT
     confidence: float  # 0..1
     topk: tuple[tuple[str, float], ...]  # (class, probability), best first
+    note: str = ""  # why the pipeline overruled the classifier on this crop, when it did
 
 
 @dataclass(frozen=True)

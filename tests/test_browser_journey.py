@@ -69,7 +69,8 @@ def test_3_relabel_takes_a_correction(fresh):
     with LabelStore.open(fresh["data"]) as store:
         first = store.plate_chars(store.recent_plates(1)[0].id)[0]
     fix = "X" if first.pred_char != "X" else "Y"
-    box = page.locator("input[placeholder='type ↵']").first
+    # The Plates tab's first box: while the page redraws, the hidden Review queue's boxes can come first.
+    box = page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
     box.fill(fix)
     box.press("Enter")
     page.get_by_text(f"Character 1 labeled {fix}").wait_for(timeout=WAIT_MS)

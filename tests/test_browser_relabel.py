@@ -83,7 +83,8 @@ def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, f
         first = store.plate_chars(plate.id)[0]
     assert first.label == first.pred_char and first.source == "model"
     fix = "X" if first.pred_char != "X" else "Y"
-    box = page.locator("input[placeholder='type ↵']").first
+    # The Plates tab's first box: while the page redraws, the hidden Review queue's boxes can come first.
+    box = page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
     box.fill(fix)
     box.press("Enter")  # then type the right class and press Enter
     page.get_by_text(f"Character 1 labeled {fix}").wait_for(timeout=WAIT_MS)
