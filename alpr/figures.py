@@ -288,7 +288,9 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
         rows=2, cols=n, row_heights=[crop_px / (crop_px + bars_px), bars_px / (crop_px + bars_px)],
         vertical_spacing=gap_px / (height - 32),
         horizontal_spacing=min(0.04, 0.3 / n),
-        subplot_titles=[f"{i}: <b>{escape(_char_label(p.char))}</b>" for i, (_, p) in enumerate(pairs, start=1)],
+        # A crop the pipeline overruled (a frame mark at the row's end) says so; the plate figure's hover says why.
+        subplot_titles=[f"{i}: <b>{escape(_char_label(p.char))}</b>" + (" · end mark" if p.note else "")
+                        for i, (_, p) in enumerate(pairs, start=1)],
     )
     for col, (crop, pred) in enumerate(pairs, start=1):
         glyph = (np.clip(crop.image, 0, 1) * 255).astype(np.uint8)

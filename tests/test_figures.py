@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -234,6 +235,19 @@ def test_topk_figure_limits_bars_to_k_and_names_the_reject_class(made_plate):
     assert list(bars[2].y) == ["∅", "I"]
     titles = [a.text for a in fig.layout.annotations]
     assert titles[2] == "3: <b>∅</b>"
+
+
+def test_a_crop_the_pipeline_overruled_is_marked_and_its_hover_says_why(made_plate):
+    from dataclasses import replace
+
+    note = "a mark at the row's end (32 px tall where the row's characters are 24), not a character; the classifier read 1 at 60%"
+    preds = list(made_plate.predictions)
+    preds[4] = Prediction(REJECT, 1.0, ((REJECT, 1.0),), note=note)
+    plate = replace(made_plate, predictions=tuple(preds))
+    titles = [a.text for a in figures.topk_figure(plate).layout.annotations]
+    assert titles[4] == "5: <b>∅</b> · end mark" and titles[3] == "4: <b>1</b>"
+    hover = next(t for t in figures.plate_figure(plate).data if t.name == "character hover").customdata
+    assert escape(note) in hover[4] and "mark" not in hover[3]
 
 
 def test_topk_figure_of_a_plate_without_characters(made_plate):
