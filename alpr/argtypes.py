@@ -1,4 +1,5 @@
-"""argparse value types shared by every `python -m alpr` command: one-line messages, no tracebacks."""
+"""argparse pieces shared by every `python -m alpr` command: value types with one-line messages, and
+the command-with-actions shape of `labels` and `models`."""
 from __future__ import annotations
 
 import argparse
@@ -28,3 +29,20 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
     return value
+
+
+def command_with_actions(subparsers, name: str, dest: str, data_help: str, **kwargs):
+    """Add `python -m alpr NAME ACTION ...`, whose every action takes --data-dir before or after the
+    action. Returns (the command's parser, add_action(name, help) -> the action's parser)."""
+    command = subparsers.add_parser(name, **kwargs)
+    command.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
+    actions = command.add_subparsers(dest=dest, required=True, metavar="ACTION")
+
+    def add_action(action: str, help: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(action, help=help, description=help)
+        # Also accepted after the action (`labels stats --data-dir X`); SUPPRESS keeps the value
+        # given before the action when this one is absent.
+        parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR", help=data_help)
+        return parser
+
+    return command, add_action

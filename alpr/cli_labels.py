@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from alpr.argtypes import command_with_actions
 from alpr.assemble import COUNTRIES
 from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, LabelStore
 
@@ -25,20 +26,11 @@ PROGRESS_EVERY = 25
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the `labels` command (with its four actions) to an argparse sub-parsers object."""
     data_help = f"folder of the label database (default: ${DATA_DIR_ENV}, else {DEFAULT_DATA_DIR}/)"
-    labels = subparsers.add_parser(
-        "labels",
+    labels, action = command_with_actions(
+        subparsers, "labels", "labels_command", data_help,
         help="the label store: import, export and add labeled plates, show counts",
         description="Corrections and labeled plates, kept as training data in one SQLite file.",
     )
-    labels.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
-    actions = labels.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
-
-    def action(name: str, help: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help, description=help)
-        # Also accepted after the action (`labels stats --data-dir X`); SUPPRESS keeps the value
-        # given before the action when this one is absent.
-        parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR", help=data_help)
-        return parser
 
     imp = action("import", "import labeled plates or character crops; what is already stored is skipped")
     imp.add_argument(

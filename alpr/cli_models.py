@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from alpr.argtypes import positive_float, whole_number
+from alpr.argtypes import command_with_actions, positive_float, whole_number
 from alpr.errors import AlprError
 from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
@@ -70,17 +70,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     group.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted run from its last checkpoint")
     group.add_argument("--run-id", default=None, help=argparse.SUPPRESS)  # the app names the run it starts
 
-    models = subparsers.add_parser(
-        "models", help="the model registry: list versions, activate one, roll back",
+    models, action = command_with_actions(
+        subparsers, "models", "models_command", data_help,
+        help="the model registry: list versions, activate one, roll back",
         description="Every trained model is a version; one is active and reads plates in the app and the CLI.",
     )
-    models.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
-    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-
-    def action(name: str, help: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help, description=help)
-        parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR", help=data_help)
-        return parser
 
     ls = action("list", "every version with its status, validation accuracy, data and device; * marks the active one")
     ls.add_argument("--json", action="store_true", help="one JSON array of versions")

@@ -32,15 +32,13 @@ def recover(folder: str | os.PathLike | None = None) -> list[str]:
 
 
 def _half_written_versions(root: Path) -> list[str]:
-    models = registry.models_dir(root)
-    stray_active = list(models.glob(f".{registry.ACTIVE_FILE}.*.tmp")) if models.is_dir() else []
-    for path in stray_active:
-        path.unlink(missing_ok=True)
-    removed = registry.clean_temporary(root)
-    if not removed and not stray_active:
+    # At the app's start none of its own activations is under way (another process's lasts
+    # milliseconds), so active.json's temporary files go too; training cleans only versions.
+    removed = registry.clean_temporary(root, active_files=True)
+    if not removed:
         return []
     return [
-        f"removed {removed + len(stray_active)} half-written model file(s) left by a crash; "
+        f"removed {removed} half-written model file(s) left by a crash; "
         f"the active model is still {registry.active_name(root)}"
     ]
 

@@ -38,6 +38,8 @@ STATUS_ACCEPTED = "accepted"  # at least as good as the model that was active wh
 STATUS_REJECTED = "rejected"  # worse on the validation set: kept for comparison, never activated automatically
 _VERSION_RE = re.compile(r"^v(\d+)$")
 _HISTORY_KEEP = 50  # activations remembered for roll-back
+_VERSION_TMP = ".tmp-*"  # a version being written (see register)
+_ACTIVE_TMP = f".{ACTIVE_FILE}.*.tmp"  # an active.json being written (see _write_active)
 
 
 class RegistryError(ModelError):
@@ -236,7 +238,7 @@ def history(folder: str | os.PathLike | None = None) -> list[dict]:
 
 def _write_active(folder, name: str, by: str) -> None:
     root = models_dir(folder)
-    tmp = root / f".{ACTIVE_FILE}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = root / _ACTIVE_TMP.replace("*", uuid.uuid4().hex[:8])
     try:
         root.mkdir(parents=True, exist_ok=True)
         state = _read_active(folder)
@@ -359,7 +361,7 @@ def register(write_model: Callable[[Path], None], metadata: dict, folder: str | 
     root = models_dir(folder)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp = root / _VERSION_TMP.replace("*", uuid.uuid4().hex[:12])
         tmp.mkdir()
     except OSError as exc:
         raise RegistryError(f"cannot write a model version under {root}: {_why(exc)}") from None
@@ -389,13 +391,19 @@ def register(write_model: Callable[[Path], None], metadata: dict, folder: str | 
         raise
 
 
-def clean_temporary(folder: str | os.PathLike | None = None) -> int:
-    """Remove half-written versions left by a crash; returns how many."""
+def clean_temporary(folder: str | os.PathLike | None = None, active_files: bool = False) -> int:
+    """Remove half-written versions left by a crash (and, with `active_files`, half-written
+    active.json files: only safe where no activation can be under way); returns how many."""
     root = models_dir(folder)
+    if not root.is_dir():
+        return 0
     removed = 0
-    if root.is_dir():
-        for entry in root.glob(".tmp-*"):
-            shutil.rmtree(entry, ignore_errors=True)
+    for entry in root.glob(_VERSION_TMP):
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    if active_files:
+        for entry in root.glob(_ACTIVE_TMP):
+            entry.unlink(missing_ok=True)
             removed += 1
     return removed
 

@@ -143,6 +143,30 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def choose(page, picker_label: str, option: str, tries: int = 5) -> None:
+    """Pick an option of a selectbox. Right after a long run the page may still be settling (the
+    table's grid mounts and takes focus), which closes a list opened too early: open it again."""
+    from playwright.sync_api import TimeoutError
+
+    picker = page.locator("[data-testid=stSelectbox]").filter(has_text=picker_label)
+    for _ in range(tries - 1):
+        picker.locator("input").click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=3000)
+            return
+        except TimeoutError:
+            page.keyboard.press("Escape")
+    picker.locator("input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def first_char_box(page):
+    """The Relabel page's box for typing the first character's class (sync or async page). The
+    Plates tab's, not the page's first: while the page redraws, the hidden Review queue's boxes can
+    come first in the document."""
+    return page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
+
+
 def assert_no_traceback(page) -> None:
     assert "Traceback" not in page.locator("body").inner_text()
     assert not page.locator("[data-testid=stException]").count()

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, START_TEXT
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, START_TEXT, first_char_box
 
 UPLOAD = "[data-testid=stFileUploader] input[type=file]"
 
@@ -176,9 +176,7 @@ async def _round(page, url: str, n: int, r: int, photo: Photo, timeout_ms: int, 
     # The plate the link named is open, not whichever plate another session stored last.
     await expect(page.get_by_role("combobox", name="Plate")).to_have_value(
         f"#{plate_id} · {photo.name} · read {photo.plates[0]}", timeout=timeout_ms)
-    # The first character's box of the Plates tab. Not the page's first box: while the page is drawn
-    # under load, the hidden Review queue's boxes can briefly come first in the document.
-    box = page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
+    box = first_char_box(page)
     await box.fill(photo.fix)
     await box.press("Enter")
     await page.get_by_text(f"Character 1 labeled {photo.fix}").wait_for(timeout=timeout_ms)

@@ -14,7 +14,7 @@ from alpr.imageio import encode_png
 from alpr.pipeline import recognize
 from alpr.synth import random_plate_text, render_scene
 
-from browser_support import CHROMIUM, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, assert_no_traceback, choose, chromium, open_app, screenshot, streamlit_app  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -50,21 +50,6 @@ def _upload(page, *paths: Path) -> None:
 def _wait_for_section(page, name: str) -> None:
     page.locator("[data-testid=stHeading]").filter(has_text=name).wait_for(timeout=READ_TIMEOUT_MS)
     page.get_by_text("Time per stage").first.wait_for(timeout=READ_TIMEOUT_MS)
-
-
-def _choose(page, picker_label: str, option: str, tries: int = 5) -> None:
-    """Pick an option of a selectbox. Right after a long run the page may still be settling (the
-    table's grid mounts and takes focus), which closes a list opened too early: open it again."""
-    picker = page.locator("[data-testid=stSelectbox]").filter(has_text=picker_label)
-    for _ in range(tries - 1):
-        picker.locator("input").click()
-        try:
-            page.get_by_role("option", name=option).click(timeout=3000)
-            return
-        except sync_api.TimeoutError:
-            page.keyboard.press("Escape")
-    picker.locator("input").click()
-    page.get_by_role("option", name=option).click()
 
 
 def test_uploaded_photo_shows_what_the_pipeline_reads(page, tmp_path):
@@ -103,9 +88,7 @@ def test_text_file_named_jpg_gets_a_clear_error_and_no_traceback(page, tmp_path)
 
 
 def test_sample_photo_is_read_and_drawn(page):
-    picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Or try a sample photo")
-    picker.locator("input").click()
-    page.get_by_role("option", name="Synthetic photo 3").click()
+    choose(page, "Or try a sample photo", "Synthetic photo 3")
     _wait_for_section(page, "synthetic-3.png")
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
     screenshot(page, "browser-sample")
@@ -131,7 +114,7 @@ def test_a_batch_of_photos_shows_a_summary_table_and_opens_any_photo_in_full(pag
     assert page.locator("[data-testid=stMetricValue]").first.inner_text() == "9 of 10"
     assert page.get_by_role("button", name="Download table as CSV").is_visible()
 
-    _choose(page, "Open a photo", "2. car 02.png")
+    choose(page, "Open a photo", "2. car 02.png")
     _wait_for_section(page, "car 02.png")
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=READ_TIMEOUT_MS)
     screenshot(page, "browser-batch")

@@ -15,7 +15,7 @@ import pytest
 
 from alpr.store import LabelStore
 
-from browser_support import CHROMIUM, assert_no_traceback, chromium, screenshot, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, assert_no_traceback, choose, chromium, first_char_box, screenshot, streamlit_app  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -53,9 +53,7 @@ def test_1_a_link_to_a_page_opens_it_with_the_whole_app_on_a_fresh_server(fresh)
 def test_2_recognize_reads_a_sample_photo(fresh):
     page = fresh["page"]
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Recognize").click()
-    picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Or try a sample photo")
-    picker.locator("input").click()
-    page.get_by_role("option", name="Synthetic photo 1").click()
+    choose(page, "Or try a sample photo", "Synthetic photo 1")
     page.get_by_text("Time per stage").first.wait_for(timeout=WAIT_MS)
     page.get_by_text("Candidate readings").first.wait_for(timeout=WAIT_MS)
     screenshot(page, "journey-2-recognize")
@@ -69,8 +67,7 @@ def test_3_relabel_takes_a_correction(fresh):
     with LabelStore.open(fresh["data"]) as store:
         first = store.plate_chars(store.recent_plates(1)[0].id)[0]
     fix = "X" if first.pred_char != "X" else "Y"
-    # The Plates tab's first box: while the page redraws, the hidden Review queue's boxes can come first.
-    box = page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
+    box = first_char_box(page)
     box.fill(fix)
     box.press("Enter")
     page.get_by_text(f"Character 1 labeled {fix}").wait_for(timeout=WAIT_MS)

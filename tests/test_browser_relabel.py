@@ -15,7 +15,7 @@ import pytest
 
 from alpr.store import LabelStore
 
-from browser_support import CHROMIUM, ROOT, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402
+from browser_support import CHROMIUM, ROOT, assert_no_traceback, choose, chromium, first_char_box, open_app, screenshot, streamlit_app  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -67,9 +67,7 @@ def _labels_stats(data_dir: Path) -> dict:
 
 
 def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, folders):
-    picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Or try a sample photo")
-    picker.locator("input").click()
-    page.get_by_role("option", name="Synthetic photo 1").click()
+    choose(page, "Or try a sample photo", "Synthetic photo 1")
     page.get_by_text("Time per stage").first.wait_for(timeout=WAIT_MS)
     link = page.get_by_role("link", name="Fix this read").first
     link.wait_for(timeout=WAIT_MS)
@@ -83,8 +81,7 @@ def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, f
         first = store.plate_chars(plate.id)[0]
     assert first.label == first.pred_char and first.source == "model"
     fix = "X" if first.pred_char != "X" else "Y"
-    # The Plates tab's first box: while the page redraws, the hidden Review queue's boxes can come first.
-    box = page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
+    box = first_char_box(page)
     box.fill(fix)
     box.press("Enter")  # then type the right class and press Enter
     page.get_by_text(f"Character 1 labeled {fix}").wait_for(timeout=WAIT_MS)
