@@ -8,7 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from alpr import __version__, appstate
+from alpr import __version__
+from alpr import app as appstate
 
 HERE = Path(__file__).parent
 APP_NAME = "Plate reader workbench"

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from alpr.config import DEFAULT, AssembleConfig
+from alpr.errors import InputError
 from alpr.types import REJECT, Candidate, Prediction
 
 
@@ -54,7 +55,7 @@ def country(code: str) -> Country:
     try:
         return COUNTRIES[code]
     except KeyError:
-        raise ValueError(f"unknown country {code!r}; choose one of {', '.join(COUNTRIES)}") from None
+        raise InputError(f"unknown country {code!r}; choose one of {', '.join(COUNTRIES)}") from None
 
 
 def matches(plate: str, templates: tuple[str, ...]) -> bool:

@@ -17,11 +17,12 @@ import numpy as np
 
 from alpr.config import DEFAULT, ClassifyConfig
 from alpr.errors import ModelError
+from alpr.paths import REPO_ROOT, keras_cache
 from alpr.types import ALL_CLASSES, CharCrop, Prediction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = REPO_ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "char_cnn.keras"
 # Bumped when the model's inputs or classes change meaning; a model with a newer one is refused.
 MODEL_FORMAT = 1
@@ -123,7 +124,7 @@ def _imagenet_features(backbone: str, input_size: int, weights: str | None):
             "or --weights imagenet when ~/.keras/models already holds it (this machine cannot download)"
         )
     if weights == "imagenet":
-        cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+        cache = keras_cache()
         if not any(cache.glob(f"{backbone}*notop*.h5")):
             raise ModelError(
                 f"no {backbone} ImageNet weights in {cache}; copy the '..._notop.h5' file there "

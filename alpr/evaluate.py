@@ -254,7 +254,7 @@ def inside_roots(path: Path, roots: list[Path]) -> Path:
 def safe_extract_zip(zip_path: Path, dest: Path) -> None:
     """Unpack an uploaded archive with the label store's checks (no absolute paths, no '..', no
     links, bounded member count and size); nothing is written when a check fails. StoreError says why."""
-    from alpr.store import _safe_extract
+    from alpr.labels.store import _safe_extract
 
     _safe_extract(Path(zip_path), Path(dest), max_bytes=UPLOAD_MAX_BYTES, max_members=UPLOAD_MAX_MEMBERS)
 

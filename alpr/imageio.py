@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from alpr.config import DEFAULT, LoadConfig
-from alpr.errors import ImageLoadError
+from alpr.errors import ImageLoadError, InputError
 
 __all__ = ["load_image", "encode_png", "images_in", "IMAGE_TYPES"]
 
@@ -105,16 +105,16 @@ def encode_png(rgb: np.ndarray) -> bytes:
     """PNG bytes of a uint8 image of shape (H, W), (H, W, 3) or (H, W, 4), e.g. for a download button."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"encode_png expects a uint8 array; got dtype {rgb.dtype}. "
             "Scale to 0..255 and cast with .astype(np.uint8) first."
         )
     if not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] in (3, 4))):
-        raise ValueError(
+        raise InputError(
             f"encode_png expects shape (H, W), (H, W, 3) or (H, W, 4); got {rgb.shape}."
         )
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ValueError(f"encode_png cannot encode an empty image; got shape {rgb.shape}.")
+        raise InputError(f"encode_png cannot encode an empty image; got shape {rgb.shape}.")
     buffer = io.BytesIO()
     # fromarray needs C order; slices and transposes of the pipeline's arrays often are not.
     Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG")

@@ -14,6 +14,7 @@ import numpy as np
 from alpr.assemble import assemble, country
 from alpr.classify import CharClassifier, load_classifier
 from alpr.config import DEFAULT, Config
+from alpr.errors import InputError
 from alpr.detect import find_plates, to_grey
 from alpr.segment import crop_plate, segment_all
 from alpr.types import REJECT, Box, PlateCandidate, PlateRead, Prediction, Recognition
@@ -49,7 +50,7 @@ def recognize(
     """
     _check_country(country)
     if topn < 1:
-        raise ValueError(f"topn must be at least 1, got {topn}")
+        raise InputError(f"topn must be at least 1, got {topn}")
     classifier = classifier or default_classifier()
     image = np.ascontiguousarray(image)
     timings: dict[str, float] = {}
@@ -241,4 +242,4 @@ def _total(timings: dict[str, float], t0: float) -> dict[str, float]:
 
 
 def _check_country(code: str) -> None:
-    country(code)  # raises ValueError naming the known countries
+    country(code)  # raises InputError naming the known countries

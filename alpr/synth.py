@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from skimage.filters import gaussian
 
+from alpr.errors import InputError
 from alpr.segment import normalize_crop
 from alpr.types import CLASSES, REJECT, Box
 
@@ -248,7 +249,7 @@ def render_glyph(char: str, rng: np.random.Generator, size: int = 32, augment: b
     elif char in CLASSES:
         ink, focus = _char_canvas(char, rng, augment)
     else:
-        raise ValueError(f"no class {char!r}")
+        raise InputError(f"no class {char!r}")
     if augment:
         ink, focus = _warp_glyph([ink, focus], rng)
         if rng.random() < 0.2:  # thin strokes: worn paint, or a bold threshold eating the edges
@@ -326,7 +327,7 @@ def render_plate(text: str, rng: np.random.Generator, style: str = "us",
     A space renders a wider gap; other characters (a dash) render as themselves and get a box.
     """
     if style not in _PLATE_ASPECT:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {_STYLES}")
+        raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
     ss = 3  # draw at 3x and shrink: small print and glyph edges come out antialiased
     W, H = round(height * _PLATE_ASPECT[style]) * ss, height * ss
     img = Image.new("RGB", (W, H), (255, 255, 255))
@@ -364,7 +365,7 @@ def random_plate_text(rng: np.random.Generator, style: str = "us") -> str:
     patterns = {"us": ("LLLDDDD", "DLLLDDD", "LLLDDD", "DDDLLL", "LLDDDD", "LLLDD", "DLLDD", "DDLLDDD"),
                 "eu": ("LLDDDLL",), "br": ("LLLDLDD", "LLLDDDD")}
     if style not in patterns:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {_STYLES}")
+        raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
     pattern = patterns[style][rng.integers(len(patterns[style]))]
     return "".join(str(rng.choice(list(_LETTERS if p == "L" else _DIGITS))) for p in pattern)
 
@@ -440,7 +441,7 @@ def render_scene(text: str, rng: np.random.Generator, style: str = "us",
                  size: tuple[int, int] = (960, 640)) -> tuple[np.ndarray, Box]:
     """RGB uint8 photo (height, width, 3) of a car's rear carrying the plate, and the plate's box."""
     if style not in _PLATE_ASPECT:
-        raise ValueError(f"unknown plate style {style!r}; expected one of {_STYLES}")
+        raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
     W, H = size
     pw = W * rng.uniform(0.12, 0.20)
     ph = pw / _PLATE_ASPECT[style]

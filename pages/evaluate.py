@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alpr import appstate, figures
+from alpr import figures
+from alpr import app as appstate
+from alpr.app.flash import flash, pending as pending_flashes
 from alpr import evaluate as ev
 from alpr.assemble import COUNTRIES
 from alpr.data import read_dataset
@@ -29,7 +31,6 @@ GALLERY_COLUMNS = 4
 GALLERY_PAGE = 12
 _STATE = "evaluate_state"
 _SENT = "evaluate_sent"
-_FLASH = "evaluate_flash"
 _UPLOADS = Path(tempfile.gettempdir()) / "alpr-eval-uploads"
 
 
@@ -380,7 +381,8 @@ def _send(indices: list[int], run_index: int) -> None:
         messages = [("success", f"Sent {kinds.count('success') + kinds.count('warning')} plates to the relabel queue "
                                 f"({kinds.count('warning')} need their segmentation fixed)")] + [
             m for m in messages if m[0] == "error"]
-    st.session_state.setdefault(_FLASH, []).extend(messages)
+    for kind, text in messages:
+        flash("evaluate", kind, text)
 
 
 def _diff(read: str, truth: str) -> str:
@@ -393,7 +395,7 @@ def _diff(read: str, truth: str) -> str:
 
 
 with tab_errors:
-    for kind, text in st.session_state.pop(_FLASH, []):
+    for kind, text in pending_flashes("evaluate"):
         {"error": st.error, "warning": st.warning}.get(kind, st.success)(text)
     if not errors:
         st.success(f"{focus.version} read every plate right.", icon=":material/check_circle:")

@@ -6,7 +6,8 @@ from statistics import median
 import pandas as pd
 import streamlit as st
 
-from alpr import appstate, figures
+from alpr import figures
+from alpr import app as appstate
 from alpr.assemble import COUNTRIES
 from alpr.errors import ImageLoadError
 
@@ -179,6 +180,7 @@ def show_photo(photo: appstate.Photo, index: int) -> None:
     try:
         with st.spinner(f"Reading {photo.name}…"):
             rec = appstate.read_photo(photo, country, topn, classifier)
+            appstate.keep_read(photo, rec, classifier)
         show_result(photo, rec, key)
     except ImageLoadError as exc:
         st.error(str(exc), icon=":material/broken_image:")
@@ -198,7 +200,7 @@ def show_batch(photos: list[appstate.Photo]) -> None:
     def show_progress(done: int, total: int, name: str) -> None:
         status.progress(done / total, text=f"Reading photo {done + 1} of {total} · {name}…")
 
-    rows = appstate.read_batch(photos, country, topn, classifier, show_progress)
+    rows = appstate.read_batch(photos, country, topn, classifier, show_progress, keep=True)
     status.empty()
 
     read = [r for r in rows if r.error is None]

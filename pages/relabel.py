@@ -7,7 +7,9 @@ import zlib
 import pandas as pd
 import streamlit as st
 
-from alpr import appstate, figures
+from alpr import figures
+from alpr import app as appstate
+from alpr.app.flash import flash, pending as pending_flashes
 from alpr.errors import AlprError
 from alpr.types import ALL_CLASSES, REJECT
 
@@ -22,7 +24,6 @@ QUEUE_SIZES = (16, 32, 64)
 FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
 MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
 STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
-_FLASH = "relabel_flash"
 _PLATE = "relabel_plate"
 _SEPARATORS = re.compile(r"[\s\-.·]")
 # Classes a glyph is often mistaken for: offered as one-click choices when the model's own top-k is
@@ -50,7 +51,7 @@ author = appstate.author()
 # --- actions: run as widget callbacks, before the page is drawn, so every count below is current -----
 
 def _flash(kind: str, text: str) -> None:
-    st.session_state.setdefault(_FLASH, []).append((kind, text))
+    flash("relabel", kind, text)
 
 
 def _name(label: str | None) -> str:
@@ -223,7 +224,7 @@ except AlprError as exc:
     st.error(f"Could not read the label store: {exc}", icon=":material/error:")
     st.stop()
 
-for kind, text in st.session_state.pop(_FLASH, []):
+for kind, text in pending_flashes("relabel"):
     if kind == "error":
         st.error(text, icon=":material/error:")
     elif kind == "info":

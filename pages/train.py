@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from alpr import appstate, jobs, registry, train_figures
+from alpr import app as appstate
+from alpr.app import flash
+from alpr.training import jobs, registry, train_figures
 from alpr.errors import AlprError
 
 appstate.require_router("train")
@@ -29,7 +31,6 @@ STATE_BADGES = {
 }
 PART_NAMES = {"store": "Label store (held out)", "datasets": "Added folders (held out)", "glyphs": "Rendered glyphs",
               "replay": "Unlabeled crops, as the base model read them"}
-_FLASH = "train_flash"
 _VIEW = "train_view_run"
 _RERUN = "train_rerun_page"
 
@@ -44,7 +45,7 @@ folder = appstate.data_dir().resolve()
 
 
 def _flash(kind: str, text: str) -> None:
-    st.session_state.setdefault(_FLASH, []).append((kind, text))
+    flash.flash("train", kind, text)
     # A button of the run panel reruns only its fragment: ask for the whole page, so the message,
     # the cards and the registry show what the action changed.
     st.session_state[_RERUN] = True
@@ -52,9 +53,7 @@ def _flash(kind: str, text: str) -> None:
 
 def _show_flashes() -> None:
     st.session_state.pop(_RERUN, None)
-    for kind, text in st.session_state.pop(_FLASH, []):
-        getattr(st, kind)(text, icon={"success": ":material/check_circle:", "error": ":material/error:",
-                                      "info": ":material/info:", "warning": ":material/warning:"}[kind])
+    flash.show("train")
 
 
 def _duration(seconds: float | None) -> str:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from train_helpers import run_cli, seed_store  # noqa: E402
 
-from alpr import jobs  # noqa: E402
+from alpr.training import jobs  # noqa: E402
 
 
 def main() -> int:
@@ -39,7 +39,7 @@ def main() -> int:
         return 1
     run = jobs.list_runs(data)[0]
     rows = run.metrics()
-    from alpr import registry
+    from alpr.training import registry
 
     samples = registry.get(run.status["version"], data).metadata["data"]["train_samples_per_epoch"]
     device = next((l[len("device "):] for l in proc.stdout.splitlines() if l.startswith("device ")), "?")

@@ -33,15 +33,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alpr import registry  # noqa: E402
+from alpr.training import registry  # noqa: E402
 from alpr.classify import load_classifier  # noqa: E402
 from alpr.data import harvest_crops, is_holdout, read_dataset  # noqa: E402
 from alpr.evaluate import evaluate_items  # noqa: E402
-from alpr.finetune import held_out  # noqa: E402
+from alpr.training.finetune import held_out  # noqa: E402
 from alpr.assemble import COUNTRIES  # noqa: E402
 from alpr.imageio import load_image  # noqa: E402
 from alpr.pipeline import recognize  # noqa: E402
-from alpr.store import LabelStore  # noqa: E402
+from alpr.labels.store import LabelStore  # noqa: E402
 from alpr.types import ALL_CLASSES, REJECT  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "openalpr-benchmarks"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from browser_support import CHROMIUM, streamlit_server  # noqa: E402
 from load_support import labeled_photos, model_loads, readable_photos, run_load  # noqa: E402
 
-from alpr.store import LabelStore  # noqa: E402
+from alpr.labels.store import LabelStore  # noqa: E402
 
 COLUMNS = ("sessions", "rounds", "photos read", "reads as recognize", "labels written", "labels found",
            "wall s", "median read s", "server peak RSS MB", "model loads")

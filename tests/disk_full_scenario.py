@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from alpr import registry
+from alpr.training import registry
 from alpr.errors import AlprError
 from alpr.imageio import encode_png
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 
 
 def _plate(seed: int) -> np.ndarray:

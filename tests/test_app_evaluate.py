@@ -19,11 +19,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import assert_clean, page_texts
-from alpr import appstate
+from alpr import app as appstate
 from alpr import evaluate as ev
 from alpr.errors import AlprError, DatasetError
 from alpr.evaluate import PhotoResult
-from alpr.store import DATA_DIR_ENV, LabelStore
+from alpr.labels.store import DATA_DIR_ENV, LabelStore
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90

@@ -14,7 +14,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import assert_clean
-from alpr import appstate, synth
+from alpr import synth
+from alpr import app as appstate
+from alpr.app import models as app_models
+from alpr.app import reads as app_reads
 from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
 
@@ -81,7 +84,7 @@ def test_changing_a_widget_does_not_read_the_photo_again(sample, monkeypatch):
     at = _app()
     at.selectbox(key="recognize_sample").select_index(0).run()
     calls = []
-    monkeypatch.setattr(appstate, "recognize", lambda *a, **k: calls.append(1) or recognize(*a, **k))
+    monkeypatch.setattr(app_reads, "recognize", lambda *a, **k: calls.append(1) or recognize(*a, **k))
     at.toggle(key="recognize_0_components").set_value(False).run()
     assert_clean(at)
     assert calls == []  # the cached Recognition was reused
@@ -122,7 +125,7 @@ def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatc
     def broken(*args, **kwargs):
         raise RuntimeError("the classifier fell over")
 
-    monkeypatch.setattr(appstate, "recognize", broken)
+    monkeypatch.setattr(app_reads, "recognize", broken)
     at = _app()
     at.file_uploader(key="recognize_upload").set_value(("crash.png", photo.data, "image/png")).run()
     assert_clean(at)
@@ -130,7 +133,7 @@ def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatc
 
 
 def test_a_missing_model_is_explained_not_raised(tmp_path, monkeypatch):
-    monkeypatch.setattr(appstate, "DEFAULT_MODEL", tmp_path / "missing.keras")
+    monkeypatch.setattr(app_models, "DEFAULT_MODEL", tmp_path / "missing.keras")
     at = _app()
     assert_clean(at)
     assert any("no model file" in e.value for e in at.error)
@@ -218,7 +221,7 @@ def test_opening_a_photo_of_a_batch_shows_its_full_view_without_reading_again(ba
     files, reads = batch
     at = _upload_batch(files)
     calls = []
-    monkeypatch.setattr(appstate, "recognize", lambda *a, **k: calls.append(1) or recognize(*a, **k))
+    monkeypatch.setattr(app_reads, "recognize", lambda *a, **k: calls.append(1) or recognize(*a, **k))
     picker = at.selectbox(key="recognize_batch_open")
     assert len(picker.options) == 8
     assert picker.options[3] == "4. notes.jpg · unusable file"

@@ -18,7 +18,7 @@ import numpy as np
 
 from alpr import synth
 from alpr.pipeline import recognize
-from alpr.store import DATA_DIR_ENV, LabelStore
+from alpr.labels.store import DATA_DIR_ENV, LabelStore
 from alpr.types import REJECT, Box, Candidate, CharCrop, PlateRead, Prediction, Recognition
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -15,9 +15,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import assert_clean
-from alpr import appstate, jobs, registry
+from alpr import app as appstate
+from alpr.training import jobs, registry
 from alpr.classify import metadata_path
-from alpr.store import DATA_DIR_ENV
+from alpr.labels.store import DATA_DIR_ENV
 from alpr.types import ALL_CLASSES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 
 from browser_support import CHROMIUM, ROOT, assert_no_traceback, choose, chromium, first_char_box, open_app, screenshot, streamlit_app  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from train_helpers import seed_store
 
-from alpr import jobs, registry
+from alpr.training import jobs, registry
 from alpr.classify import metadata_path
 
 from browser_support import CHROMIUM, assert_no_traceback, chromium, open_app, screenshot, streamlit_app  # noqa: E402

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alpr import cli_labels, synth
+from alpr import synth
+from alpr.cli import labels as cli_labels
 from alpr.errors import AlprError
-from alpr.store import DB_NAME, LabelStore
+from alpr.labels.store import DB_NAME, LabelStore
 from alpr.types import ALL_CLASSES
 
 

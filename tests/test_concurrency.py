@@ -18,7 +18,7 @@ import numpy as np
 from alpr import pipeline
 from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 from alpr.synth import sample_scenes
 from alpr.types import Box, Candidate, CharCrop, PlateRead, Prediction, Recognition
 
@@ -83,7 +83,7 @@ def test_default_classifier_is_loaded_once_when_threads_ask_at_the_same_moment(m
 
 
 def test_the_app_model_load_is_logged_once_when_sessions_ask_at_the_same_moment(caplog):
-    from alpr import appstate
+    from alpr.app import models as appstate
     from alpr.classify import DEFAULT_MODEL
 
     appstate._load_classifier.clear()  # as in a fresh server process

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 
 from browser_support import ARTIFACTS, CHROMIUM, streamlit_server  # noqa: E402
 

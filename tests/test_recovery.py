@@ -15,9 +15,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import assert_clean
-from alpr import jobs, registry
-from alpr.recovery import recover
-from alpr.store import DATA_DIR_ENV, LabelStore
+from alpr.training import jobs, registry
+from alpr.app.recovery import recover
+from alpr.labels.store import DATA_DIR_ENV, LabelStore
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -26,7 +26,7 @@ APP = str(ROOT / "app.py")
 _KILLED_WRITER = """
 import os, signal, sys
 import numpy as np
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 store = LabelStore(sys.argv[1])
 for seed in range(2):
     image = (np.random.default_rng(seed).random((60, 200)) * 255).astype(np.uint8)
@@ -136,7 +136,7 @@ def test_a_label_store_open_in_another_process_is_not_taken_for_a_crash(data):
     with LabelStore(data) as store:
         store.add_labeled_plate(np.zeros((60, 200), np.uint8), "ABC123", plate_crop=True)
         assert (data / "labels.sqlite-wal").stat().st_size > 0
-        opener = subprocess.run([sys.executable, "-c", "from alpr.recovery import recover; import sys; print(recover(sys.argv[1]))",
+        opener = subprocess.run([sys.executable, "-c", "from alpr.app.recovery import recover; import sys; print(recover(sys.argv[1]))",
                                  str(data)], cwd=ROOT, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
         assert opener.stdout.strip() == "[]", opener.stderr[-2000:]
         assert recover(data) == []  # nor open in this very process

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alpr import jobs, registry
+from alpr.training import jobs, registry
 from alpr.classify import DEFAULT_MODEL, metadata_path
 from alpr.cli import main
 from alpr.errors import ModelError

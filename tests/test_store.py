@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alpr import store as store_module
+from alpr.labels import store as store_module
 from alpr import synth
-from alpr.store import DB_NAME, SCHEMA_VERSION, LabelStore, StoreError
+from alpr.labels.store import DB_NAME, SCHEMA_VERSION, LabelStore, StoreError
 from alpr.types import ALL_CLASSES, Box, Candidate, CharCrop, PlateRead, Prediction, Recognition
 
 TESTS = Path(__file__).resolve().parent

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from train_helpers import ROOT, run_cli, seed_store, wait_for, write_export
 
-from alpr import jobs, registry
+from alpr.training import jobs, registry
 from alpr.classify import load_classifier, metadata_path
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 from alpr.types import ALL_CLASSES
 
 METRIC_KEYS = {"stage", "epoch", "epochs", "global_epoch", "total_epochs", "loss", "acc", "val_loss", "val_acc", "lr",
@@ -177,8 +177,8 @@ def test_a_second_run_on_the_same_data_folder_is_refused(data):
 def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
     """Crops the shipped model reads wrong are labeled; after a default fine-tune it reads most of
     the ones it trained on right, and its accuracy on other crops does not drop."""
-    from alpr.finetune import held_out
-    from alpr.train import render_glyphs
+    from alpr.training.finetune import held_out
+    from alpr.training.train import render_glyphs
 
     shipped = load_classifier()
     x, y = render_glyphs(30, 32, 41, 1)
@@ -206,7 +206,7 @@ def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
 
 
 def test_corrections_appear_correction_weight_times_as_often_as_confirmed_labels():
-    from alpr.finetune import _per_crop
+    from alpr.training.finetune import _per_crop
 
     # 4 store crops (the 2nd a correction), then 2 crops of an export folder, which are never corrections.
     corrected = np.array([False, True, False, False])
@@ -215,7 +215,7 @@ def test_corrections_appear_correction_weight_times_as_often_as_confirmed_labels
 
 
 def test_a_fifth_of_the_replay_crops_validates_with_the_base_models_sure_reads():
-    from alpr.finetune import _split_replay, held_out
+    from alpr.training.finetune import _split_replay, held_out
 
     x = np.random.default_rng(0).random((200, 32, 32)).astype(np.float32)
     probs = np.full((200, len(ALL_CLASSES)), 0.5 / (len(ALL_CLASSES) - 1), np.float32)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from alpr.store import LabelStore
+from alpr.labels.store import LabelStore
 from alpr.synth import render_glyph
 
 ROOT = Path(__file__).resolve().parent.parent

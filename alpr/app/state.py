@@ -23,7 +23,7 @@ from alpr.errors import AlprError, ImageLoadError, ModelError
 from alpr.imageio import IMAGE_TYPES, encode_png, load_image
 from alpr.pipeline import recognize
 from alpr.report import to_openalpr
-from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, LabelStore, StoreError
+from alpr.labels.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, LabelStore, StoreError
 from alpr.synth import sample_scenes
 from alpr.types import Recognition
 
@@ -355,7 +355,7 @@ def data_roots() -> list[Path]:
 
 def model_choices() -> dict[str, Path]:
     """Picker label -> .keras file: the registry's versions, the shipped models/ folder, `<data dir>/models/`."""
-    from alpr import registry
+    from alpr.training import registry
 
     choices: dict[str, Path] = {}
     try:
@@ -425,7 +425,7 @@ _MODEL_FAILURES: dict[tuple[str, int], str] = {}
 def active_model() -> ActiveModel:
     """The registry's active model of the data folder, else the last good version (versions
     active before it, then the newest accepted ones, then the shipped model)."""
-    from alpr import registry
+    from alpr.training import registry
 
     try:
         order = registry.fallback_order(data_dir())
@@ -462,7 +462,7 @@ def active_model() -> ActiveModel:
 
 
 def active_version_name() -> str:
-    from alpr import registry
+    from alpr.training import registry
 
     return registry.active_name(data_dir())
 
@@ -496,7 +496,7 @@ def imagenet_weights() -> dict[str, Path]:
 @st.cache_data(ttl=30, show_spinner=False)
 def training_folders(roots: tuple[str, ...]) -> dict[str, str]:
     """Picker label -> folder, for the exports and labeled plate folders a run may add."""
-    from alpr import jobs
+    from alpr.training import jobs
 
     out: dict[str, str] = {}
     for root in map(Path, roots):
@@ -509,7 +509,7 @@ def training_folders(roots: tuple[str, ...]) -> dict[str, str]:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _recover(folder: str) -> tuple[str, ...]:
-    from alpr.recovery import recover
+    from alpr.app.recovery import recover
 
     notes = tuple(recover(folder))
     for note in notes:

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from alpr.classify import DEFAULT_MODEL, MODEL_FORMAT, metadata_path
-from alpr.errors import ModelError
-from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+from alpr.errors import ModelError, RegistryError
+from alpr.paths import DATA_DIR_ENV, data_dir
 
 SHIPPED = "shipped"
 MODEL_FILE = "char_cnn.keras"
@@ -40,10 +40,6 @@ _VERSION_RE = re.compile(r"^v(\d+)$")
 _HISTORY_KEEP = 50  # activations remembered for roll-back
 _VERSION_TMP = ".tmp-*"  # a version being written (see register)
 _ACTIVE_TMP = f".{ACTIVE_FILE}.*.tmp"  # an active.json being written (see _write_active)
-
-
-class RegistryError(ModelError):
-    """A version that does not exist or cannot be activated, or a registry that cannot be written."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +122,6 @@ def trained_on(data: dict | None, missing: str = "-") -> str:
     if "real_train" in data:
         return f"{data['real_train']} real, {data.get('glyphs_pretrain', 0) + data.get('glyphs_finetune', 0)} glyphs"
     return missing
-
-
-def data_dir(folder: str | os.PathLike | None = None) -> Path:
-    """The data folder: `folder`, else $ALPR_DATA_DIR, else ./data (as the label store)."""
-    return Path(folder or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 
 def models_dir(folder: str | os.PathLike | None = None) -> Path:
@@ -327,26 +318,50 @@ def fallback_order(folder: str | os.PathLike | None = None) -> list[Version]:
     return [by_name[n] for n in order if n in by_name]
 
 
+@dataclass(frozen=True)
+class LoadAttempt:
+    """What `first_loadable` found: the model that loaded and its version (None when none did), and
+    (version name, why) for each version tried before it, the active one first."""
+
+    classifier: object | None
+    version: Version | None
+    failures: tuple[tuple[str, str], ...]
+
+
+def first_loadable(folder: str | os.PathLike | None = None, loader: Callable | None = None,
+                   path_of: Callable[[Version], Path] | None = None) -> LoadAttempt:
+    """The registry's one fallback: try `fallback_order`'s versions in turn with `loader(path)` and
+    stop at the first that loads. `path_of(version)` says which file to load (default: the
+    version's own); a version's recorded problem counts only when its own file is the one loaded."""
+    if loader is None:
+        from alpr.classify import load_classifier as loader
+    path_of = path_of or (lambda v: v.path)
+    failures: list[tuple[str, str]] = []
+    for version in fallback_order(folder):
+        path = Path(path_of(version))
+        try:
+            if version.problem and path == Path(version.path):
+                raise ModelError(version.problem)
+            classifier = loader(path)
+        except ModelError as exc:
+            failures.append((version.name, str(exc)))
+            continue
+        return LoadAttempt(classifier, version, tuple(failures))
+    return LoadAttempt(None, None, tuple(failures))
+
+
 def load_active(folder: str | os.PathLike | None = None, loader: Callable | None = None):
     """(classifier, version, warning) of the active model, or of the last good version when the
     active one cannot be loaded; `warning` says what went wrong then, else None. Raises ModelError
     when no version at all can be loaded."""
-    if loader is None:
-        from alpr.classify import load_classifier as loader
-    errors: list[str] = []
-    for version in fallback_order(folder):
-        try:
-            if version.problem:
-                raise ModelError(version.problem)
-            classifier = loader(version.path)
-        except ModelError as exc:
-            errors.append(f"{version.name}: {exc}")
-            continue
-        warning = None
-        if errors:
-            warning = f"the active model cannot be used ({errors[0]}); using {version.name}, the last good version"
-        return classifier, version, warning
-    raise ModelError("no model version can be loaded: " + "; ".join(errors))
+    attempt = first_loadable(folder, loader)
+    errors = [f"{name}: {why}" for name, why in attempt.failures]
+    if attempt.classifier is None:
+        raise ModelError("no model version can be loaded: " + "; ".join(errors))
+    warning = None
+    if errors:
+        warning = f"the active model cannot be used ({errors[0]}); using {attempt.version.name}, the last good version"
+    return attempt.classifier, attempt.version, warning
 
 
 def next_name(folder: str | os.PathLike | None = None) -> str:

@@ -40,12 +40,12 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from alpr.errors import AlprError
+from alpr.errors import AlprError, StoreError
+from alpr.paths import DATA_DIR_ENV
+from alpr.paths import data_dir as data_dir_of
 from alpr.types import ALL_CLASSES, REJECT, Box, CharCrop, Prediction, Recognition
 
 DB_NAME = "labels.sqlite"
-DATA_DIR_ENV = "ALPR_DATA_DIR"
-DEFAULT_DATA_DIR = "data"
 # Photos are kept to show plates in context, not to re-detect at full resolution: 1600 px keeps a
 # 60 px wide plate legible while a 12 Mpx phone photo shrinks from ~5 MB to ~1.5 MB of PNG.
 PHOTO_MAX_SIDE = 1600
@@ -75,10 +75,6 @@ __all__ = [
     "ExportResult",
     "SCHEMA_VERSION",
 ]
-
-
-class StoreError(AlprError):
-    """The label store cannot do what was asked: unusable folder or file, bad label, bad import."""
 
 
 # --- schema ------------------------------------------------------------------------------------
@@ -352,7 +348,7 @@ class LabelStore:
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None) -> "LabelStore":
         """The store in `data_dir`, else $ALPR_DATA_DIR, else ./data; the folder is created if missing."""
-        return cls(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+        return cls(data_dir_of(data_dir))
 
     def close(self) -> None:
         with self._lock:

@@ -19,9 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from alpr.argtypes import command_with_actions, positive_float, whole_number
+from alpr.cli.argtypes import command_with_actions, positive_float, whole_number
 from alpr.errors import AlprError
-from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+from alpr.paths import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
 positive = whole_number(1)
 non_negative = whole_number(0)
@@ -88,7 +88,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 # ------------------------------------------------------------------------------------- models
 
 def run(args: argparse.Namespace) -> int:
-    from alpr import registry
+    from alpr.training import registry
 
     folder = getattr(args, "data_dir", None)
     if args.models_command == "list":
@@ -155,7 +155,7 @@ def train(args: argparse.Namespace) -> int | None:
         flags = ", ".join("--" + n.replace("_", "-") for n in pipeline)
         raise AlprError(f"{flags} belong(s) to the full pipeline (with --data); fine-tuning takes --epochs and --unfreeze-epochs")
 
-    from alpr import finetune
+    from alpr.training import finetune
 
     cfg = finetune.JobConfig(data_dir=args.data_dir or "")
     if args.base:

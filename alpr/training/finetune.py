@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alpr import jobs, registry
+from alpr import paths
+from alpr.training import jobs, registry
 from alpr.errors import AlprError, DatasetError, ModelError
 from alpr.types import ALL_CLASSES
 
@@ -112,7 +113,7 @@ class Cancelled(Exception):
 def run(cfg: JobConfig, run_id: str | None = None, resume: str | None = None, argv: list[str] | None = None) -> dict:
     """Run (or resume) one fine-tuning job to its end; returns its final status. Raises AlprError
     subclasses with one-line messages (busy data folder, bad option, failed run)."""
-    folder = registry.data_dir(cfg.data_dir or None).resolve()
+    folder = paths.data_dir(cfg.data_dir or None).resolve()
     if resume:
         run_dir = jobs.runs_dir(folder) / resume
         saved = jobs.read_json(run_dir / "config.json")
@@ -436,7 +437,7 @@ class Trainer:
         log(f"registered {version.name} ({version.status}) in {version.path.parent}")
         if accepted and counts["store_train"] + counts["store_val"] and self.cfg.use_store:
             try:
-                from alpr.store import LabelStore
+                from alpr.labels.store import LabelStore
 
                 with LabelStore.open(self.folder) as store:
                     store.mark_trained(version.name, counts["last_label_id"])
@@ -520,7 +521,7 @@ class Trainer:
         x, y, fixed = empty_x, empty_y, np.zeros(0, bool)
         data["x_rep"], data["y_rep"] = empty_x, np.zeros((0, len(ALL_CLASSES)), np.float32)
         if cfg.use_store:
-            from alpr.store import LabelStore
+            from alpr.labels.store import LabelStore
 
             with LabelStore.open(self.folder) as store:
                 data["last_label_id"] = store.last_label_id()  # before reading: later labels stay pending
@@ -707,7 +708,7 @@ def _per_crop(n_real: int, corrected: np.ndarray, repeats: int, correction_weigh
 
 
 def _glyphs(per_class: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from alpr.train import render_glyphs
+    from alpr.training.train import render_glyphs
 
     if per_class <= 0:
         return np.zeros((0, size, size), np.float32), np.zeros((0,), np.int64)

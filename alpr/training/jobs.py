@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alpr.errors import AlprError
-from alpr.registry import data_dir
+from alpr.errors import JobError
+from alpr.paths import REPO_ROOT, data_dir
 
 try:
     import fcntl
@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - Windows: no flock; the pid in the lock
 
 RUNS = "runs"
 LOCK_FILE = "train.lock"
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: `python -m alpr` runs from here
+ROOT = REPO_ROOT  # the checkout: `python -m alpr` runs from here
 
 LIVE_STATES = ("starting", "running")
 FINAL_STATES = ("succeeded", "rejected", "failed", "cancelled")
@@ -49,10 +49,6 @@ FINAL_STATES = ("succeeded", "rejected", "failed", "cancelled")
 START_GRACE_S = 120.0
 # A trainer waits this long for the lock, so the app's quick probes never make it give up.
 LOCK_WAIT_S = 5.0
-
-
-class JobError(AlprError):
-    """A run cannot be started, found, resumed or cancelled; the message says why and what to do."""
 
 
 def runs_dir(folder: str | os.PathLike | None = None) -> Path:

@@ -15,9 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from alpr.argtypes import command_with_actions
+from alpr.cli.argtypes import command_with_actions
 from alpr.assemble import COUNTRIES
-from alpr.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, LabelStore
+from alpr.labels.store import LabelStore
+from alpr.paths import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
 # One progress line per this many plates: a benchmark of 500 photos prints 20 lines, not 500.
 PROGRESS_EVERY = 25

@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from alpr.argtypes import whole_number
+from alpr.cli.argtypes import whole_number
 from alpr.assemble import COUNTRIES
 from alpr.errors import AlprError
+from alpr.paths import PROGRESS_ENV
 
 _positive = whole_number(1)
 
@@ -55,10 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rounds", type=_positive, default=None)
     tr.add_argument("--batch-size", type=_positive, default=None)
     tr.add_argument("--seed", type=int, default=None)
-    from alpr import cli_labels
+    from alpr.cli import labels as cli_labels
 
     cli_labels.register(sub)
-    from alpr import cli_models
+    from alpr.cli import models as cli_models
 
     cli_models.register(sub)
 
@@ -79,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "settings":
             return _settings(args)
         if args.command == "labels":
-            from alpr import cli_labels
+            from alpr.cli import labels as cli_labels
 
             return cli_labels.run(args)
         if args.command == "models":
-            from alpr import cli_models
+            from alpr.cli import models as cli_models
 
             return cli_models.run(args)
     except AlprError as exc:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _recognize(args) -> int:
     names = _expand_folders(args.images)  # before TensorFlow is imported: an empty folder fails at once
-    from alpr import registry
+    from alpr.training import registry
     from alpr.classify import load_classifier
     from alpr.imageio import load_image
     from alpr.pipeline import recognize
@@ -155,7 +156,7 @@ def _progress_bar(label: str):
     carriage returns would only clutter a log, and plain lines are printed instead."""
     from alpr.evaluate import ProgressBar
 
-    return ProgressBar(label) if sys.stderr.isatty() or os.environ.get("ALPR_PROGRESS") else None
+    return ProgressBar(label) if sys.stderr.isatty() or os.environ.get(PROGRESS_ENV) else None
 
 
 def _expand_folders(names: list[str]) -> list[str]:
@@ -207,7 +208,7 @@ def _print_table(name: str, rec) -> None:
 
 
 def _eval(args) -> int:
-    from alpr import registry
+    from alpr.training import registry
     from alpr.classify import load_classifier
     from alpr.data import read_dataset
     from alpr.evaluate import evaluate_items, format_table, select, summarize
@@ -239,8 +240,8 @@ def _eval(args) -> int:
 
 
 def _train(args) -> int:
-    from alpr import cli_models
-    from alpr.train import TrainConfig, main as train_main
+    from alpr.cli import models as cli_models
+    from alpr.training.train import TrainConfig, main as train_main
 
     status = cli_models.train(args)  # without --data/--out: fine-tune from the label store into the registry
     if status is not None:

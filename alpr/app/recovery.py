@@ -13,13 +13,14 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from alpr import jobs, registry
-from alpr.store import DB_NAME
+from alpr import paths
+from alpr.training import jobs, registry
+from alpr.labels.store import DB_NAME
 
 
 def recover(folder: str | os.PathLike | None = None) -> list[str]:
     """Tidy what a crash left in the data folder; one note per thing found, [] when all was clean."""
-    root = registry.data_dir(folder)
+    root = paths.data_dir(folder)
     if not root.is_dir():
         return []
     notes: list[str] = []
