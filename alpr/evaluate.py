@@ -254,9 +254,9 @@ def inside_roots(path: Path, roots: list[Path]) -> Path:
 def safe_extract_zip(zip_path: Path, dest: Path) -> None:
     """Unpack an uploaded archive with the label store's checks (no absolute paths, no '..', no
     links, bounded member count and size); nothing is written when a check fails. StoreError says why."""
-    from alpr.labels.store import _safe_extract
+    from alpr.labels.archives import safe_extract
 
-    _safe_extract(Path(zip_path), Path(dest), max_bytes=UPLOAD_MAX_BYTES, max_members=UPLOAD_MAX_MEMBERS)
+    safe_extract(Path(zip_path), Path(dest), max_bytes=UPLOAD_MAX_BYTES, max_members=UPLOAD_MAX_MEMBERS)
 
 
 def char_confusion(results: list[PhotoResult]) -> tuple[dict[tuple[str, str], int], int, int]:

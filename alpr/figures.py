@@ -117,7 +117,7 @@ def _box_text(box: Box) -> str:
     return f"{box.w}×{box.h} px at ({box.x}, {box.y})"
 
 
-def _char_label(char: str) -> str:
+def char_label(char: str) -> str:
     return "∅" if char == REJECT else char
 
 
@@ -244,7 +244,7 @@ def plate_figure(plate: PlateRead) -> go.Figure:
                                  name=f"{name} ({len(boxes)})", showlegend=False, hoverinfo="skip"))
     hover = []
     for i, (c, p) in enumerate(pairs, start=1):
-        runners = ", ".join(f"{_char_label(k)} {_pct(q)}" for k, q in p.topk[1:4])
+        runners = ", ".join(f"{char_label(k)} {_pct(q)}" for k, q in p.topk[1:4])
         what = "not a character" if p.char == REJECT else f"<b>{escape(p.char)}</b>"
         hover.append(f"character {i}: {what} · {_pct(p.confidence)}" + (f"<br>then {runners}" if runners else "")
                      + (f"<br>{escape(p.note)}" if p.note else "") + f"<br>line {c.line}, {_box_text(c.box)}")
@@ -259,7 +259,7 @@ def plate_figure(plate: PlateRead) -> go.Figure:
         fig.add_annotation(x=c.box.x + c.box.w / 2, y=c.box.y, yshift=2, yanchor="bottom", text=str(i),
                            showarrow=False, font=dict(size=11, color="white"), bgcolor=colour, borderpad=1)
         fig.add_annotation(x=c.box.x + c.box.w / 2, y=h, yshift=-4, yanchor="top", showarrow=False,
-                           text=f"<b>{escape(_char_label(p.char))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>",
+                           text=f"<b>{escape(char_label(p.char))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>",
                            font=dict(size=15, color=colour))
     _image_axes(fig, w, h)
     fig.update_layout(height=300, margin=dict(l=8, r=8, t=24, b=52), plot_bgcolor="rgba(0,0,0,0)",
@@ -289,7 +289,7 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
         vertical_spacing=gap_px / (height - 32),
         horizontal_spacing=min(0.04, 0.3 / n),
         # A crop the pipeline overruled (a frame mark at the row's end) says so; the plate figure's hover says why.
-        subplot_titles=[f"{i}: <b>{escape(_char_label(p.char))}</b>" + (" · end mark" if p.note else "")
+        subplot_titles=[f"{i}: <b>{escape(char_label(p.char))}</b>" + (" · end mark" if p.note else "")
                         for i, (_, p) in enumerate(pairs, start=1)],
     )
     for col, (crop, pred) in enumerate(pairs, start=1):
@@ -298,7 +298,7 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
         fig.add_trace(_image_trace(glyph, side_w, side_h, "PNG", f"crop {col}"), row=1, col=col)
         _image_axes(fig, side_w, side_h, row=1, col=col)
         top = pred.topk[:k]
-        labels = [_char_label(c) for c, _ in top]
+        labels = [char_label(c) for c, _ in top]
         probs = [p for _, p in top]
         fig.add_trace(go.Bar(
             x=probs, y=labels, orientation="h", name=f"top-{k} {col}",
@@ -401,10 +401,10 @@ def stored_plate_figure(photo: np.ndarray | None, scale: float, plate_box: Box |
         fig.add_annotation(x=b.x + b.w / 2, y=b.y, yshift=2, yanchor="bottom", text=str(i), showarrow=False,
                            font=dict(size=11, color="white"), bgcolor=colour, borderpad=1)
         fig.add_annotation(x=b.x + b.w / 2, y=h, yshift=-4, yanchor="top", showarrow=False,
-                           text=f"<b>{escape(_char_label(label or '?'))}</b>", font=dict(size=16, color=colour))
-        guess = f"model: {escape(_char_label(c.pred_char))} {_pct(c.pred_conf or 0)}" if c.pred_char else "no model guess"
+                           text=f"<b>{escape(char_label(label or '?'))}</b>", font=dict(size=16, color=colour))
+        guess = f"model: {escape(char_label(c.pred_char))} {_pct(c.pred_conf or 0)}" if c.pred_char else "no model guess"
         who = {"person": "labeled by a person", "import": "imported label", "model": "not reviewed yet"}.get(c.source or "", "unlabeled")
-        hover.append(f"character {i}: <b>{escape(_char_label(label or '?'))}</b> · {who}<br>{guess}")
+        hover.append(f"character {i}: <b>{escape(char_label(label or '?'))}</b> · {who}<br>{guess}")
         hx.append(b.x + b.w / 2)
         hy.append(b.y + b.h / 2)
     fig.add_trace(go.Scatter(x=hx, y=hy, mode="markers", marker=dict(size=14, color="rgba(0,0,0,0)", symbol="square"),
@@ -422,7 +422,7 @@ def label_counts_figure(per_class: dict[str, int], pending: dict[str, int] | Non
     classes = list(per_class)
     waiting = [min(pending.get(c, 0), per_class[c]) for c in classes]
     trained = [per_class[c] - w for c, w in zip(classes, waiting)]
-    names = [_char_label(c) for c in classes]
+    names = [char_label(c) for c in classes]
     fig = go.Figure([
         go.Bar(x=names, y=trained, name="in a training run", marker_color=_OTHER_BAR,
                hovertemplate="%{x}: %{y} trained on<extra></extra>"),
@@ -462,7 +462,7 @@ def confusion_figure(counts: dict[tuple[str, str], int], hide_correct: bool = Fa
     wrong = int(z.sum() - np.trace(z))
     if hide_correct and wrong:  # with no error at all the diagonal stays: an empty grid says nothing
         np.fill_diagonal(shown, 0)
-    names = [_char_label(c) for c in classes]
+    names = [char_label(c) for c in classes]
     text = [[str(int(v)) if v else "" for v in row] for row in shown]
     row_total = z.sum(axis=1, keepdims=True)
     share = np.divide(z, row_total, out=np.zeros_like(z), where=row_total > 0)
@@ -491,7 +491,7 @@ def class_accuracy_figure(accuracy: dict[str, tuple[int, int]]) -> go.Figure:
     classes = list(accuracy)
     share = [r / n if n else 0.0 for r, n in accuracy.values()]
     fig = go.Figure(go.Bar(
-        x=[_char_label(c) for c in classes], y=share,
+        x=[char_label(c) for c in classes], y=share,
         marker_color=[_BEST_BAR if s >= 0.9 else ("#f59e0b" if s >= 0.6 else "#ef4444") for s in share],
         customdata=[[r, n] for r, n in accuracy.values()],
         text=[f"{s:.0%}" for s in share], textposition="outside", cliponaxis=False, textfont=dict(size=10),

@@ -17,7 +17,8 @@ from alpr.config import DEFAULT, Config
 from alpr.errors import InputError
 from alpr.detect import find_plates, to_grey
 from alpr.segment import crop_plate, segment_all
-from alpr.types import REJECT, Box, PlateCandidate, PlateRead, Prediction, Recognition
+from alpr.stray import overrule_stray_ends
+from alpr.types import REJECT, Box, PlateCandidate, PlateRead, Recognition
 
 _default_reader: CharClassifier | None = None
 # Threads (Streamlit sessions, a thread pool) that ask for the model at the same moment must not
@@ -135,7 +136,7 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     best: dict[int, tuple[float, PlateRead]] = {}
     start = 0
     for i, crop, crop_box, seg in jobs:
-        preds = _overrule_stray_ends(seg.chars, tuple(predictions[start : start + len(seg.chars)]), config)
+        preds = overrule_stray_ends(seg.chars, tuple(predictions[start : start + len(seg.chars)]), config.read)
         start += len(seg.chars)
         read = PlateRead(
             box=_tight_box(seg, crop_box),
@@ -156,35 +157,6 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     reads.sort(key=lambda sr: -sr[0])
     ms = {"segment": (t1 - t0) * 1000, "classify": (t2 - t1) * 1000, "assemble": (t3 - t2) * 1000}
     return reads, ms
-
-
-def _overrule_stray_ends(chars, preds: tuple[Prediction, ...], config: Config) -> tuple[Prediction, ...]:
-    """The predictions, with a thin mark at either end of a one-line row set to "not a character"
-    when its size or spacing says it is the plate's frame, a bolt or a border (see ReadConfig)."""
-    rc = config.read
-    glyphs = [i for i, p in enumerate(preds) if p.char != REJECT]
-    if len(glyphs) < rc.stray_end_min_row or len({chars[i].line for i in glyphs}) > 1:
-        return preds
-    inner = [chars[i].box for i in glyphs[1:-1]]
-    height = float(np.median([b.h for b in inner]))
-    width = float(np.median([b.w for b in inner]))
-    gap = float(np.median([b.x - a.x2 for a, b in zip(inner, inner[1:])]))
-    out = list(preds)
-    for end, neighbour in ((glyphs[0], glyphs[1]), (glyphs[-1], glyphs[-2])):
-        box, pred = chars[end].box, preds[end]
-        if pred.char not in rc.stray_end_chars or box.w >= width:
-            continue
-        apart = (chars[neighbour].box.x - box.x2 if end < neighbour else box.x - chars[neighbour].box.x2) - gap
-        if abs(box.h / height - 1) > rc.stray_end_height_tolerance:
-            why = f"{box.h} px tall where the row's characters are {height:.0f}"
-        elif apart > rc.stray_end_gap * height:
-            why = f"set {apart:.0f} px further apart than the row's characters are"
-        else:
-            continue
-        out[end] = Prediction(REJECT, 1.0, ((REJECT, 1.0),),
-                              note=f"a mark at the row's end ({why}), not a character; the classifier read "
-                                   f"{pred.char} at {pred.confidence:.0%}")
-    return tuple(out)
 
 
 def _refine(image, seg, crop_box: Box, config: Config):

@@ -23,7 +23,8 @@ from alpr import app as appstate
 from alpr import evaluate as ev
 from alpr.errors import AlprError, DatasetError
 from alpr.evaluate import PhotoResult
-from alpr.labels.store import DATA_DIR_ENV, LabelStore
+from alpr.labels import LabelStore
+from alpr.paths import DATA_DIR_ENV
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90

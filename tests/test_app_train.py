@@ -18,7 +18,7 @@ from apptest_support import assert_clean
 from alpr import app as appstate
 from alpr.training import jobs, registry
 from alpr.classify import metadata_path
-from alpr.labels.store import DATA_DIR_ENV
+from alpr.paths import DATA_DIR_ENV
 from alpr.types import ALL_CLASSES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -17,7 +17,8 @@ from streamlit.testing.v1 import AppTest
 from apptest_support import assert_clean
 from alpr.training import jobs, registry
 from alpr.app.recovery import recover
-from alpr.labels.store import DATA_DIR_ENV, LabelStore
+from alpr.labels import LabelStore
+from alpr.paths import DATA_DIR_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

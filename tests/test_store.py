@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from alpr.labels import archives as archives_module
+from alpr.labels import schema as schema_module
 from alpr.labels import store as store_module
 from alpr import synth
 from alpr.labels.store import DB_NAME, SCHEMA_VERSION, LabelStore, StoreError
@@ -721,7 +723,7 @@ def test_zip_with_a_symlink_is_refused(store, tmp_path):
 
 
 def test_zip_larger_than_the_limit_is_refused_before_extraction(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "ZIP_MAX_BYTES", 1000)
+    monkeypatch.setattr(archives_module, "ZIP_MAX_BYTES", 1000)
     archive = _zip_with(tmp_path / "big.zip", "A/1.png", b"\0" * 5000)
     with pytest.raises(StoreError, match=r"would unpack to 0 MB, more than the limit of 0 MB"):
         store.import_path(archive)
@@ -1116,7 +1118,7 @@ def test_a_failed_migration_leaves_the_version_1_database_as_it_was(store, tmp_p
     before = dump(old)
 
     def broken(conn):
-        store_module._migrate_to_2(conn)
+        schema_module.migrate_to_2(conn)
         raise StoreError("disk trouble halfway")
 
     monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], broken))

@@ -46,8 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train the character model (glyph pretraining, then real crops)")
     tr.add_argument("--data", action="append", default=[], metavar="DIR", help="labeled folder for real crops (repeatable)")
-    tr.add_argument("--out", default="models/char_cnn.keras", help="where to write the model (+ .json metadata)")
-    tr.add_argument("--base", default=None, help="fine-tune this .keras model instead of pretraining on glyphs")
+    # --out's default is applied by `cli.models.train`, so that giving it can be told from not giving it.
+    tr.add_argument("--out", default=None, help="full pipeline: where to write the model (+ .json metadata; default "
+                                                "models/char_cnn.keras)")
+    tr.add_argument("--base", default=None, help=(
+        "fine-tune: a registry version (v3, shipped), 'active' (default), 'glyphs' (new CNN pretrained on rendered "
+        "glyphs) or 'imagenet' (--backbone with --weights); full pipeline: a .keras file"))
     tr.add_argument("--backbone", default="small", choices=["small", "mobilenet_v2", "inception_v3"])
     tr.add_argument("--weights", default=None, help="ImageNet weights file for --backbone, or 'imagenet' (Keras cache)")
     tr.add_argument("--glyphs-per-class", type=_positive, default=None)

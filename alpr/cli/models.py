@@ -43,13 +43,6 @@ def register(subparsers) -> argparse.ArgumentParser:
         "glyphs and register it as a new version. With --data or --out: the full pipeline (glyph pretraining, "
         "harvest, fine-tune) into one .keras file."
     )
-    # --out's default is applied by `train()` below, so that giving it can be told from not giving it.
-    train.set_defaults(out=None)
-    train._option_string_actions["--out"].help = f"full pipeline: where to write the model (default {LEGACY_OUT})"
-    train._option_string_actions["--base"].help = (
-        "fine-tune: a registry version (v3, shipped), 'active' (default), 'glyphs' (new CNN pretrained on rendered "
-        "glyphs) or 'imagenet' (--backbone with --weights); full pipeline: a .keras file"
-    )
     group = train.add_argument_group("fine-tuning from the label store into the model registry")
     group.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
     group.add_argument("--epochs", type=positive, default=None, help="epochs with the feature layers frozen (default 4)")

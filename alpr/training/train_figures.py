@@ -96,7 +96,7 @@ def per_class_figure(per_class: dict[str, dict], baseline: dict[str, dict] | Non
     if baseline and per_class:
         classes = [c for c in per_class if c in baseline]
         fig.add_trace(go.Scatter(
-            x=[figures._char_label(c) for c in classes], y=[baseline[c]["accuracy"] for c in classes],
+            x=[figures.char_label(c) for c in classes], y=[baseline[c]["accuracy"] for c in classes],
             mode="markers", name=baseline_name, marker=dict(symbol="line-ew-open", size=18, color="#111827",
                                                              line=dict(width=2.5)),
             hovertemplate=f"%{{x}}: {baseline_name} %{{y:.0%}}<extra></extra>",

@@ -1,0 +1,85 @@
+"""overrule_stray_ends: a thin mark at either end of a row (the plate's frame, a bolt) that the
+classifier read as a character becomes "not a character" when its size or spacing says so."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from alpr.config import DEFAULT, ReadConfig
+from alpr.stray import overrule_stray_ends
+from alpr.types import REJECT, Box, CharCrop, Prediction
+
+
+# --- thin marks at a row's ends -------------------------------------------------------------------
+# A row of characters 10 px wide and 24 px tall, 2 px apart: x = 0, 12, 24, ...
+
+
+def _row(text: str, last: Box | None = None, lines: tuple[int, ...] | None = None):
+    boxes = [Box(12 * i, 0, 10, 24) for i in range(len(text))]
+    if last is not None:
+        boxes[-1] = last
+    blank = np.zeros((32, 32), np.float32)
+    chars = tuple(CharCrop(b, (lines or (0,) * len(text))[i], blank) for i, b in enumerate(boxes))
+    preds = tuple(Prediction(ch, 0.9, ((ch, 0.9),)) for ch in text)
+    return chars, preds
+
+
+def _overruled(chars, preds) -> str:
+    return "".join(p.char for p in overrule_stray_ends(chars, preds))
+
+
+def test_a_thin_mark_taller_than_the_row_at_its_end_is_not_a_character():
+    chars, preds = _row("ABC1231", last=Box(72, -4, 4, 32))
+    assert _overruled(chars, preds) == "ABC123_"
+
+
+def test_a_thin_mark_set_apart_at_the_start_of_the_row_is_not_a_character():
+    chars, preds = _row("IABC123")
+    chars = (replace_box(chars[0], Box(-14, 0, 4, 24)),) + chars[1:]
+    assert _overruled(chars, preds) == "_ABC123"
+
+
+def test_the_overruled_mark_says_why_and_what_the_classifier_read():
+    chars, preds = _row("ABC1231", last=Box(72, -4, 4, 32))
+    note = overrule_stray_ends(chars, preds)[-1].note
+    assert note == "a mark at the row's end (32 px tall where the row's characters are 24), not a character; the classifier read 1 at 90%"
+
+
+def test_a_one_of_the_rows_size_and_spacing_at_its_end_stays_a_character():
+    chars, preds = _row("ABC1231")
+    assert _overruled(chars, preds) == "ABC1231"
+
+
+def test_a_wide_character_set_apart_at_the_end_stays_a_character():
+    chars, preds = _row("ABC123L", last=Box(90, 0, 10, 24))  # 18 px apart, but as wide as the others
+    assert _overruled(chars, preds) == "ABC123L"
+
+
+def test_two_line_plates_are_left_as_read():
+    chars, preds = _row("ABC1231", last=Box(72, -4, 4, 32), lines=(0, 0, 0, 1, 1, 1, 1))
+    assert _overruled(chars, preds) == "ABC1231"
+
+
+def test_rows_shorter_than_the_minimum_are_left_as_read():
+    chars, preds = _row("AB11", last=Box(36, -4, 4, 32))
+    assert _overruled(chars, preds) == "AB11"
+
+
+def replace_box(char, box):
+    return replace(char, box=box)
+
+
+def test_a_stricter_height_tolerance_is_read_from_the_config():
+    # 26 px where the row is 24: within the default tolerance, not within a 5% one.
+    chars, preds = _row("ABC1231", last=Box(72, -1, 4, 26))
+    assert _overruled(chars, preds) == "ABC1231"
+    strict = ReadConfig(**{**DEFAULT.read.__dict__, "stray_end_height_tolerance": 0.05})
+    assert "".join(p.char for p in overrule_stray_ends(chars, preds, strict)) == "ABC123_"
+
+
+def test_only_the_end_marks_change_and_they_say_not_a_character():
+    chars, preds = _row("ABC1231", last=Box(72, -4, 4, 32))
+    out = overrule_stray_ends(chars, preds)
+    assert out[:-1] == preds[:-1]
+    assert (out[-1].char, out[-1].confidence) == (REJECT, 1.0)
