@@ -8,6 +8,7 @@ import streamlit as st
 from alpr import app as appstate
 from alpr.app import flash
 from alpr.training import jobs, registry, train_figures
+from alpr.training.records import JobConfig
 from alpr.errors import AlprError
 
 appstate.require_router("train")
@@ -81,9 +82,9 @@ def _when(iso: str | None) -> str:
 
 # --- actions (widget callbacks: they run before the page is drawn) -----------------------------------
 
-def _start(args: list[str]) -> None:
+def _start(config: JobConfig) -> None:
     try:
-        run = jobs.launch(args, folder)
+        run = jobs.launch(config, folder)
     except AlprError as exc:
         _flash("error", f"Could not start a run: {exc}")
         return
@@ -101,7 +102,7 @@ def _cancel(run_id: str) -> None:
 
 def _resume(run_id: str) -> None:
     try:
-        jobs.launch([], folder, resume=run_id)
+        jobs.launch(None, folder, resume=run_id)
     except AlprError as exc:
         _flash("error", f"Could not resume: {exc}")
         return
@@ -165,34 +166,34 @@ if store is None:
 # --- the run: live curves while it lasts, the result when it ends ------------------------------------------
 
 def _progress(run: jobs.Run, rows: list[dict]) -> None:
-    planned = rows[-1]["total_epochs"] if rows else None
+    planned = rows[-1].total_epochs if rows else None
     if run.state == "starting" or not rows:
         st.progress(0.0, text="Preparing: loading TensorFlow, the base model and the data…")
         return
     last = rows[-1]
-    done = last["global_epoch"]
-    text = (f"Epoch {done} of {planned} · stage {last['stage']} · {last['samples_per_s']:.0f} samples/s"
-            + (f" · about {_duration(last['eta_s'])} left" if last.get("eta_s") else ""))
+    done = last.global_epoch
+    text = (f"Epoch {done} of {planned} · stage {last.stage} · {last.samples_per_s:.0f} samples/s"
+            + (f" · about {_duration(last.eta_s)} left" if last.eta_s else ""))
     st.progress(min(1.0, done / max(planned or 1, 1)), text=text)
 
 
 def _metric_cards(rows: list[dict], finished: bool) -> None:
     last = rows[-1]
     prev = rows[-2] if len(rows) > 1 else None
-    kept = [r for r in rows if r.get("best")]
+    kept = [r for r in rows if r.best]
     if finished and kept:  # the registered model is the best epoch's, not the last one's
         last = kept[-1]
         prev = rows[rows.index(last) - 1] if rows.index(last) else None
     line = st.container(horizontal=True, gap="small", wrap=False)
-    label = f"Validation accuracy · kept epoch {last['global_epoch']}" if finished and kept else "Validation accuracy"
-    line.metric(label, f"{last['val_acc']:.1%}", border=True,
-                delta=f"{(last['val_acc'] - prev['val_acc']) * 100:+.1f} pt" if prev else None,
+    label = f"Validation accuracy · kept epoch {last.global_epoch}" if finished and kept else "Validation accuracy"
+    line.metric(label, f"{last.val_acc:.1%}", border=True,
+                delta=f"{(last.val_acc - prev.val_acc) * 100:+.1f} pt" if prev else None,
                 help="Held-out crops of the label store and added folders, and rendered glyphs; never trained on.")
-    line.metric("Validation loss", f"{last['val_loss']:.4f}", border=True,
-                delta=f"{last['val_loss'] - prev['val_loss']:+.4f}" if prev else None, delta_color="inverse")
-    line.metric("Training loss", f"{last['loss']:.4f}", border=True)
-    line.metric("Samples / s", f"{last['samples_per_s']:,.0f}", border=True, help="Training crops per second in the last epoch.")
-    line.metric("Elapsed", _duration(last.get("elapsed_s")), border=True)
+    line.metric("Validation loss", f"{last.val_loss:.4f}", border=True,
+                delta=f"{last.val_loss - prev.val_loss:+.4f}" if prev else None, delta_color="inverse")
+    line.metric("Training loss", f"{last.loss:.4f}", border=True)
+    line.metric("Samples / s", f"{last.samples_per_s:,.0f}", border=True, help="Training crops per second in the last epoch.")
+    line.metric("Elapsed", _duration(last.elapsed_s), border=True)
 
 
 def _comparison(version: registry.Version) -> None:
@@ -224,7 +225,7 @@ def _comparison(version: registry.Version) -> None:
 
 def _result(run: jobs.Run) -> None:
     status = run.status
-    name = status.get("version")
+    name = status.version
     if not name:
         return
     try:
@@ -233,10 +234,10 @@ def _result(run: jobs.Run) -> None:
         st.error(f"The run registered {name}, which cannot be read now: {exc}", icon=":material/error:")
         return
     if run.state == "succeeded":
-        st.success(status.get("message", f"{name} registered."), icon=":material/check_circle:")
+        st.success(status.message or f"{name} registered.", icon=":material/check_circle:")
     else:
         st.warning(
-            f"{name} reads the validation set worse than {status.get('compared_with') or 'the active model'}, so it was "
+            f"{name} reads the validation set worse than {status.compared_with or 'the active model'}, so it was "
             "registered as rejected and not activated. Compare below; activate it anyway only if you know why.",
             icon=":material/block:",
         )
@@ -257,7 +258,7 @@ def _result(run: jobs.Run) -> None:
 def _details(run: jobs.Run, rows: list[dict], key: str) -> None:
     last = rows[-1] if rows else None
     baseline = None
-    name = run.status.get("version")
+    name = run.status.version
     if name:
         try:
             comparison = registry.get(name, folder).info.get("comparison") or {}
@@ -267,17 +268,17 @@ def _details(run: jobs.Run, rows: list[dict], key: str) -> None:
     confusion_tab, class_tab, speed_tab, log_tab = st.tabs(
         ["Confusion matrix", "Per-class accuracy", "Speed and learning rate", "Log"], key=f"{key}_tabs")
     with confusion_tab:
-        if last and last.get("confusion"):
+        if last and last.confusion:
             hide = st.toggle("Hide the right reads", value=True, key=f"{key}_hide_correct",
                              help="Blank the diagonal so the mistakes set the colour scale.")
-            st.plotly_chart(train_figures.confusion_figure(last["confusion"], hide_correct=hide), key=f"{key}_confusion",
+            st.plotly_chart(train_figures.confusion_figure(last.confusion, hide_correct=hide), key=f"{key}_confusion",
                             config=STATIC_PLOT)
-            st.caption(f"Validation crops of epoch {last['global_epoch']}: truth down, read across.")
+            st.caption(f"Validation crops of epoch {last.global_epoch}: truth down, read across.")
         else:
             st.caption("The confusion matrix appears after the first epoch.")
     with class_tab:
-        if last and last.get("per_class"):
-            st.plotly_chart(train_figures.per_class_figure(last["per_class"], baseline, "active model when it finished"),
+        if last and last.per_class:
+            st.plotly_chart(train_figures.per_class_figure(last.per_class, baseline, "active model when it finished"),
                             key=f"{key}_per_class", config=STATIC_PLOT)
         else:
             st.caption("Per-class accuracy appears after the first epoch.")
@@ -300,18 +301,18 @@ def run_panel(run_id: str, was_live: bool) -> None:
     if (was_live and not run.live) or st.session_state.pop(_RERUN, False):
         st.rerun()  # the run ended, or a button here changed the page: redraw all of it
     rows = run.metrics()
-    cfg = run.config.get("job", {})
+    cfg = run.job if run.config.get("job") else None
     label, colour, icon = STATE_BADGES.get(run.state, (run.state, "gray", ":material/help:"))
     head = st.container(horizontal=True, vertical_alignment="center", gap="small")
     head.subheader(f"Run {run.id}", anchor=False)
     head.badge(label, color=colour, icon=icon)
-    details = [f"started {_when(run.status.get('started') or run.status.get('launched'))}"]
+    details = [f"started {_when(run.status.started or run.status.launched)}"]
     if cfg:
-        details.append(f"base {cfg.get('base', 'active')}")
-        details.append(f"{cfg.get('epochs')} + {cfg.get('unfreeze_epochs')} epochs")
-        details.append(f"batch {cfg.get('batch_size')}, lr {cfg.get('lr'):g}")
-        data = (["label store"] if cfg.get("use_store") else []) + [f"{len(cfg['datasets'])} folder(s)"] * bool(cfg.get("datasets"))
-        data.append(f"{cfg.get('glyphs_per_class')} glyphs/class")
+        details.append(f"base {cfg.base}")
+        details.append(f"{cfg.epochs} + {cfg.unfreeze_epochs} epochs")
+        details.append(f"batch {cfg.batch_size}, lr {cfg.lr:g}")
+        data = (["label store"] if cfg.use_store else []) + [f"{len(cfg.datasets)} folder(s)"] * bool(cfg.datasets)
+        data.append(f"{cfg.glyphs_per_class} glyphs/class")
         details.append(" + ".join(data))
     st.caption(" · ".join(details))
 
@@ -320,7 +321,7 @@ def run_panel(run_id: str, was_live: bool) -> None:
         st.button("Cancel run", key="train_cancel", on_click=_cancel, args=(run.id,), icon=":material/stop_circle:",
                   help="Stops after the current batch; nothing is registered and the active model stays.")
     elif run.state == "interrupted":
-        done = rows[-1]["global_epoch"] if rows else 0
+        done = rows[-1].global_epoch if rows else 0
         st.warning(
             f"This run stopped without finishing (the process was killed, or the machine restarted) after {done} "
             "epoch(s). Nothing was registered and the active model is unchanged. Resume it from its last checkpoint, "
@@ -330,7 +331,7 @@ def run_panel(run_id: str, was_live: bool) -> None:
                    icon=":material/play_arrow:", disabled=not run.resumable or live is not None)
         bar.button("Discard", key="train_discard", on_click=_cancel, args=(run.id,), icon=":material/delete:")
     elif run.state == "failed":
-        st.error(f"The run failed: {run.status.get('message') or 'see the log below'}. Nothing was registered and "
+        st.error(f"The run failed: {run.status.message or 'see the log below'}. Nothing was registered and "
                  "the active model is unchanged.", icon=":material/error:")
     elif run.state == "cancelled":
         st.info("Cancelled: nothing was registered and the active model is unchanged.", icon=":material/cancel:")
@@ -339,9 +340,9 @@ def run_panel(run_id: str, was_live: bool) -> None:
 
     if rows:
         _metric_cards(rows, run.state in ("succeeded", "rejected"))
-        comparison_acc = run.status.get("active_val_accuracy")
+        comparison_acc = run.status.active_val_accuracy
         st.plotly_chart(
-            train_figures.curves_figure(rows, rows[-1].get("total_epochs"), comparison_acc),
+            train_figures.curves_figure(rows, rows[-1].total_epochs, comparison_acc),
             key="train_curves", config=PLOT_CONFIG,
         )
     elif run.live:
@@ -434,22 +435,18 @@ if live is not None:
     st.caption(f"Run {live.id} is {live.state}: one run at a time per data folder. Cancel it above to start another.")
 if submitted:
     base = bases[base_label]
-    args = ["--epochs", str(int(epochs)), "--unfreeze-epochs", str(int(unfreeze)), "--lr", f"{lr:g}",
-            "--batch-size", str(int(batch)), "--patience", str(int(patience)), "--glyphs-per-class", str(int(glyphs))]
+    config = JobConfig(epochs=int(epochs), unfreeze_epochs=int(unfreeze), batch_size=int(batch), patience=int(patience),
+                       glyphs_per_class=int(glyphs), use_store=bool(use_store), activate=bool(activate),
+                       datasets=[folders[label] for label in chosen_folders])
+    config.set_lr(lr)
     if base.startswith("imagenet:"):
-        backbone = base.split(":", 1)[1]
-        args += ["--base", "imagenet", "--backbone", backbone, "--weights", str(weights[backbone])]
+        config.base, config.backbone = "imagenet", base.split(":", 1)[1]
+        config.weights = str(weights[config.backbone])
     else:
-        args += ["--base", base]
-    if not use_store:
-        args.append("--no-store")
-    for label in chosen_folders:
-        args += ["--dataset", folders[label]]
-    if activate:
-        args.append("--activate")
+        config.base = base
     if not use_store and not chosen_folders:
         _flash("warning", "No labeled data chosen: this run learns rendered glyphs only.")
-    _start(args)
+    _start(config)
     st.rerun()
 
 
@@ -510,9 +507,9 @@ if len(runs) > 1 or (runs and runs[0].id != shown_id):
     with st.expander(f"All runs ({len(runs)})", icon=":material/history:"):
         st.dataframe(
             pd.DataFrame([{
-                "Run": r.id, "State": r.state, "Version": r.status.get("version") or "–",
-                "Started": _when(r.status.get("started") or r.status.get("launched")),
-                "Took": _duration(r.status.get("duration_s")), "Message": r.status.get("message") or "",
+                "Run": r.id, "State": r.state, "Version": r.status.version or "–",
+                "Started": _when(r.status.started or r.status.launched),
+                "Took": _duration(r.status.duration_s), "Message": r.status.message or "",
             } for r in runs]),
             hide_index=True, key="train_runs",
         )

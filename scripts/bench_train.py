@@ -41,15 +41,15 @@ def main() -> int:
     rows = run.metrics()
     from alpr.training import registry
 
-    samples = registry.get(run.status["version"], data).metadata["data"]["train_samples_per_epoch"]
+    samples = registry.get(run.status.version, data).metadata["data"]["train_samples_per_epoch"]
     device = next((l[len("device "):] for l in proc.stdout.splitlines() if l.startswith("device ")), "?")
     print(f"device: {device}; batch {args.batch_size}; {samples} training samples per epoch; "
           f"whole process {seconds:.0f} s (TensorFlow start, data and glyph rendering included)")
-    for stage in dict.fromkeys(r["stage"] for r in rows):
-        part = [r for r in rows if r["stage"] == stage]
+    for stage in dict.fromkeys(r.stage for r in rows):
+        part = [r for r in rows if r.stage == stage]
         steady = part[1:] or part
-        rate = sum(r["samples_per_s"] for r in steady) / len(steady)
-        epoch_s = sum(r["epoch_s"] for r in steady) / len(steady)
+        rate = sum(r.samples_per_s for r in steady) / len(steady)
+        epoch_s = sum(r.epoch_s for r in steady) / len(steady)
         print(f"  stage {stage:<5} first epoch {part[0]['epoch_s']:.1f} s (tracing included); then {rate:,.0f} samples/s "
               f"and {epoch_s:.1f} s per epoch, validation included ({len(steady)} epochs)")
     return 0

@@ -37,7 +37,7 @@ from alpr.training import registry  # noqa: E402
 from alpr.classify import load_classifier  # noqa: E402
 from alpr.data import harvest_crops, is_holdout, read_dataset  # noqa: E402
 from alpr.evaluate import evaluate_items  # noqa: E402
-from alpr.training.finetune import held_out  # noqa: E402
+from alpr.training.datasets import held_out  # noqa: E402
 from alpr.assemble import COUNTRIES  # noqa: E402
 from alpr.imageio import load_image  # noqa: E402
 from alpr.pipeline import recognize  # noqa: E402

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_support import assert_clean
 from alpr import app as appstate
 from alpr.training import jobs, registry
+from alpr.training.records import JobConfig
 from alpr.classify import metadata_path
 from alpr.paths import DATA_DIR_ENV
 from alpr.types import ALL_CLASSES
@@ -116,8 +117,8 @@ def test_an_empty_data_folder_shows_the_device_the_registry_and_the_form(data):
 def test_start_launches_a_run_with_the_form_s_options(data, monkeypatch):
     calls = []
 
-    def launch(args, folder, resume=None):
-        calls.append((list(args), Path(folder), resume))
+    def launch(config, folder, resume=None):
+        calls.append((config, Path(folder), resume))
         raise jobs.JobError("stopped here by the test")
 
     monkeypatch.setattr(jobs, "launch", launch)
@@ -129,11 +130,12 @@ def test_start_launches_a_run_with_the_form_s_options(data, monkeypatch):
     at.run()
     assert_clean(at)
     assert len(calls) == 1
-    args, folder, resume = calls[0]
+    config, folder, resume = calls[0]
     assert folder == data.resolve() and resume is None
-    pairs = dict(zip(args[::2], args[1::2]))
-    assert pairs["--epochs"] == "2" and pairs["--unfreeze-epochs"] == "0" and pairs["--base"] == "active"
-    assert pairs["--glyphs-per-class"] == "40" and "--activate" in args and "--no-store" not in args
+    assert isinstance(config, JobConfig)
+    assert (config.epochs, config.unfreeze_epochs, config.base, config.activate) == (2, 0, "active", True)
+    assert config.unfreeze_lr == pytest.approx(config.lr / 10)
+    assert config.glyphs_per_class == 40 and config.use_store and config.datasets == []
     assert any("Could not start a run: stopped here by the test" in e.value for e in at.error)
 
 
@@ -199,7 +201,7 @@ def test_an_interrupted_run_offers_resume(data, monkeypatch):
     run = _run(data, "cut", "running", _rows(1, 6))
     (run / "data.npz").write_bytes(b"")
     calls = []
-    monkeypatch.setattr(jobs, "launch", lambda args, folder, resume=None: calls.append(resume))
+    monkeypatch.setattr(jobs, "launch", lambda config, folder, resume=None: calls.append(resume))
     at = _page()
     assert any("stopped without finishing" in w.value for w in at.warning)
     _button(at, "Resume").click()

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from alpr.training import jobs, registry
+from alpr.training.records import JobConfig
 from alpr.classify import DEFAULT_MODEL, metadata_path
 from alpr.cli import main
 from alpr.errors import ModelError
@@ -246,7 +247,7 @@ def test_one_run_at_a_time_per_data_folder(data):
         with pytest.raises(jobs.JobError, match=r"run run-a \(pid \d+\) is already training on .*one run at a time"):
             jobs.TrainLock(data).acquire("run-b", wait_s=0.2)
         with pytest.raises(jobs.JobError, match="already training"):
-            jobs.launch(["--epochs", "1"], data)
+            jobs.launch(JobConfig(epochs=1), data)
     finally:
         first.release()
     assert jobs.holder(data) is None
@@ -279,7 +280,7 @@ def test_runs_are_listed_newest_first_and_a_torn_metrics_line_is_skipped(data):
         fh.write('{"global_epoch": 3, "lo')  # killed mid-write
     runs = jobs.list_runs(data)
     assert [r.id for r in runs] == ["new", "old"]
-    assert [r["global_epoch"] for r in runs[0].metrics()] == [1, 2]
+    assert [r.global_epoch for r in runs[0].metrics()] == [1, 2]
     with pytest.raises(jobs.JobError, match="no training run '../x'"):
         jobs.get_run("../x", data)
 

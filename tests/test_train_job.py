@@ -17,6 +17,7 @@ import pytest
 from train_helpers import ROOT, run_cli, seed_store, wait_for, write_export
 
 from alpr.training import jobs, registry
+from alpr.training.records import JobConfig
 from alpr.classify import load_classifier, metadata_path
 from alpr.labels.store import LabelStore
 from alpr.types import ALL_CLASSES
@@ -70,14 +71,14 @@ def test_a_fine_tune_registers_a_new_version_and_activates_it_when_better(data, 
 
 def test_the_run_folder_holds_metrics_checkpoints_and_tensorboard_logs(first):
     _, run, _ = first
-    assert run.state == "succeeded" and run.status["version"] == "v3" and run.status["activated"]
+    assert run.state == "succeeded" and run.status.version == "v3" and run.status.activated
     rows = run.metrics()
-    assert [(r["stage"], r["epoch"], r["global_epoch"]) for r in rows] == [("head", 1, 1), ("top", 1, 2)]
+    assert [(r.stage, r.epoch, r.global_epoch) for r in rows] == [("head", 1, 1), ("top", 1, 2)]
     for row in rows:
         assert METRIC_KEYS <= set(row)
-        assert np.array(row["confusion"]).shape == (len(ALL_CLASSES), len(ALL_CLASSES))
-        assert np.array(row["confusion"]).sum() == sum(p["n"] for p in row["val_parts"].values())
-        assert row["samples_per_s"] > 0
+        assert np.array(row.confusion).shape == (len(ALL_CLASSES), len(ALL_CLASSES))
+        assert np.array(row.confusion).sum() == sum(p["n"] for p in row.val_parts.values())
+        assert row.samples_per_s > 0
     for name in ("checkpoint.weights.h5", "best.weights.h5", "checkpoint.json", "data.npz", "config.json", "log.txt"):
         assert (run.dir / name).is_file(), name
     assert list((run.dir / "tensorboard").glob("events.out.tfevents.*"))
@@ -139,8 +140,8 @@ def test_kill_9_leaves_the_active_model_alone_and_the_run_resumes(data, first):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming at stage head epoch {done + 1}" in resumed.stdout
     run = jobs.get_run("killed", data)
-    assert [r["global_epoch"] for r in run.metrics()] == [1, 2, 3]
-    assert run.state in ("succeeded", "rejected") and run.status["version"] not in versions_before
+    assert [r.global_epoch for r in run.metrics()] == [1, 2, 3]
+    assert run.state in ("succeeded", "rejected") and run.status.version not in versions_before
     again, _ = run_cli("train", "--data-dir", data, "--resume", "killed")
     assert again.returncode == 2 and "already ended" in again.stderr
 
@@ -148,7 +149,7 @@ def test_kill_9_leaves_the_active_model_alone_and_the_run_resumes(data, first):
 def test_cancel_stops_a_run_started_like_the_page_does_and_registers_nothing(data, first):
     active_before = (data / "models" / "active.json").read_bytes()
     versions_before = [v.name for v in registry.versions(data)]
-    run = jobs.launch(["--epochs", "30", "--patience", "30", "--unfreeze-epochs", "0", "--glyphs-per-class", "12"], data)
+    run = jobs.launch(JobConfig(epochs=30, patience=30, unfreeze_epochs=0, glyphs_per_class=12), data)
     assert run.state == "starting"
     wait_for(lambda: jobs.get_run(run.id, data).metrics(), 180, "the first epoch")
     assert jobs.get_run(run.id, data).state == "running"
@@ -156,7 +157,7 @@ def test_cancel_stops_a_run_started_like_the_page_does_and_registers_nothing(dat
     wait_for(lambda: not jobs.get_run(run.id, data).live, 60, "the run to stop")
     run = jobs.get_run(run.id, data)
     assert run.state == "cancelled", run.log_tail()
-    assert "nothing was registered" in run.status["message"]
+    assert "nothing was registered" in run.status.message
     assert (data / "models" / "active.json").read_bytes() == active_before
     assert [v.name for v in registry.versions(data)] == versions_before
     assert jobs.holder(data) is None
@@ -177,7 +178,7 @@ def test_a_second_run_on_the_same_data_folder_is_refused(data):
 def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
     """Crops the shipped model reads wrong are labeled; after a default fine-tune it reads most of
     the ones it trained on right, and its accuracy on other crops does not drop."""
-    from alpr.training.finetune import held_out
+    from alpr.training.datasets import held_out
     from alpr.training.train import render_glyphs
 
     shipped = load_classifier()
@@ -206,23 +207,23 @@ def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
 
 
 def test_corrections_appear_correction_weight_times_as_often_as_confirmed_labels():
-    from alpr.training.finetune import _per_crop
+    from alpr.training.datasets import per_crop_repeats
 
     # 4 store crops (the 2nd a correction), then 2 crops of an export folder, which are never corrections.
     corrected = np.array([False, True, False, False])
-    assert _per_crop(6, corrected, repeats=5, correction_weight=3).tolist() == [5, 15, 5, 5, 5, 5]
-    assert _per_crop(6, corrected, repeats=5, correction_weight=1).tolist() == [5] * 6
+    assert per_crop_repeats(6, corrected, repeats=5, correction_weight=3).tolist() == [5, 15, 5, 5, 5, 5]
+    assert per_crop_repeats(6, corrected, repeats=5, correction_weight=1).tolist() == [5] * 6
 
 
 def test_a_fifth_of_the_replay_crops_validates_with_the_base_models_sure_reads():
-    from alpr.training.finetune import _split_replay, held_out
+    from alpr.training.datasets import held_out, split_replay
 
     x = np.random.default_rng(0).random((200, 32, 32)).astype(np.float32)
     probs = np.full((200, len(ALL_CLASSES)), 0.5 / (len(ALL_CLASSES) - 1), np.float32)
     probs[:, 3] = 0.5  # unsure of every crop ...
     probs[::2, 3] = 0.95  # ... but every other one
     val = held_out(x)
-    x_tr, p_tr, x_val, y_val = _split_replay(x, probs)
+    x_tr, p_tr, x_val, y_val = split_replay(x, probs)
     assert 0 < val.sum() < 200
     assert np.array_equal(x_tr, x[~val]) and np.array_equal(p_tr, probs[~val])
     sure = val & (np.arange(200) % 2 == 0)

@@ -47,7 +47,7 @@ def _half_written_versions(root: Path) -> list[str]:
 def _interrupted_runs(root: Path) -> list[str]:
     notes = []
     for run in jobs.list_runs(root):
-        if run.status.get("state") in jobs.LIVE_STATES and run.state == "interrupted":
+        if run.status.state in jobs.LIVE_STATES and run.state == "interrupted":
             epochs = len(run.metrics())
             # Written down, so the next start does not announce the same run again.
             jobs.update_status(run.dir, state="interrupted", message="stopped without finishing (the process was killed)")

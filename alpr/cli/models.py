@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from alpr.cli.argtypes import command_with_actions, positive_float, whole_number
 from alpr.errors import AlprError
@@ -29,7 +28,7 @@ non_negative = whole_number(0)
 LEGACY_OUT = "models/char_cnn.keras"
 # Options of the fine-tuning form only, with the value that means "not given".
 _FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "correction_weight": None, "data_dir": None,
-                  "dataset": [], "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None}
+                  "dataset": [], "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None, "job": None}
 _PIPELINE_ONLY = ("finetune_epochs", "rounds")
 
 
@@ -61,7 +60,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                             "so that what it reads right is not unlearnt)")
     group.add_argument("--activate", action="store_true", help="make the new version active if it is not worse than the active one")
     group.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted run from its last checkpoint")
-    group.add_argument("--run-id", default=None, help=argparse.SUPPRESS)  # the app names the run it starts
+    group.add_argument("--run-id", default=None, help=argparse.SUPPRESS)  # names the run folder
+    group.add_argument("--job", default=None, help=argparse.SUPPRESS)  # the run whose config.json the app wrote
 
     models, action = command_with_actions(
         subparsers, "models", "models_command", data_help,
@@ -150,6 +150,8 @@ def train(args: argparse.Namespace) -> int | None:
 
     from alpr.training import finetune
 
+    if args.job:
+        return _exit_code(finetune.run(None, run_id=args.job, folder=args.data_dir))
     cfg = finetune.JobConfig(data_dir=args.data_dir or "")
     if args.base:
         cfg.base = args.base
@@ -170,15 +172,13 @@ def train(args: argparse.Namespace) -> int | None:
         if value is not None:
             setattr(cfg, attr, value)
     if args.lr is not None:
-        cfg.unfreeze_lr = args.lr / 10
-    for d in cfg.datasets:
-        if not Path(d).is_dir():
-            raise AlprError(f"--dataset {d} is not a folder")
-    if not cfg.use_store and not cfg.datasets and not cfg.glyphs_per_class:
-        raise AlprError("nothing to train on: --no-store without --dataset")
-    status = finetune.run(cfg, run_id=args.run_id, resume=args.resume)
-    state = status.get("state")
-    if state == "cancelled":
+        cfg.set_lr(args.lr)
+    cfg.check()
+    return _exit_code(finetune.run(cfg, run_id=args.run_id, resume=args.resume))
+
+
+def _exit_code(status) -> int:
+    if status.state == "cancelled":
         print("cancelled: nothing was registered", file=sys.stderr)
         return 130
     return 0

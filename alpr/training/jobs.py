@@ -26,11 +26,12 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from alpr.errors import JobError
+from alpr.training.records import EpochRow, JobConfig, RunStatus
 from alpr.paths import REPO_ROOT, data_dir
 
 try:
@@ -78,11 +79,13 @@ def write_json(path: Path, value) -> None:
     os.replace(tmp, path)
 
 
-def update_status(run_dir: Path, **fields) -> dict:
+def update_status(run_dir: Path, **fields) -> RunStatus:
+    """Set these RunStatus fields in the run's status.json (the others are kept); returns the status."""
+    RunStatus.check_fields(fields)
     status = read_json(run_dir / "status.json", {}) or {}
     status.update(fields, updated=_now())
     write_json(run_dir / "status.json", status)
-    return status
+    return RunStatus.from_dict(status)
 
 
 # ------------------------------------------------------------------------------------------ lock
@@ -185,24 +188,28 @@ class Run:
 
     id: str
     dir: Path
-    config: dict
-    status: dict
+    config: dict  # config.json: run_id, created, command, and the JobConfig under "job"
+    status: RunStatus
     holds_lock: bool
+
+    @property
+    def job(self) -> JobConfig:
+        return JobConfig.from_dict(self.config.get("job") or {})
 
     @property
     def state(self) -> str:
         """The status file's state, except a live state without a live process is "interrupted"."""
-        state = self.status.get("state", "unknown")
+        state = self.status.state
         if state in LIVE_STATES and not self.holds_lock:
             if state == "starting" and self._starting_recently():
                 return "starting"
             # Stopped before it could mark itself (a cancel while TensorFlow was still loading).
-            return "cancelled" if self.status.get("cancel_requested") else "interrupted"
+            return "cancelled" if self.status.cancel_requested else "interrupted"
         return state
 
     def _starting_recently(self) -> bool:
-        started = self.status.get("launched_ts") or 0
-        return time.time() - started < START_GRACE_S and _pid_alive(self.status.get("pid"))
+        started = self.status.launched_ts or 0
+        return time.time() - started < START_GRACE_S and _pid_alive(self.status.pid)
 
     @property
     def live(self) -> bool:
@@ -212,17 +219,17 @@ class Run:
     def resumable(self) -> bool:
         return self.state == "interrupted" and (self.dir / "data.npz").is_file()
 
-    def metrics(self) -> list[dict]:
+    def metrics(self) -> list[EpochRow]:
         """Finished epochs in order; a half-written last line (the trainer was killed mid-write) is skipped."""
-        rows = []
+        rows: list[EpochRow] = []
         try:
             text = (self.dir / "metrics.jsonl").read_text()
         except OSError:
             return rows
         for line in text.splitlines():
             try:
-                rows.append(json.loads(line))
-            except ValueError:
+                rows.append(EpochRow.from_dict(json.loads(line)))
+            except (ValueError, TypeError, AttributeError):
                 continue
         return rows
 
@@ -257,14 +264,14 @@ def list_runs(folder: str | os.PathLike | None = None) -> list[Run]:
     for entry in root.iterdir():
         if entry.is_dir() and not entry.name.startswith("."):
             out.append(_run(entry, lock))
-    return sorted(out, key=lambda r: (r.status.get("launched") or r.status.get("started") or "", r.id), reverse=True)
+    return sorted(out, key=lambda r: (r.status.launched or r.status.started or "", r.id), reverse=True)
 
 
 def _run(entry: Path, lock: dict) -> Run:
     return Run(
         entry.name, entry,
         read_json(entry / "config.json", {}) or {},
-        read_json(entry / "status.json", {}) or {},
+        RunStatus.from_dict(read_json(entry / "status.json", {}) or {}),
         lock.get("run_id") == entry.name,
     )
 
@@ -287,9 +294,11 @@ def current(folder: str | os.PathLike | None = None) -> Run | None:
 
 # ------------------------------------------------------------------------------ start and cancel
 
-def launch(args: list[str], folder: str | os.PathLike | None = None, resume: str | None = None) -> Run:
-    """Start `python -m alpr train ARGS` in its own process (its own session, so it outlives the
-    app and a cancel reaches its worker processes too), its output in the run folder. Returns the
+def launch(config: JobConfig | None = None, folder: str | os.PathLike | None = None, resume: str | None = None) -> Run:
+    """Start a fine-tuning run with `config` in its own process (its own session, so it outlives
+    the app and a cancel reaches its worker processes too), its output in the run folder; or, with
+    `resume`, continue an interrupted run with its own saved config. The config is written as the
+    run's config.json, which the trainer reads (`python -m alpr train --job RUN_ID`). Returns the
     run, in state "starting". A second run while one is live raises JobError."""
     folder = data_dir(folder).resolve()
     if holder(folder):
@@ -304,10 +313,14 @@ def launch(args: list[str], folder: str | os.PathLike | None = None, resume: str
         run_id, run_dir = run.id, run.dir
         cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(folder), "--resume", run_id]
     else:
+        job = replace(config or JobConfig(), data_dir=str(folder))
+        job.check()
         run_id = new_run_id()
         run_dir = runs_dir(folder) / run_id
         run_dir.mkdir(parents=True)
-        cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(folder), "--run-id", run_id, *args]
+        cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(folder), "--job", run_id]
+        write_json(run_dir / "config.json", {"run_id": run_id, "created": _now(), "command": "python " + " ".join(cmd[1:]),
+                                             "job": job.as_dict()})
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
@@ -329,7 +342,7 @@ def cancel(run_id: str, folder: str | os.PathLike | None = None) -> str:
     cancelled and registers nothing). A run that is no longer running is just marked cancelled."""
     run = get_run(run_id, folder)
     info = holder(folder) or {}
-    pid = info.get("pid") if info.get("run_id") == run_id else run.status.get("pid")
+    pid = info.get("pid") if info.get("run_id") == run_id else run.status.pid
     if run.state in LIVE_STATES and _pid_alive(pid):
         try:
             if os.getpgid(pid) == pid:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from alpr import figures
+from alpr.training.records import EpochRow
 from alpr.types import ALL_CLASSES
 
 TRAIN_COLOUR = "#2563eb"
@@ -16,14 +17,14 @@ VAL_COLOUR = "#f59e0b"
 ACTIVE_COLOUR = "#6b7280"
 
 
-def curves_figure(rows: list[dict], planned_epochs: int | None = None, active_accuracy: float | None = None) -> go.Figure:
+def curves_figure(rows: list[EpochRow], planned_epochs: int | None = None, active_accuracy: float | None = None) -> go.Figure:
     """Loss and accuracy per epoch, training and validation, side by side; stages marked.
 
     `planned_epochs` fixes the x axis so the curves grow into it; `active_accuracy` draws the model
     active now (on the same validation set) as a dotted line to beat."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
-    x = [r["global_epoch"] for r in rows]
-    hover = [f"{r['stage']} epoch {r['epoch']}/{r['epochs']}" for r in rows]
+    x = [r.global_epoch for r in rows]
+    hover = [f"{r.stage} epoch {r.epoch}/{r.epochs}" for r in rows]
     for col, (train_key, val_key, fmt) in enumerate((("loss", "val_loss", ".4f"), ("acc", "val_acc", ".1%")), start=1):
         for key, name, colour, dash in ((train_key, "training", TRAIN_COLOUR, "solid"), (val_key, "validation", VAL_COLOUR, "solid")):
             fig.add_trace(go.Scatter(
@@ -31,11 +32,11 @@ def curves_figure(rows: list[dict], planned_epochs: int | None = None, active_ac
                 mode="lines+markers", line=dict(color=colour, width=2.5, dash=dash), marker=dict(size=7),
                 customdata=hover, hovertemplate=f"%{{customdata}}<br>{name} %{{y:{fmt}}}<extra></extra>",
             ), row=1, col=col)
-    best = [r for r in rows if r.get("best")]
+    best = [r for r in rows if r.best]
     if best:
         b = best[-1]
         fig.add_trace(go.Scatter(
-            x=[b["global_epoch"]], y=[b["val_acc"]], mode="markers", name="best epoch (kept)",
+            x=[b.global_epoch], y=[b.val_acc], mode="markers", name="best epoch (kept)",
             marker=dict(symbol="star", size=15, color=VAL_COLOUR, line=dict(color="#92400e", width=1)),
             hovertemplate="best validation loss: this epoch's weights are kept<extra></extra>",
         ), row=1, col=2)
@@ -45,13 +46,13 @@ def curves_figure(rows: list[dict], planned_epochs: int | None = None, active_ac
                       annotation_font=dict(size=11, color=ACTIVE_COLOUR))
     # Stage boundaries: where the frozen layers changed.
     for prev, row in zip(rows, rows[1:]):
-        if row["stage"] != prev["stage"]:
+        if row.stage != prev.stage:
             for col in (1, 2):
-                fig.add_vline(x=prev["global_epoch"] + 0.5, line=dict(color="#9ca3af", dash="dash", width=1), row=1, col=col)
+                fig.add_vline(x=prev.global_epoch + 0.5, line=dict(color="#9ca3af", dash="dash", width=1), row=1, col=col)
     stages = []
     for r in rows:
-        if not stages or stages[-1][0] != r["stage"]:
-            stages.append((r["stage"], r["global_epoch"]))
+        if not stages or stages[-1][0] != r.stage:
+            stages.append((r.stage, r.global_epoch))
     end = max(planned_epochs or 0, max(x, default=1))
     fig.update_xaxes(title="epoch", range=[0.5, end + 0.5], dtick=1 if end <= 20 else None, gridcolor="#eef0f3",
                      zeroline=False)
@@ -105,13 +106,13 @@ def per_class_figure(per_class: dict[str, dict], baseline: dict[str, dict] | Non
     return fig
 
 
-def throughput_figure(rows: list[dict]) -> go.Figure:
+def throughput_figure(rows: list[EpochRow]) -> go.Figure:
     """Training samples per second and learning rate per epoch."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    x = [r["global_epoch"] for r in rows]
-    fig.add_trace(go.Bar(x=x, y=[r["samples_per_s"] for r in rows], name="samples/s", marker_color="#b0bec5",
+    x = [r.global_epoch for r in rows]
+    fig.add_trace(go.Bar(x=x, y=[r.samples_per_s for r in rows], name="samples/s", marker_color="#b0bec5",
                          hovertemplate="epoch %{x}: %{y:.0f} samples/s<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=[r["lr"] for r in rows], name="learning rate", mode="lines+markers",
+    fig.add_trace(go.Scatter(x=x, y=[r.lr for r in rows], name="learning rate", mode="lines+markers",
                              line=dict(color=TRAIN_COLOUR), hovertemplate="epoch %{x}: lr %{y:.1e}<extra></extra>"),
                   secondary_y=True)
     fig.update_yaxes(title="samples/s", secondary_y=False, gridcolor="#eef0f3", rangemode="tozero")
