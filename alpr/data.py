@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alpr.assemble import normalize_plate
+from alpr.assemble import COUNTRIES, normalize_plate
 from alpr.config import DEFAULT, Config
 from alpr.errors import DatasetError
 from alpr.types import ALL_CLASSES, REJECT, Box
@@ -35,6 +35,12 @@ class LabeledPlate:
     def region(self) -> str:
         """The folder's own name ("us"), which names the country when it is one."""
         return self.group.rsplit("/", 1)[-1]
+
+    def country(self, chosen: str | None = None) -> str:
+        """The country whose plate formats rank this plate's readings: `chosen` when given, else the
+        folder's own name when it names a country (OpenALPR's benchmarks are in `us`, `eu`, `br`),
+        else us."""
+        return chosen or (self.region if self.region in COUNTRIES else "us")
 
 
 def read_dataset(root: str | Path) -> list[LabeledPlate]:

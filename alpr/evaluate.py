@@ -6,13 +6,17 @@ and a folder named after a known country is read with that country's formats.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alpr.assemble import COUNTRIES
 from alpr.data import LabeledPlate, is_holdout
 from alpr.types import Box, Recognition
 
@@ -41,7 +45,7 @@ def evaluate_items(items: list[LabeledPlate], classifier, country: str | None = 
     from alpr.pipeline import recognize
 
     for n, item in enumerate(items):
-        code = country or (item.region if item.region in COUNTRIES else "us")
+        code = item.country(country)
         try:
             image = load_image(item.path)
         except Exception as exc:  # a broken file in a dataset is a result, not a crash
@@ -296,3 +300,113 @@ def compare_results(a: list[PhotoResult], b: list[PhotoResult]) -> dict[str, lis
         elif not r.top1 and right_a[r.path]:
             out["broken"].append(r.path)
     return out
+
+
+# --- evaluating models one after another, uploads, sending plates to the label store ---------------
+
+# Uploaded archives are unpacked once per content here and kept, so a rerun reads the same folder.
+UPLOAD_CACHE = Path(tempfile.gettempdir()) / "alpr-eval-uploads"
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model read on every item of an evaluation."""
+
+    label: str  # the model picker's label
+    path: Path
+    version: str
+    results: tuple  # PhotoResult per item, in item order
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What was read, how, and each model's results (first the model, then the one compared with)."""
+
+    source: str  # what was read, for people: "datasets/endtoend/us" or "upload cars.zip"
+    root: Path  # the folder the items were read from
+    items: tuple  # LabeledPlate
+    available: int  # labeled plates in the folder before the limit and hold-out filter
+    country: str | None  # None: each plate's own folder name says (LabeledPlate.country)
+    holdout: bool
+    runs: tuple  # ModelRun
+
+
+def run_models(items: list[LabeledPlate], models: list[tuple[str, Path]], load: Callable, country: str | None,
+               topn: int, progress: Callable[[float, str], None] | None = None) -> tuple[ModelRun, ...]:
+    """Read every item with each (label, path) model in turn, `load(path)` giving its classifier;
+    `progress(fraction done, what)` after each plate."""
+    runs = []
+    total = max(len(items) * len(models), 1)
+    for k, (label, path) in enumerate(models):
+        classifier = load(path)
+        results = []
+        t0 = time.perf_counter()
+        for i, result in enumerate(evaluate_items(items, classifier, country, topn)):
+            results.append(result)
+            if progress is not None:
+                progress((k * len(items) + i + 1) / total,
+                         f"{classifier.info.version}: {i + 1} of {len(items)} · {Path(result.path).name}")
+        runs.append(ModelRun(label, Path(path), classifier.info.version, tuple(results), time.perf_counter() - t0))
+    return tuple(runs)
+
+
+def extract_upload(name: str, data: bytes, cache: Path | None = None) -> Path:
+    """An uploaded zip unpacked (once per content) into a private folder under `cache` (default
+    UPLOAD_CACHE), with the label store's archive checks; returns the folder holding its files.
+    An archive that fails a check raises StoreError naming the upload, and leaves nothing behind."""
+    from alpr.errors import AlprError
+
+    cache = Path(cache or UPLOAD_CACHE)
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    done = cache / digest
+    if (done / ".complete").is_file():
+        return done / "data"
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=cache))
+    try:
+        archive = work / "upload.zip"
+        archive.write_bytes(data)
+        try:
+            safe_extract_zip(archive, work / "data")
+        except AlprError as exc:
+            raise type(exc)(str(exc).replace(str(archive), name)) from None
+        archive.unlink()
+        (work / ".complete").touch()
+        try:
+            os.replace(work, done)
+        except OSError:  # another session unpacked the same archive first
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return done / "data"
+
+
+@dataclass(frozen=True)
+class SentPlate:
+    """A labeled plate of an evaluation, now in the label store for the Relabel page."""
+
+    path: Path
+    name: str  # relative to the evaluated folder
+    plate_id: int
+    matched: bool  # its characters were labeled from its truth (the segmentation count fitted)
+    characters: int  # segments it was cut into
+    expected: int  # characters of its truth
+
+
+def send_to_store(store, evaluation: Evaluation, indices: list[int], classifier, author: str | None) -> Iterator[SentPlate]:
+    """Store the evaluation's plates at `indices` with their labeled text (and the model's guesses),
+    each in the country the evaluation read it with; yields each as it is stored. Raises AlprError
+    (one line) on the first plate that cannot be stored; those before it stay stored."""
+    from alpr.imageio import load_image
+
+    for i in indices:
+        item = evaluation.items[i]
+        root = evaluation.root
+        name = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else item.path.name
+        result = store.add_labeled_plate(
+            load_image(item.path, name=name), item.plate, country=item.country(evaluation.country),
+            plate_crop=item.box is None, classifier=classifier, name=name, box=item.box, source="import", author=author,
+        )
+        yield SentPlate(item.path, name, result.plate_id, result.matched, result.characters, len(item.plate))

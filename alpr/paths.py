@@ -53,3 +53,15 @@ def data_roots() -> list[Path]:
 def keras_cache() -> Path:
     """The folder where Keras keeps downloaded weights."""
     return Path(os.environ.get(KERAS_HOME_ENV, Path.home() / ".keras")) / "models"
+
+
+def folder_choices(roots: list[Path], found_under) -> dict[str, str]:
+    """Picker label -> folder for the folders `found_under(root)` lists under each root, labeled by
+    the root's name and the path below it ("datasets/endtoend/us"); a label seen twice keeps the first."""
+    out: dict[str, str] = {}
+    for root in map(Path, roots):
+        for folder in found_under(root):
+            rel = Path(folder).relative_to(root)
+            label = root.name if rel == Path(".") else f"{root.name}/{rel.as_posix()}"
+            out.setdefault(label, str(folder))
+    return out

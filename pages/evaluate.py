@@ -1,11 +1,5 @@
 """Evaluate: a model's accuracy and speed on a labeled folder, its errors, and two models side by side."""
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +13,7 @@ from alpr.assemble import COUNTRIES
 from alpr.data import read_dataset
 from alpr.errors import AlprError
 from alpr.imageio import encode_png, load_image
+from alpr.paths import folder_choices
 
 appstate.require_router("evaluate")
 
@@ -31,27 +26,6 @@ GALLERY_COLUMNS = 4
 GALLERY_PAGE = 12
 _STATE = "evaluate_state"
 _SENT = "evaluate_sent"
-_UPLOADS = Path(tempfile.gettempdir()) / "alpr-eval-uploads"
-
-
-@dataclass(frozen=True)
-class Run:
-    label: str  # the model picker's label
-    path: Path
-    version: str
-    results: tuple  # PhotoResult per item, in item order
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    source: str  # what was read, for people: "datasets/endtoend/us" or "upload cars.zip"
-    root: Path  # the folder the items were read from
-    items: tuple  # LabeledPlate
-    available: int  # labeled plates in the folder before the limit and hold-out filter
-    country: str | None
-    holdout: bool
-    runs: tuple  # Run, first the model, then the one compared with
 
 
 st.title("Evaluate")
@@ -67,46 +41,12 @@ st.markdown(
 @st.cache_data(ttl=60, show_spinner=False)
 def labeled_folders(roots: tuple[str, ...]) -> dict[str, str]:
     """Picker label -> resolved folder, for every labeled folder under the allowed roots."""
-    out: dict[str, str] = {}
-    for root in map(Path, roots):
-        for folder in ev.find_labeled_folders(root):
-            rel = folder.relative_to(root)
-            label = root.name if rel == Path(".") else f"{root.name}/{rel.as_posix()}"
-            out.setdefault(label, str(folder))
-    return out
+    return folder_choices([Path(r) for r in roots], ev.find_labeled_folders)
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the labels…")
 def dataset(folder: str) -> list:
     return read_dataset(folder)
-
-
-def extract_upload(name: str, data: bytes) -> Path:
-    """An uploaded zip unpacked (once per content) into a private temporary folder, with the label
-    store's archive checks; the folder holding its files is returned."""
-    digest = hashlib.sha256(data).hexdigest()[:24]
-    done = _UPLOADS / digest
-    if (done / ".complete").is_file():
-        return done / "data"
-    _UPLOADS.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="upload-", dir=_UPLOADS))
-    try:
-        archive = work / "upload.zip"
-        archive.write_bytes(data)
-        try:
-            ev.safe_extract_zip(archive, work / "data")
-        except AlprError as exc:
-            raise AlprError(str(exc).replace(str(archive), name)) from None
-        archive.unlink()
-        (work / ".complete").touch()
-        try:
-            os.replace(work, done)
-        except OSError:  # another session unpacked the same archive first
-            shutil.rmtree(work, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return done / "data"
 
 
 roots = appstate.data_roots()
@@ -129,7 +69,7 @@ with source_col:
         )
         if upload is not None:
             try:
-                folder = extract_upload(upload.name, upload.getvalue())
+                folder = ev.extract_upload(upload.name, upload.getvalue())
                 allowed = [folder]
                 source_name = f"upload {upload.name}"
             except AlprError as exc:
@@ -187,7 +127,7 @@ run_clicked = st.button("Run evaluation", type="primary", icon=":material/play_a
                         disabled=folder is None)
 
 
-def run_evaluation() -> Evaluation | None:
+def run_evaluation() -> ev.Evaluation | None:
     items = ev.select(items_all, holdout=holdout, limit=int(limit))
     if not items:
         st.warning("No plates left to read with these options (try without the hold-out filter).",
@@ -195,19 +135,10 @@ def run_evaluation() -> Evaluation | None:
         return None
     chosen = [model_label] + ([compare_label] if compare_label else [])
     bar = st.progress(0.0, text="Loading the model…")
-    runs = []
-    total = len(items) * len(chosen)
-    for k, label in enumerate(chosen):
-        classifier = appstate.load_model(models[label])
-        results = []
-        t0 = time.perf_counter()
-        for i, result in enumerate(ev.evaluate_items(items, classifier, country or None, TOPN)):
-            results.append(result)
-            bar.progress((k * len(items) + i + 1) / total,
-                         text=f"{classifier.info.version}: {i + 1} of {len(items)} · {Path(result.path).name}")
-        runs.append(Run(label, models[label], classifier.info.version, tuple(results), time.perf_counter() - t0))
+    runs = ev.run_models(items, [(label, models[label]) for label in chosen], appstate.load_model, country or None, TOPN,
+                         progress=lambda done, text: bar.progress(done, text=text))
     bar.empty()
-    return Evaluation(source_name, folder, tuple(items), len(items_all), country or None, holdout, tuple(runs))
+    return ev.Evaluation(source_name, folder, tuple(items), len(items_all), country or None, holdout, runs)
 
 
 if run_clicked and folder is not None:
@@ -221,7 +152,7 @@ if run_clicked and folder is not None:
         log.exception("evaluation failed")
         st.error(f"The evaluation stopped: {type(exc).__name__}: {exc}", icon=":material/error:")
 
-evaluation: Evaluation | None = st.session_state.get(_STATE)
+evaluation: ev.Evaluation | None = st.session_state.get(_STATE)
 if evaluation is None:
     st.info("Choose a labeled folder (or upload a zip) and press **Run evaluation**.", icon=":material/info:")
     st.stop()
@@ -240,7 +171,7 @@ def _pct(n: float, total: float = 1) -> str:
 _SAME = {"delta": "no change", "delta_color": "off", "delta_arrow": "off"}
 
 
-def summary_cards(run: Run, base: Run | None) -> None:
+def summary_cards(run: ev.ModelRun, base: ev.ModelRun | None) -> None:
     """One model's headline numbers; with `base`, each with its difference to the base model."""
     row = ev.summarize(list(run.results))[-1]
     ref = ev.summarize(list(base.results))[-1] if base else None
@@ -347,29 +278,20 @@ def thumbnail(path: str, box: tuple | None) -> bytes:
 
 def _send(indices: list[int], run_index: int) -> None:
     """Store the plates with their labeled text (and the model's guesses), for the Relabel page."""
-    current: Evaluation = st.session_state[_STATE]
-    run = current.runs[run_index]
+    current: ev.Evaluation = st.session_state[_STATE]
     sent: dict = st.session_state.setdefault(_SENT, {})
     messages = []
     try:
         store = appstate.get_store()
-        classifier = appstate.load_model(run.path)
-        for i in indices:
-            item = current.items[i]
-            name = item.path.relative_to(current.root).as_posix() if item.path.is_relative_to(current.root) else item.path.name
-            region = Path(item.group).name  # "endtoend/us" -> "us", which names the country
-            code = current.country or (region if region in COUNTRIES else "us")
-            result = store.add_labeled_plate(
-                load_image(item.path, name=name), item.plate, country=code, plate_crop=item.box is None,
-                classifier=classifier, name=name, box=item.box, source="import", author=appstate.author(),
-            )
-            sent[str(item.path)] = (result.plate_id, result.matched, result.characters)
-            if result.matched:
-                messages.append(("success", f"{name} is plate #{result.plate_id} in the relabel queue: "
-                                            f"{result.characters} characters labeled from its truth"))
+        classifier = appstate.load_model(current.runs[run_index].path)
+        for plate in ev.send_to_store(store, current, indices, classifier, appstate.author()):
+            sent[str(plate.path)] = (plate.plate_id, plate.matched, plate.characters)
+            if plate.matched:
+                messages.append(("success", f"{plate.name} is plate #{plate.plate_id} in the relabel queue: "
+                                            f"{plate.characters} characters labeled from its truth"))
             else:
-                messages.append(("warning", f"{name} is plate #{result.plate_id} in the relabel queue, but it was cut "
-                                            f"into {result.characters} segments for {len(item.plate)} characters: "
+                messages.append(("warning", f"{plate.name} is plate #{plate.plate_id} in the relabel queue, but it was "
+                                            f"cut into {plate.characters} segments for {plate.expected} characters: "
                                             "fix it on the Relabel page"))
     except AlprError as exc:
         messages.append(("error", f"Could not send to the relabel queue: {exc}"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from alpr.paths import keras_cache
+from alpr.paths import folder_choices, keras_cache
 from alpr.training import jobs
 
 
@@ -40,10 +40,4 @@ def imagenet_weights() -> dict[str, Path]:
 @st.cache_data(ttl=30, show_spinner=False)
 def training_folders(roots: tuple[str, ...]) -> dict[str, str]:
     """Picker label -> folder, for the exports and labeled plate folders a run may add."""
-    out: dict[str, str] = {}
-    for root in map(Path, roots):
-        for folder in jobs.training_folders([root]):
-            rel = folder.relative_to(root)
-            label = root.name if rel == Path(".") else f"{root.name}/{rel.as_posix()}"
-            out.setdefault(label, str(folder))
-    return out
+    return folder_choices([Path(r) for r in roots], lambda root: jobs.training_folders([root]))

@@ -167,7 +167,6 @@ class ImportExport:
         return self._import_plates(items, path.parent, root, classifier, progress, source)
 
     def _import_plates(self, items, base: Path, root, classifier, progress, source) -> ImportResult:
-        from alpr.assemble import COUNTRIES
         from alpr.imageio import load_image
 
         result = ImportResult()
@@ -183,7 +182,7 @@ class ImportExport:
             except AlprError as exc:
                 result.failed.append(str(exc))
                 continue
-            country = item.region if item.region in COUNTRIES else "us"
+            country = item.country()
             done = self.add_labeled_plate(
                 image, item.plate, box=item.box, plate_crop=item.box is None, country=country,
                 classifier=classifier, name=name, source=source,
