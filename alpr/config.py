@@ -139,6 +139,8 @@ class ReadConfig:
     # The best read is reported only with at least this many characters and this confidence
     # (0..100): below it a photo with no plate would show a "plate" read from a grille or a sign.
     min_chars: int = 3
+    # The best read needs at least this confidence (0..100) too, for min_chars' reason: a grille or
+    # a sign reads as a weak plate.
     min_confidence: float = 40.0
     # Further plates must look as convincing as a real second plate does: a full-length string
     # read with high confidence, and at least this fraction of the best plate's score.
@@ -196,8 +198,27 @@ def _field_comments(cls) -> dict[str, str]:
         if ":" in text and not text.startswith(("class", "@", '"')) and pending:
             notes[text.split(":", 1)[0].strip()] = " ".join(pending)
         pending = []
-    # A field without its own comment shares the one above it (e.g. min_x / max_x pairs).
-    last = ""
+    # A field without its own comment shares the one above it only when it is that field's other
+    # half: min_x after max_x (or the reverse), or a name of the same family (row_height_ratio,
+    # row_center_tolerance). Any other uncommented field says nothing rather than its neighbour's reason.
+    previous = None
     for f in fields(cls):
-        last = notes.setdefault(f.name, last)
+        if f.name not in notes and previous is not None and _same_family(previous, f.name):
+            notes[f.name] = notes.get(previous, "")
+        previous = f.name
     return notes
+
+
+def _same_family(a: str, b: str) -> bool:
+    """max_x / min_x, or two names with the same min_/max_ prefix (or none) and the same first word after it."""
+    def split(name: str) -> tuple[str, str]:
+        for prefix in ("min_", "max_"):
+            if name.startswith(prefix):
+                return prefix, name[len(prefix):]
+        return "", name
+
+    (pa, ra), (pb, rb) = split(a), split(b)
+    if pa and pb and pa != pb:
+        return ra == rb
+    return pa == pb and ra.split("_", 1)[0] == rb.split("_", 1)[0]
+
