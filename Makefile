@@ -1,19 +1,27 @@
-# The README's two commands: `make run` (the app) and `make test` (the whole suite).
-# Both create the virtual environment from requirements.txt on first use.
+# The README's two commands: `make run` (the app) and `make test` (lint, then the whole suite, as CI runs it).
+# Both create the virtual environment from requirements.txt on first use. While developing,
+# `make test-fast` runs the unit and app tests only (no browser, no training, no load or disk-full runs).
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8501
 
-.PHONY: run test browser bench clean
+.PHONY: run test test-fast lint browser bench clean
 
 # No file watcher: the app is for reading plates, and watching .venv overflows inotify.
 run: $(STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
 
-test: $(STAMP) browser
+test: lint browser
 	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit tests/app
+
+# Lint only: formatting is applied by the lead when branches merge (`ruff format`, configured in pyproject.toml).
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
