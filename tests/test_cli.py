@@ -102,6 +102,7 @@ def test_recognize_json_prints_one_line_per_image_in_argument_order(json_run, fi
 
 
 def test_recognize_json_has_openalpr_top_level_keys(json_run):
+    assert len(json_run.json_lines) == 2
     for d in json_run.json_lines:
         assert TOP_KEYS <= set(d)
         assert d["version"] == 2
@@ -121,11 +122,13 @@ def test_recognize_json_results_have_openalpr_keys(json_run):
 
 
 def test_recognize_json_plate_indexes_count_from_zero(json_run):
+    assert any(d["results"] for d in json_run.json_lines), "the photos' plates were found"
     for d in json_run.json_lines:
         assert [r["plate_index"] for r in d["results"]] == list(range(len(d["results"])))
 
 
 def test_recognize_json_coordinates_are_four_corners_clockwise(json_run):
+    assert any(d["results"] for d in json_run.json_lines), "the photos' plates were found"
     for d in json_run.json_lines:
         for r in d["results"]:
             (tl, tr, br, bl) = r["coordinates"]
@@ -135,6 +138,7 @@ def test_recognize_json_coordinates_are_four_corners_clockwise(json_run):
 
 
 def test_recognize_json_candidates_have_plate_confidence_and_template(json_run):
+    assert any(d["results"] for d in json_run.json_lines), "the photos' plates were found"
     for d in json_run.json_lines:
         for r in d["results"]:
             assert r["candidates"]
@@ -143,6 +147,7 @@ def test_recognize_json_candidates_have_plate_confidence_and_template(json_run):
 
 
 def test_recognize_json_adds_characters_with_their_topk(json_run):
+    assert any(d["results"] for d in json_run.json_lines), "the photos' plates were found"
     for d in json_run.json_lines:
         for r in d["results"]:
             assert len(r["characters"]) == len(r["plate"])  # the constant model rejects nothing
@@ -368,6 +373,7 @@ def test_eval_json_summary_rows_have_the_documented_keys(eval_json):
     assert eval_json.returncode == 0, eval_json.stderr
     summary = json.loads(eval_json.stdout)["summary"]
     keys = {"group", "photos", "detected", "top1", "topn", "char_accuracy", "median_ms", "p90_ms", "stage_median_ms"}
+    assert [r["group"] for r in summary] == ["crops", "us", "all"]
     for row in summary:
         assert keys <= set(row)
         assert set(row["stage_median_ms"]) == {"detect", "segment", "classify", "assemble"}
@@ -389,7 +395,9 @@ def test_eval_json_counts_what_the_constant_model_reads(eval_json):
 
 
 def test_eval_json_times_are_positive(eval_json):
-    for row in json.loads(eval_json.stdout)["summary"]:
+    rows = json.loads(eval_json.stdout)["summary"]
+    assert rows
+    for row in rows:
         assert 0 < row["median_ms"] <= row["p90_ms"]
 
 

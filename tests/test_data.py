@@ -125,7 +125,9 @@ def test_harvest_labels_are_class_indices_in_reading_order(crop_folder):
 
 
 def test_harvest_crops_are_classifier_inputs(crop_folder):
-    for image in harvest_crops(read_dataset(crop_folder)).images:
+    images = harvest_crops(read_dataset(crop_folder)).images
+    assert len(images) > 0
+    for image in images:
         assert image.shape == (32, 32)
         assert image.dtype == np.float32
 

@@ -65,12 +65,15 @@ def test_character_boxes_are_in_the_crops_own_pixels(plate_image):
     h, w = plate_image.image.shape[:2]
     assert seg.grey.shape[0] == 100
     assert seg.scale == pytest.approx(100 / h)
+    assert seg.chars, "the rendered plate has characters"
     for c in seg.chars:
         assert 0 <= c.box.x and c.box.x2 <= w and 0 <= c.box.y and c.box.y2 <= h
 
 
 def test_character_crops_are_classifier_inputs(plate_image):
-    for c in segment(plate_image.image).chars:
+    chars = segment(plate_image.image).chars
+    assert chars, "the rendered plate has characters"
+    for c in chars:
         assert c.image.shape == (32, 32)
         assert c.image.dtype == np.float32
         assert 0.0 <= c.image.min() and c.image.max() <= 1.0
