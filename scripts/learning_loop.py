@@ -15,7 +15,7 @@ What a user of the app does, on a labeled benchmark (default: the OpenALPR bench
    hold-out files' character crops ("the rest": never stored, never trained on), and exact plate
    reads on the corrected photos and on the hold-out photos.
 
-Needs the dataset; the test suite does not run this (tests/test_train_job.py checks the same loop
+Needs the dataset; the test suite does not run this (tests/slow/test_train_job.py checks the same loop
 on rendered crops). Prints a table and, with --json FILE, writes the numbers.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ synthetic photo on Recognize, wait for the read, open it on Relabel and correct 
 Meanwhile a script process runs `python -m alpr labels add-plate` one photo after another (at least
 SCRIPT_ADDS times, then until the sessions finish). Afterwards every label is looked up in the store.
 Prints one table row: what was read and written, what was found, the wall time, the server's peak
-resident memory (VmHWM) and how often the server loaded the model. The same as tests/test_load.py
+resident memory (VmHWM) and how often the server loaded the model. The same as tests/slow/test_load.py
 with other sizes; not a test: the times depend on the machine and on what else it runs.
 """
 from __future__ import annotations

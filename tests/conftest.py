@@ -195,3 +195,15 @@ def _private_data_dir(tmp_path_factory):
         os.environ.pop("ALPR_DATA_DIR", None)
     else:
         os.environ["ALPR_DATA_DIR"] = old
+
+
+LANES = ("unit", "app", "browser", "slow")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test with its folder's lane (tests/unit -> unit, ...), so `-m` selects lanes too."""
+    for item in items:
+        lane = item.path.parent.name
+        if lane in LANES:
+            item.add_marker(getattr(pytest.mark, lane))
+

@@ -1,4 +1,4 @@
-"""Saving labels and models on a disk that is full, for tests/test_disk_full.py.
+"""Saving labels and models on a disk that is full, for tests/slow/test_disk_full.py.
 
 Run as `python tests/disk_full_scenario.py FOLDER MODEL` where FOLDER is a small, empty tmpfs
 (test_disk_full.py mounts one in a private mount namespace) and MODEL a .keras file. It fills

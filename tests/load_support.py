@@ -4,7 +4,7 @@ Each session (its own browser context, so its own Streamlit session and thread o
 uploads a photo on the Recognize page, waits for the read, follows "Fix this read" and corrects the
 plate's first character on the Relabel page, once per round. Meanwhile a script process adds
 labeled plates to the same label store with `python -m alpr labels add-plate`, one after another.
-tests/test_load.py asserts on what this returns; scripts/load_test.py prints it as a table.
+tests/slow/test_load.py asserts on what this returns; scripts/load_test.py prints it as a table.
 
 One async Playwright drives every session from one thread (Playwright's sync API cannot be shared
 between threads), so the sessions really overlap on the server.

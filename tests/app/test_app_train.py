@@ -22,7 +22,7 @@ from alpr.classify import metadata_path
 from alpr.paths import DATA_DIR_ENV
 from alpr.types import ALL_CLASSES
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 60
 
 

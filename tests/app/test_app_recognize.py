@@ -21,7 +21,7 @@ from alpr.app import reads as app_reads
 from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 60
 
 

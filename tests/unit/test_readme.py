@@ -9,7 +9,7 @@ from pathlib import Path
 from alpr.cli import build_parser, settings_markdown
 from alpr.config import describe
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 DOCS_FILES = sorted((ROOT / "docs").glob("*.md"))
 DOCS = "\n".join(p.read_text() for p in DOCS_FILES)

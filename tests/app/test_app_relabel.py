@@ -21,7 +21,7 @@ from alpr.pipeline import recognize
 from alpr.labels.store import DATA_DIR_ENV, LabelStore
 from alpr.types import REJECT, Box, Candidate, CharCrop, PlateRead, Prediction, Recognition
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 60
 
 

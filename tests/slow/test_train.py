@@ -10,7 +10,7 @@ import pytest
 from alpr.classify import load_classifier
 from alpr.types import ALL_CLASSES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from alpr.labels.store import DB_NAME, SCHEMA_VERSION, LabelStore, StoreError
 from alpr.types import ALL_CLASSES, Box, Candidate, CharCrop, PlateRead, Prediction, Recognition
 
 TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
+REPO = TESTS.parents[1]
 
 
 # --- fixtures and helpers ----------------------------------------------------------------------
@@ -532,7 +532,7 @@ def test_training_set_marks_the_labels_that_correct_the_model(reviewed):
 
 def _spawn(function: str, *args, prefix: list[str] = ()) -> subprocess.Popen:
     """Run `test_store.function(*args)` in a new Python process (no fork of this one's threads)."""
-    code = f"import sys; sys.path[:0] = {[str(TESTS), str(REPO)]!r}; import test_store; test_store.{function}(*sys.argv[1:])"
+    code = f"import sys; sys.path[:0] = {[str(TESTS), str(TESTS.parent), str(REPO)]!r}; import test_store; test_store.{function}(*sys.argv[1:])"
     return subprocess.Popen(
         [*prefix, sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

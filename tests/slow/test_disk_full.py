@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "tests" / "disk_full_scenario.py"
 MODEL = ROOT / "models" / "char_cnn.keras"
 DISK_FULL = "the disk is full"

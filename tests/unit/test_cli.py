@@ -21,7 +21,7 @@ from PIL import Image
 from alpr import synth
 from conftest import make_plate, make_scene
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

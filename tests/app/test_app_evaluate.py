@@ -26,7 +26,7 @@ from alpr.evaluate import PhotoResult
 from alpr.labels import LabelStore
 from alpr.paths import DATA_DIR_ENV
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 90
 CONSTANT = "data/models/constant.keras · constant-A"
 

@@ -20,7 +20,7 @@ from alpr.app.recovery import recover
 from alpr.labels import LabelStore
 from alpr.paths import DATA_DIR_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 # Adds two labeled plate crops, then dies as kill -9 would: no close, no checkpoint, WAL left behind.
