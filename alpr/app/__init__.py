@@ -9,16 +9,25 @@
 This package and the pages are the only code that imports Streamlit; the pipeline never does.
 """
 from alpr.app.console import log
-from alpr.app.models import (ActiveModel, active_model, active_version_name, device_line, get_classifier, load_model,
-                             model_choices, model_summary, try_classifier)
+from alpr.app.models import (
+                             ActiveModel,
+                             active_model,
+                             active_version_name,
+                             device_line,
+                             get_classifier,
+                             load_model,
+                             model_choices,
+                             model_summary,
+                             try_classifier,
+)
 from alpr.app.reads import BATCH_THRESHOLD, BatchRow, openalpr_json, read_batch, read_photo
 from alpr.app.routing import require_router, route
 from alpr.app.samples import SAMPLE_COUNT, Photo, as_photo, folder_samples, sample_choices, synthetic_samples
 from alpr.app.startup import startup_notes
-from alpr.app.store import author, data_dir, get_store, keep_read, stored_plates, try_store
+from alpr.app.store import author, get_store, keep_read, stored_plates, try_store
 from alpr.app.training import imagenet_weights, training_device, training_folders
 from alpr.imageio import IMAGE_TYPES
-from alpr.paths import DATA_ROOTS_ENV, SAMPLES_DIR_ENV, data_roots
+from alpr.paths import DATA_ROOTS_ENV, SAMPLES_DIR_ENV, data_dir, data_roots
 
 __all__ = [
     "ActiveModel", "BATCH_THRESHOLD", "BatchRow", "DATA_ROOTS_ENV", "IMAGE_TYPES", "Photo", "SAMPLES_DIR_ENV",

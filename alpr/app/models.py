@@ -10,9 +10,9 @@ from pathlib import Path
 import streamlit as st
 
 from alpr.app.console import log
-from alpr.app.store import data_dir
 from alpr.classify import DEFAULT_MODEL, CharClassifier, describe_device, load_classifier
 from alpr.errors import ModelError
+from alpr.paths import data_dir
 from alpr.training import registry
 
 _MODELS_DIR = DEFAULT_MODEL.parent

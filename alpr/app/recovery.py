@@ -14,8 +14,8 @@ from contextlib import closing
 from pathlib import Path
 
 from alpr import paths
-from alpr.training import jobs, registry
 from alpr.labels.store import DB_NAME
+from alpr.training import jobs, registry
 
 
 def recover(folder: str | os.PathLike | None = None) -> list[str]:

@@ -5,8 +5,8 @@ import streamlit as st
 
 from alpr.app.console import log
 from alpr.app.recovery import recover
-from alpr.app.store import data_dir
 from alpr.errors import AlprError
+from alpr.paths import data_dir
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
-from pathlib import Path
 
 import streamlit as st
 
-from alpr import paths
 from alpr.app.console import log
 from alpr.app.samples import Photo
 from alpr.classify import CharClassifier
 from alpr.errors import AlprError, StoreError
 from alpr.labels import LabelStore
+from alpr.paths import data_dir
 from alpr.types import Recognition
 
 # Plate ids the label store gave each photo read in this session, by the photo's SHA-256, so the
@@ -24,11 +23,6 @@ _AUTHOR_KEY = "_alpr_author"
 _STORE_WARNED_KEY = "_alpr_store_warned"
 _KEPT_KEY = "_alpr_kept_reads"
 _MAX_STORED = 64
-
-
-def data_dir() -> Path:
-    """The data folder the app works in: $ALPR_DATA_DIR, else ./data (as `alpr labels` uses)."""
-    return paths.data_dir()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
