@@ -28,7 +28,7 @@ def curves_figure(rows: list[EpochRow], planned_epochs: int | None = None, activ
     for col, (train_key, val_key, fmt) in enumerate((("loss", "val_loss", ".4f"), ("acc", "val_acc", ".1%")), start=1):
         for key, name, colour, dash in ((train_key, "training", TRAIN_COLOUR, "solid"), (val_key, "validation", VAL_COLOUR, "solid")):
             fig.add_trace(go.Scatter(
-                x=x, y=[r[key] for r in rows], name=name, legendgroup=name, showlegend=col == 1,
+                x=x, y=[getattr(r, key) for r in rows], name=name, legendgroup=name, showlegend=col == 1,
                 mode="lines+markers", line=dict(color=colour, width=2.5, dash=dash), marker=dict(size=7),
                 customdata=hover, hovertemplate=f"%{{customdata}}<br>{name} %{{y:{fmt}}}<extra></extra>",
             ), row=1, col=col)
