@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr import cli_models
 
     cli_models.register(sub)
+    from alpr.batch import cli as batch_cli; batch_cli.register(sub)  # noqa: E702
 
     st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
     st.add_argument("--json", action="store_true")
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "handler", None):
+            return args.handler(args)
         if args.command == "recognize":
             return _recognize(args)
         if args.command == "eval":
