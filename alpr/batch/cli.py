@@ -31,12 +31,13 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpr.batch.engines import import_dask
+    from alpr.batch.engines import import_dask, make_engine
     from alpr.batch.inputs import expand_inputs
     from alpr.batch.job import model_settings, run_batch
     from alpr.batch.writers import check_out
 
     # The cheap checks first, before TensorFlow loads: a typo costs a second, not a model load.
+    make_engine(args.engine, args.workers, args.address)  # starts nothing: checks the options
     if args.engine == "dask":
         import_dask()
     expand_inputs(args.inputs)

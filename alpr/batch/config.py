@@ -20,3 +20,6 @@ class BatchConfig:
     flush_seconds: float = 60.0
     # Seconds between two plain progress lines when stderr is not a terminal (a log file).
     progress_seconds: float = 10.0
+
+
+DEFAULT = BatchConfig()

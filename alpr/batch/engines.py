@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
 
-from alpr.batch.config import BatchConfig
+from alpr.batch.config import DEFAULT, BatchConfig
 from alpr.batch.rows import PhotoRow, read_photo
 from alpr.errors import AlprError, ModelError
 
@@ -75,7 +75,7 @@ def chunks(paths: Iterable[str], size: int) -> Iterator[list[str]]:
 class LocalEngine:
     name = "local"
 
-    def __init__(self, workers: int, config: BatchConfig = BatchConfig()):
+    def __init__(self, workers: int, config: BatchConfig = DEFAULT):
         self.workers, self.config = workers, config
         self._pool: ProcessPoolExecutor | None = None
 
@@ -107,7 +107,7 @@ class LocalEngine:
 class DaskEngine:
     name = "dask"
 
-    def __init__(self, workers: int, address: str | None = None, config: BatchConfig = BatchConfig()):
+    def __init__(self, workers: int, address: str | None = None, config: BatchConfig = DEFAULT):
         self.workers, self.address, self.config = workers, address, config
         self.client = self._cluster = None
 
@@ -148,7 +148,7 @@ class DaskEngine:
         # pure=False: two identical chunks are two tasks; retries: an exception on a worker
         # (not a death: the scheduler reruns a dead worker's tasks on its own, up to
         # distributed.scheduler.allowed-failures times) gets another try.
-        submit = lambda chunk: self.client.submit(read_chunk, chunk, settings, pure=False, retries=2)  # noqa: E731
+        submit = lambda chunk: self.client.submit(read_chunk, chunk, settings, pure=False, retries=2)
         queue = as_completed([submit(c) for c in islice(todo, limit)])
         for future in queue:
             rows = future.result()
@@ -170,7 +170,7 @@ def import_dask():
     return distributed
 
 
-def make_engine(name: str, workers: int, address: str | None = None, config: BatchConfig = BatchConfig()):
+def make_engine(name: str, workers: int, address: str | None = None, config: BatchConfig = DEFAULT):
     if name == "local":
         if address:
             raise EngineError("--address joins a cluster: it needs --engine dask")

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alpr.batch.config import BatchConfig
+from alpr.batch.config import DEFAULT, BatchConfig
 from alpr.batch.engines import ReadSettings, make_engine
 from alpr.batch.inputs import expand_inputs
 from alpr.batch.progress import Progress
@@ -34,7 +34,7 @@ def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
 
 
 def run_batch(inputs: list[str], out: str, settings: ReadSettings, engine: str = "local", workers: int = 2,
-              address: str | None = None, resume: bool = False, config: BatchConfig = BatchConfig(),
+              address: str | None = None, resume: bool = False, config: BatchConfig = DEFAULT,
               on_rows: Callable[[list], None] | None = None, stream=None) -> BatchSummary:
     """Read every photo of `inputs` not yet in `out` into `out`. `on_rows` sees each chunk's rows
     after they are handed to the writer (the tests stop or kill a worker there)."""

@@ -63,7 +63,7 @@ class PhotoRow:
     processing_ms: float
     error: str | None = None
 
-    def same_read(self, other: "PhotoRow") -> bool:
+    def same_read(self, other: PhotoRow) -> bool:
         """Equal in everything but the time it took: what tests compare across engines."""
         return (self.path, self.width, self.height, self.plates, self.error) == (
             other.path, other.width, other.height, other.plates, other.error)

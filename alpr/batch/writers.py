@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from alpr.batch.config import BatchConfig
+from alpr.batch.config import DEFAULT, BatchConfig
 from alpr.batch.rows import SCHEMA, PhotoRow, from_record, to_record, to_table
 from alpr.errors import AlprError
 
@@ -50,7 +50,7 @@ def check_out(path: str | os.PathLike, resume: bool) -> Path:
     return path
 
 
-def open_writer(path: str | os.PathLike, resume: bool, config: BatchConfig = BatchConfig()):
+def open_writer(path: str | os.PathLike, resume: bool, config: BatchConfig = DEFAULT):
     path = check_out(path, resume)
     return ParquetWriter(path, config) if path.suffix.lower() == ".parquet" else JsonlWriter(path)
 
