@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from alpr.batch.config import DEFAULT, BatchConfig
 from alpr.batch.engines import ReadSettings, make_engine
@@ -23,14 +24,23 @@ class BatchSummary:
 
 
 def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
-    """The driver loads the model once itself: a missing or corrupt model fails here, before any
-    worker starts, and its version is what every worker must load too."""
+    """Which model every worker must load, by path and version. Only the metadata is read here:
+    the driver never loads TensorFlow (it may run on a small machine beside the cluster); each
+    worker loads and checks the model itself, and the first chunk fails in one line if it cannot."""
+    import json
+
     from alpr import registry
-    from alpr.classify import load_classifier
+    from alpr.classify import DEFAULT_MODEL, metadata_path
+    from alpr.errors import ModelError
 
     path = registry.resolve_model(model)
-    classifier = load_classifier(path)
-    return ReadSettings(None if path is None else str(path.resolve()), classifier.info.version, country, topn)
+    model_file = Path(path or DEFAULT_MODEL).resolve()
+    try:
+        version = str(json.loads(metadata_path(model_file).read_text()).get("version", model_file.stem))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the metadata of the model {model_file}: {exc}; "
+                         "`python -m alpr models list` shows the usable versions") from None
+    return ReadSettings(None if path is None else str(model_file), version, country, topn)
 
 
 def run_batch(inputs: list[str], out: str, settings: ReadSettings, engine: str = "local", workers: int = 2,
