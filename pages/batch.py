@@ -31,18 +31,21 @@ cards = st.container(horizontal=True, gap="small")
 for label, value in view.counts(frame).items():
     cards.metric(label, value, border=True, width=150)
 chart_col, per_photo_col = st.columns(2, gap="large")
-chart_col.plotly_chart(px.histogram(x=frame["confidences"].explode().dropna().astype(float), nbins=20, height=280,
-                                    labels={"x": "Plate confidence"}, title="Confidence of every plate read"),
-                       key="batch_confidence", config={"displayModeBar": False})
-per_photo_col.plotly_chart(px.histogram(frame[frame["error"] == ""], x="plates", height=280, title="Plates per photo",
-                                        labels={"plates": "Plates found"}), key="batch_plates",
-                           config={"displayModeBar": False})
+confidence = px.histogram(x=view.plate_confidences(frame), height=280, range_x=(0, 100),
+                          labels={"x": "Plate confidence"}, title="Confidence of every plate read")
+confidence.update_traces(xbins={"start": 0, "end": 100, "size": 5})
+chart_col.plotly_chart(confidence, key="batch_confidence", config={"displayModeBar": False})
+per_photo = view.plates_per_photo(frame)
+per_photo_col.plotly_chart(px.bar(x=per_photo.index, y=per_photo.values, height=280, title="Plates per photo read",
+                                  labels={"x": "Plates found", "y": "Photos"}).update_xaxes(type="category"),
+                           key="batch_plates", config={"displayModeBar": False})
 st.dataframe(frame.drop(columns=["path", "confidences"]), key="batch_table", hide_index=True, column_config={
     "confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=120),
     "error": st.column_config.TextColumn(width="large")})
 
 open_col, link_col = st.columns([3, 1], vertical_alignment="bottom")
 photo = open_col.selectbox("Open a photo on the Recognize page", frame["path"], index=None, key="batch_open",
+                           placeholder="Choose a photo to see every step of its read…",
                            format_func=lambda p: f"{p} · {frame.set_index('path').at[p, 'plate'] or 'no plate'}")
 if photo is not None:
     link = view.recognize_link(photo, roots)

@@ -71,6 +71,16 @@ def counts(frame: pd.DataFrame) -> dict[str, int]:
             "Plates": int(frame["plates"].sum()), "Without a plate": int(((frame["plates"] == 0) & (frame["error"] == "")).sum())}
 
 
+def plate_confidences(frame: pd.DataFrame) -> list[float]:
+    return [c for cs in frame["confidences"] for c in cs]
+
+
+def plates_per_photo(frame: pd.DataFrame) -> pd.Series:
+    """Photos read (not the unusable ones) by how many plates they hold: 0, 1, 2, ..."""
+    read = frame[frame["error"] == ""]["plates"]
+    return read.value_counts().reindex(range(int(read.max()) + 1 if len(read) else 1), fill_value=0)
+
+
 def recognize_link(photo: str, roots: list[Path]) -> dict[str, str] | None:
     """Recognize's query parameters for a row's photo, or None when it lies outside the data roots."""
     return {PHOTO_PARAM: photo} if linked_photo(photo, roots) else None
