@@ -168,3 +168,17 @@ def test_a_bad_out_or_an_empty_folder_fails_before_any_model_loads(tmp_path):
         assert (done.returncode, "Traceback" in done.stderr) == (2, False), done.stderr
         assert message in done.stderr
     assert (tmp_path / "old.jsonl").read_text() == "{}\n"
+
+
+def test_progress_says_rate_and_time_left_and_the_last_line_sums_up():
+    import io
+
+    from alpr.batch.progress import Progress
+
+    log = io.StringIO()
+    progress = Progress(total=30, skipped=5, every_s=0, stream=log, tty=False)
+    progress.update(ROWS)  # 3 rows, one unusable
+
+    line = log.getvalue().strip()
+    assert line.startswith("batch 3/30 photos (5 done before), 1 unusable, ") and "photos/s, ETA " in line
+    assert progress.finish("r.parquet").startswith("batch done: 3 photos read (1 unusable, 2 plates) in ")
