@@ -16,7 +16,8 @@ pick_col, upload_col = st.columns(2, gap="large")
 found = view.results_in(roots)
 choice = pick_col.selectbox("Results in the data folders", list(found), index=None, key="batch_results",
                             placeholder="Choose a results file…" if found else "None found under the data folders")
-upload = upload_col.file_uploader("Or upload one", type=["parquet", "jsonl"], key="batch_upload")
+upload = upload_col.file_uploader("Or upload a .jsonl, or one part of a .parquet folder", type=["parquet", "jsonl"],
+                                  key="batch_upload")
 try:
     frame = (view.load(data=upload.getvalue(), name=upload.name) if upload
              else view.load(found[choice]) if choice else None)
@@ -44,9 +45,10 @@ st.dataframe(frame.drop(columns=["path", "confidences"]), key="batch_table", hid
     "error": st.column_config.TextColumn(width="large")})
 
 open_col, link_col = st.columns([3, 1], vertical_alignment="bottom")
+read_as = view.read_as(frame)
 photo = open_col.selectbox("Open a photo on the Recognize page", frame["path"], index=None, key="batch_open",
                            placeholder="Choose a photo to see every step of its read…",
-                           format_func=lambda p: f"{p} · {frame.set_index('path').at[p, 'plate'] or 'no plate'}")
+                           format_func=lambda p: f"{p} · {read_as[p]}")
 if photo is not None:
     link = view.recognize_link(photo, roots)
     if link:

@@ -81,6 +81,12 @@ def plates_per_photo(frame: pd.DataFrame) -> pd.Series:
     return read.value_counts().reindex(range(int(read.max()) + 1 if len(read) else 1), fill_value=0)
 
 
+def read_as(frame: pd.DataFrame) -> dict[str, str]:
+    """Path -> what a picker shows beside it: the best plate, "no plate" or "unusable file"."""
+    return {path: plate or ("unusable file" if error else "no plate")
+            for path, plate, error in zip(frame["path"], frame["plate"], frame["error"])}
+
+
 def recognize_link(photo: str, roots: list[Path]) -> dict[str, str] | None:
     """Recognize's query parameters for a row's photo, or None when it lies outside the data roots."""
     return {PHOTO_PARAM: photo} if linked_photo(photo, roots) else None
