@@ -139,11 +139,11 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(dask_rows, setti
     killed = []
 
     def kill_a_worker(rows):
-        # After the first chunk: the other chunks are queued on both workers, one is running.
-        if not killed:
-            victim = max(pids.values())
-            os.kill(victim, signal.SIGKILL)
-            killed.append(victim)
+        # After the first chunk, a worker in the middle of a chunk: that chunk must run again elsewhere.
+        busy = [address for address, keys in client.processing().items() if keys]
+        if not killed and busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
 
     out = tmp_path / "killed.parquet"
     summary = run_batch([str(archive)], str(out), settings, engine="dask", address=cluster.scheduler_address,
