@@ -60,6 +60,13 @@ def _classifier(settings: ReadSettings):
     return _classifiers[settings]
 
 
+def _ignore_ctrl_c() -> None:
+    """Pool processes leave Ctrl-C to the driver, which saves what was read and stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def read_chunk(paths: list[str], settings: ReadSettings) -> list[PhotoRow]:
     """The task every engine runs: a chunk of paths into rows (bad photos are rows with an error)."""
     classifier = _classifier(settings)
@@ -82,11 +89,17 @@ class LocalEngine:
     def __enter__(self):
         import multiprocessing
 
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_ignore_ctrl_c)
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def __exit__(self, exc_type=None, *exc) -> None:
+        if exc_type is KeyboardInterrupt:
+            # Ctrl-C: the chunks running would be thrown away; stop their processes now rather
+            # than wait for them (the pool's own shutdown would).
+            for process in list(self._pool._processes.values()):
+                process.terminate()
+        self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
 
     def describe(self) -> str:
         return f"local process pool of {self.workers} worker(s)"
