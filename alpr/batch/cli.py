@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     make_engine(args.engine, args.workers, args.address)  # starts nothing: checks the options
     if args.engine == "dask":
         import_dask()
-    expand_inputs(args.inputs)
+    paths = expand_inputs(args.inputs)
     check_out(args.out, args.resume)
     settings = model_settings(args.model, args.country, args.topn)
-    summary = run_batch(args.inputs, args.out, settings, args.engine, args.workers, args.address, args.resume)
+    summary = run_batch(args.inputs, args.out, settings, args.engine, args.workers, args.address, args.resume,
+                        paths=paths)
     return 0 if summary.photos or summary.skipped else 1
 

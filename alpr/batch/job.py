@@ -45,11 +45,13 @@ def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
 
 def run_batch(inputs: list[str], out: str, settings: ReadSettings, engine: str = "local", workers: int = 2,
               address: str | None = None, resume: bool = False, config: BatchConfig = DEFAULT,
-              on_rows: Callable[[list], None] | None = None, stream=None) -> BatchSummary:
+              on_rows: Callable[[list], None] | None = None, stream=None,
+              paths: list[str] | None = None) -> BatchSummary:
     """Read every photo of `inputs` not yet in `out` into `out`. `on_rows` sees each chunk's rows
-    after they are handed to the writer (the tests stop or kill a worker there)."""
+    after they are handed to the writer (the tests stop or kill a worker there). `paths`: the inputs
+    already expanded (the CLI expands them first, to fail fast, and a million paths once is enough)."""
     stream = stream or sys.stderr
-    paths = expand_inputs(inputs)
+    paths = paths if paths is not None else expand_inputs(inputs)
     with open_writer(out, resume, config) as writer:
         todo = [p for p in paths if p not in writer.done]
         progress = Progress(len(todo), len(paths) - len(todo), config.progress_seconds, stream)
