@@ -9,6 +9,7 @@ import streamlit as st
 from alpr import figures
 from alpr import app as appstate
 from alpr.assemble import COUNTRIES
+from alpr.batch import view as batch_view
 from alpr.errors import ImageLoadError
 
 appstate.require_router("recognize")
@@ -69,6 +70,9 @@ if sample is not None:
     except OSError as exc:  # a file of the samples folder removed or unreadable since it was listed
         st.error(f"Could not open the sample {sample}: {exc}", icon=":material/error:")
 
+# A deep link from the Batch page: ?photo=PATH, read only when inside the data roots.
+if (linked := batch_view.linked_photo(st.query_params.get(batch_view.PHOTO_PARAM), appstate.data_roots())):
+    photos.append(appstate.Photo(linked.name, linked.read_bytes()))
 if not photos:
     st.info("Upload a photo, take one with the camera, or pick a sample photo to start.", icon=":material/info:")
     st.stop()

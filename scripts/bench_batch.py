@@ -1,6 +1,7 @@
 """A batch of synthetic photos through `python -m alpr recognize` (or the Recognize page): time and memory.
 
     .venv/bin/python scripts/bench_batch.py [--photos 200] [--photos 50 ...] [--page]
+    .venv/bin/python scripts/bench_batch.py --engines [--photos 40] [--nodes 100]
 
 Renders N street scenes (`alpr.synth`, JPEG, 960x640, the three plate styles in turn) into a
 temporary folder, then for each N runs `python -m alpr recognize --json FOLDER` as a subprocess
@@ -14,8 +15,16 @@ stays flat from 50 to 200 photos is what shows that nothing is kept per photo.
 With --page it instead serves the app (`streamlit run app.py`), uploads the photos to the
 Recognize page in headless Chromium and waits for the batch's summary table: wall seconds from
 the upload to the table, the page's median, and the server's resident memory before the upload
-and its peak after (/proc/PID/status VmRSS and VmHWM). Not a test: the numbers depend on the
-machine and on whatever else shares its CPU.
+and its peak after (/proc/PID/status VmRSS and VmHWM).
+
+With --engines it runs `alpr batch` (alpr.batch.job.run_batch, in this process: the driver never
+loads TensorFlow) on the local process pool and on a Dask LocalCluster, with 1 and 2 workers each,
+and prints per run: seconds in all (worker start and model loads included), photos/s over the
+whole run, and the steady photos/s: photos after each worker's first chunk (the one that loads
+the model) over the time after it. Then a projection, not a measurement, for a cluster of
+--nodes nodes of as many workers as the largest run: the steady rate per worker x workers.
+
+Not a test: the numbers depend on the machine and on whatever else shares its CPU.
 """
 from __future__ import annotations
 
@@ -52,10 +61,52 @@ def main() -> int:
     parser.add_argument("--photos", type=int, action="append", help="batch size (repeatable; default 200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--page", action="store_true", help="upload to the Recognize page instead of the CLI")
+    parser.add_argument("--engines", action="store_true", help="alpr batch: local pool and Dask, 1 and 2 workers")
+    parser.add_argument("--nodes", type=int, default=100, help="cluster size for --engines' projection")
     args = parser.parse_args()
-    sizes = sorted(args.photos or [200])
+    sizes = sorted(args.photos or [40 if args.engines else 200])
     with tempfile.TemporaryDirectory(prefix="alpr-bench-batch-") as work:
+        if args.engines:
+            return _bench_engines(Path(work), max(sizes), args.seed, args.nodes)
         return _bench(Path(work), sizes, args.seed, args.page)
+
+
+ENGINE_RUNS = (("local", 1), ("local", 2), ("dask", 1), ("dask", 2))
+ENGINE_CHUNK = 4  # photos per task: 10 tasks for 40 photos, so the steady part has several
+
+
+def _bench_engines(work: Path, n: int, seed: int, nodes: int) -> int:
+    from alpr.batch.config import BatchConfig
+    from alpr.batch.job import model_settings, run_batch
+
+    photos = _render(work / "photos", n, seed)
+    print(f"rendered {len(photos)} photos (960x640 JPEG, us/eu/br in turn)", flush=True)
+    print(_machine(), flush=True)
+    settings = model_settings(None, "us", 10)
+    config = BatchConfig(chunk_size=ENGINE_CHUNK)
+    print(f"{'engine':>6} {'workers':>7} {'seconds':>8} {'photos/s':>9} {'steady photos/s':>16} {'per worker':>11}")
+    best = {}
+    for engine, workers in ENGINE_RUNS:
+        arrivals: list[tuple[float, int]] = []
+        started = time.perf_counter()
+        with open(os.devnull, "w") as quiet:
+            summary = run_batch([str(work / "photos")], str(work / f"{engine}-{workers}.jsonl"), settings, engine,
+                                workers, config=config, stream=quiet,
+                                on_rows=lambda rows, seen=arrivals: seen.append((time.perf_counter(), len(rows))))
+        seconds = time.perf_counter() - started
+        # Steady: after each worker has finished its first chunk (which waited for TensorFlow).
+        t0 = arrivals[workers - 1][0]
+        steady_photos = sum(k for _, k in arrivals[workers:])
+        steady = steady_photos / (arrivals[-1][0] - t0) if arrivals[-1][0] > t0 else float("nan")
+        best[(engine, workers)] = steady / workers
+        print(f"{engine:>6} {workers:>7} {seconds:>8.1f} {summary.photos / seconds:>9.2f} {steady:>16.2f} "
+              f"{steady / workers:>11.2f}", flush=True)
+    per_worker = best[("dask", 2)]
+    rate = per_worker * 2 * nodes
+    print(f"projection, not a measurement: {nodes} nodes x 2 workers x {per_worker:.2f} photos/s per worker "
+          f"(dask, 2 workers, steady) = {rate:.0f} photos/s, a million photos in {1e6 / rate / 3600:.1f} h", flush=True)
+    print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
 
 
 def _bench(work: Path, sizes: list[int], seed: int, page: bool) -> int:

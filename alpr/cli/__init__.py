@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr.cli import models as cli_models
 
     cli_models.register(sub)
+    from alpr.batch import cli as batch_cli
+
+    batch_cli.register(sub)
 
     st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
     st.add_argument("--json", action="store_true")
@@ -76,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "handler", None):
+            return args.handler(args)
         if args.command == "recognize":
             return _recognize(args)
         if args.command == "eval":
