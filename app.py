@@ -20,6 +20,7 @@ PAGES = [
     st.Page(HERE / "pages" / "relabel.py", title="Relabel", icon=":material/edit_note:"),
     st.Page(HERE / "pages" / "evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
+    st.Page(HERE / "pages" / "video.py", title="Video", icon=":material/videocam:"),
 ]
 page = st.navigation(PAGES)
 appstate.route(PAGES)

@@ -108,7 +108,9 @@ def encode(frames, path: str | Path, fps: float = 10.0, codec: str | None = None
     codec = codec or default_codec
     if codec == "mjpeg":
         pix_fmt = "yuvj420p"
-    with av.open(str(path), "w", format=fmt) as out:
+    # MP4/MOV with their index first (as web video is served): a copy cut short still opens.
+    options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+    with av.open(str(path), "w", format=fmt, options=options) as out:
         stream = None
         for image in frames:
             if stream is None:
