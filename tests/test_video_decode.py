@@ -8,9 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alpr.errors import AlprError, CorruptVideoError, EmptyVideoError, NoVideoStreamError, UnsupportedVideoError
+from alpr.errors import (
+    AlprError,
+    CorruptVideoError,
+    EmptyVideoError,
+    NoVideoStreamError,
+    UnsupportedVideoError,
+)
 from alpr.video import decode, synthclip
-from alpr.video.config import DEFAULT_VIDEO
+from alpr.video.config import DEFAULT_VIDEO, VideoConfig
 
 FPS = 10
 EVERY_FRAME = DEFAULT_VIDEO.sampling(every=1)
@@ -59,7 +65,7 @@ def test_sampling_by_rate_and_by_count(tmp_path, frames30):
 def test_reading_stops_at_the_maximum_duration_and_says_so(tmp_path, frames30):
     path = synthclip.encode(frames30, tmp_path / "clip.mp4", fps=FPS)
     warnings: list[str] = []
-    config = EVERY_FRAME.__class__(every=1, max_duration_s=1.0)
+    config = VideoConfig(every=1, max_duration_s=1.0)
     got = list(decode.frames(path, config, warn=warnings.append))
     assert [f.index for f in got] == list(range(11))  # 0.0 .. 1.0 s
     assert len(warnings) == 1 and "first 1 s of 3 s" in warnings[0]
@@ -69,7 +75,7 @@ def test_a_huge_frame_is_downscaled_and_a_larger_one_refused(tmp_path):
     path = synthclip.encode(_frames(3, size=(3840, 2160)), tmp_path / "uhd.avi", fps=FPS)
     got = list(decode.frames(path, EVERY_FRAME))
     assert len(got) == 3 and got[0].image.shape == (720, 1280, 3)
-    small_limit = EVERY_FRAME.__class__(max_pixels=4_000_000)
+    small_limit = VideoConfig(max_pixels=4_000_000)
     with pytest.raises(UnsupportedVideoError, match=r"3840x2160 frames, more than the 4 Mpx"):
         list(decode.frames(path, small_limit))
 

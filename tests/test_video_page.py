@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from apptest_support import assert_clean
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SAMPLE_PLATES = ["ABC1234", "7XYZ432", "KLM5678"]  # what alpr.video.app.sample_clip draws

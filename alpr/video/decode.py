@@ -17,7 +17,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from alpr.errors import CorruptVideoError, EmptyVideoError, NoVideoStreamError, UnsupportedVideoError, VideoError
+from alpr.errors import (
+    CorruptVideoError,
+    EmptyVideoError,
+    NoVideoStreamError,
+    UnsupportedVideoError,
+    VideoError,
+)
 from alpr.video.config import DEFAULT_VIDEO, VideoConfig
 
 # Extensions taken as clips by `python -m alpr recognize` and offered by the Video page.
@@ -42,7 +48,7 @@ class ClipInfo:
 
     @property
     def estimated_frames(self) -> int:
-        return self.frames or int(round(self.duration_s * self.fps))
+        return self.frames or round(self.duration_s * self.fps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +152,7 @@ def probe(source: Source, config: VideoConfig = DEFAULT_VIDEO, name: str | None 
 def output_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Frame size after downscaling to `max_side`, even on both sides (what YUV formats need)."""
     scale = min(1.0, max_side / max(width, height))
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 class _Sampler:

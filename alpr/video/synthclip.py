@@ -73,14 +73,14 @@ def render_frames(cars: list[Car], size: tuple[int, int] = (640, 360), fps: floa
     rng = np.random.default_rng(seed)
     street = synth._street(rng, W, H)
     sprites = [_sprite(car, W) for car in cars]
-    for i in range(int(round(seconds * fps))):
+    for i in range(round(seconds * fps)):
         t = i / fps
         img = street.copy()
         # Nearer cars (lower in the frame) are drawn last, over the farther ones.
         for car, (sprite, (sx, sy)) in sorted(zip(cars, sprites), key=lambda cs: cs[0].y):
             if car.enter_s <= t <= car.leave_s:
                 x, y = car.x_at(t) * W - sx, car.y * H - sy
-                img.paste(sprite, (int(round(x)), int(round(y))), sprite)
+                img.paste(sprite, (round(x), round(y)), sprite)
         if blur:
             img = img.filter(ImageFilter.GaussianBlur(blur))
         arr = np.asarray(img, np.float32) + rng.normal(0, 2.5, (H, W, 3))
@@ -114,7 +114,7 @@ def encode(frames, path: str | Path, fps: float = 10.0, codec: str | None = None
         stream = None
         for image in frames:
             if stream is None:
-                stream = out.add_stream(codec, rate=int(round(fps)) if float(fps).is_integer() else fps)
+                stream = out.add_stream(codec, rate=round(fps) if float(fps).is_integer() else fps)
                 stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], pix_fmt
                 if codec == "libx264":
                     stream.options = {"crf": str(quality), "preset": "veryfast"}
@@ -168,4 +168,4 @@ def traffic(seconds: float = 6.0, plates: tuple[str, ...] = ("ABC1234", "7XYZ432
 
 
 def duration_frames(seconds: float, fps: float) -> int:
-    return int(math.floor(seconds * fps))
+    return math.floor(seconds * fps)
