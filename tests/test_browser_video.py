@@ -37,13 +37,13 @@ def test_upload_a_clip_see_each_car_and_the_frames_of_one(clip):
         page.get_by_text("Upload a clip or use the sample").wait_for(timeout=READ_TIMEOUT_MS)
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(clip))
         page.get_by_text("vehicle(s)").first.wait_for(timeout=READ_TIMEOUT_MS)
-        assert "3 vehicle(s)" in page.locator("[data-testid=stCaptionContainer]").first.inner_text()
+        main = page.locator("[data-testid=stMain]")
+        assert "3 vehicle(s)" in main.locator("[data-testid=stCaptionContainer]").first.inner_text()
 
         choose(page, "Vehicle", "Vehicle 2 · 7XYZ432")
         page.get_by_text("Frames that read vehicle 2").wait_for(timeout=READ_TIMEOUT_MS)
         assert "voted 7XYZ432" in page.locator("body").inner_text()
         picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Vehicle")
-        options = []
         picker.locator("input").click()
         options = page.get_by_role("option").all_inner_texts()
         page.keyboard.press("Escape")
