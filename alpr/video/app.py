@@ -28,6 +28,9 @@ from alpr.video.track import VehicleGroup
 
 _READS_KEY = "_alpr_video_reads"
 _MAX_READS = 4  # clips kept per session: a ClipRead is small (reads and a crop per car)
+# Uploaded clips kept on disk for seeking frames, newest first, for every session of the server:
+# enough for a few people's current clips, bounded however many clips are uploaded.
+_MAX_CLIP_FILES = 8
 SAMPLE_NAME = "rendered traffic.mp4"
 
 
@@ -47,6 +50,8 @@ def clip_of(name: str, data: bytes) -> Clip:
     path = folder / f"{digest[:24]}{Path(name).suffix.lower() or '.mp4'}"
     if not path.exists():
         path.write_bytes(data)
+        for old in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)[_MAX_CLIP_FILES:]:
+            old.unlink(missing_ok=True)
     return Clip(name, path, digest)
 
 
