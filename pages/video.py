@@ -56,12 +56,20 @@ with reads_col:
     st.dataframe(video.reads_table(group), hide_index=True, key=f"video_reads_{clip.digest[:12]}_{chosen}")
     if st.button("Fix this read", icon=":material/edit_note:", key=f"video_fix_{clip.digest[:12]}_{chosen}",
                  help="Store the best frame like a photo and open it on Relabel."):
-        plate_id = video.store_best_frame(clip, group)
+        try:
+            plate_id = video.store_best_frame(clip, group)
+        except VideoError as exc:  # the clip's file was removed meanwhile (many uploads at once)
+            st.error(str(exc), icon=":material/error:")
+            plate_id = None
         if plate_id is not None:
             st.page_link("pages/relabel.py", label="Open it on Relabel", icon=":material/edit_note:",
                          query_params={"plate": plate_id})
 with frame_col:
     times = [f.time_s for f in result.frames]
     shown = st.select_slider("Sampled frame (s)", times, value=group.best.time_s, key=f"video_frame_{clip.digest[:12]}_{chosen}")
-    rec = video.frame_read(str(clip.path), shown, appstate.get_classifier().info.version)
-    st.plotly_chart(figures.photo_figure(rec, show_components=False), key=f"video_photo_{clip.digest[:12]}")
+    try:
+        rec = video.frame_read(str(clip.path), shown, appstate.get_classifier().info.version)
+    except VideoError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.plotly_chart(figures.photo_figure(rec, show_components=False), key=f"video_photo_{clip.digest[:12]}")
