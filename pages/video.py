@@ -1,4 +1,6 @@
 """Video: upload a clip, follow each car across its frames, one voted plate per vehicle."""
+import logging
+
 import streamlit as st
 
 from alpr import appstate, figures
@@ -33,6 +35,11 @@ try:
 except VideoError as exc:
     bar.empty()
     st.error(str(exc), icon=":material/error:")
+    st.stop()
+except Exception as exc:  # noqa: BLE001 - a demo never shows a traceback; the server log has it
+    logging.getLogger("alpr.app").exception("reading the clip %s failed", clip.name)
+    bar.empty()
+    st.error(f"Could not read {clip.name}: {exc}", icon=":material/error:")
     st.stop()
 bar.empty()
 for warning in result.warnings:

@@ -113,6 +113,9 @@ def _open(source: Source, label: str, config: VideoConfig):
         raise NoVideoStreamError(f"{label} has no video stream (it holds {', '.join(kinds)}): nothing to read plates in")
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
+    if min(width, height) < 8:
+        container.close()
+        raise UnsupportedVideoError(f"{label} has {width}x{height} frames: too small to hold a readable plate")
     if width * height > config.max_pixels:
         container.close()
         raise UnsupportedVideoError(
