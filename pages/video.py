@@ -36,7 +36,7 @@ except VideoError as exc:
     bar.empty()
     st.error(str(exc), icon=":material/error:")
     st.stop()
-except Exception as exc:  # noqa: BLE001 - a demo never shows a traceback; the server log has it
+except Exception as exc:  # a demo never shows a traceback; the server log has it
     logging.getLogger("alpr.app").exception("reading the clip %s failed", clip.name)
     bar.empty()
     st.error(f"Could not read {clip.name}: {exc}", icon=":material/error:")
