@@ -14,7 +14,7 @@ st.markdown("Read the plates in a clip: each car is followed across the frames r
             "character by character over every frame that saw it.")
 
 upload_col, settings_col = st.columns([3, 1], gap="large")
-fps = settings_col.select_slider("Frames read per second", [1.0, 2.0, 4.0, 8.0], value=4.0, key="video_fps",
+fps = settings_col.select_slider("Frames read per second", [1.0, 2.0, 4.0, 8.0], value=2.0, key="video_fps",
                                  help="More reads per car vote better; fewer read a long clip faster.")
 upload = upload_col.file_uploader("Clip", type=list(CLIP_TYPES), key="video_upload",
                                   help="MP4/H.264, MOV, WebM, MKV or MJPEG (AVI); up to 500 MB.")

@@ -25,7 +25,7 @@ def add_options(parser) -> None:
     sampling.add_argument("--every", type=whole_number(1), default=None, metavar="N",
                           help="clips: read every Nth frame")
     sampling.add_argument("--fps", type=_positive_float, default=None, metavar="F",
-                          help="clips: read F frames per second of clip (default 4)")
+                          help="clips: read F frames per second of clip (default 2)")
     parser.add_argument("--frames", action="store_true",
                         help="clips: with --json, also one alpr -j line per sampled frame (with frame and time_s)")
 

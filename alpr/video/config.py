@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 class VideoConfig:
     # --- sampling -------------------------------------------------------------------------------
     # Frames read per second of clip when neither `every` nor `fps` is given. A car crossing a
-    # 720p frame takes 2-5 s, so 4 reads a second still sees each plate 8+ times; at ~0.2 s per
-    # 720p frame on 2 cores, 4/s keeps a clip's reading time near its own length.
-    default_fps: float = 4.0
+    # 720p frame takes 3-5 s, so 2 reads a second still see each plate 6-10 times, enough for the
+    # vote; a 720p frame takes ~0.25 s to read on an idle 2-core machine (~0.5 s when it is shared),
+    # so 2/s reads a clip in about its own length (scripts/bench_video.py measures it).
+    default_fps: float = 2.0
     # Read every Nth decoded frame instead (None: sample by `fps`).
     every: int | None = None
     # Frames read per second of clip (None: `default_fps`, unless `every` is set).
