@@ -27,6 +27,14 @@ from alpr.video.config import DEFAULT_VIDEO
 from alpr.video.reader import read_clip
 
 
+def rss_mb() -> float:
+    """Resident memory now (Linux), to see it stay flat while the clip is read."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -65,11 +73,15 @@ def main() -> None:
 
     recognize(next(decode.frames(path)).image, classifier=classifier)  # trace the model's graph before timing
     half: list[float] = []
+    rss: dict[str, float] = {}
     t0 = time.perf_counter()
 
     def progress(done_s, total_s):
         if not half and done_s >= args.seconds / 2:
             half.append(time.perf_counter() - t0)
+        if "tenth" not in rss and done_s >= args.seconds / 10:
+            rss["tenth"] = rss_mb()
+        rss["end"] = rss_mb()
 
     clip = read_clip(path, classifier, DEFAULT_VIDEO.sampling(fps=args.fps), progress=progress)
     read_s = time.perf_counter() - t0
@@ -86,7 +98,7 @@ def main() -> None:
         rows.append((car.plate, best_of.plate if best_of else "-", single or "-"))
     n = len(cars)
     print(f"clip: {args.seconds:g} s, {size[0]}x{size[1]} H.264 at {args.clip_fps:g} fps, {n} cars "
-          f"({path.stat().st_size / 2**20:.1f} MB; rendered in {render_s:.0f} s)\n")
+          f"({path.stat().st_size / 2**20:.1f} MB; {"rendered" if render_s > 1 else "reused"} in {render_s:.0f} s)\n")
     print("| measure | value |")
     print("|---|---|")
     print(f"| decode only, every frame | {decoded} frames in {decode_s:.1f} s = {decoded / decode_s:.0f} frames/s |")
@@ -98,6 +110,8 @@ def main() -> None:
     print(f"| group plate exact (vote) | {matched_group}/{n} |")
     print(f"| best single frame's plate exact | {matched_best}/{n} |")
     print(f"| peak memory (RSS) | {peak_mb():.0f} MB (after rendering, before reading: {mb_after_render:.0f} MB) |")
+    print(f"| resident memory after {args.seconds / 10:g} s of clip / at the end | {rss['tenth']:.0f} MB / "
+          f"{rss['end']:.0f} MB |")
     print(f"| warnings | {len(clip.warnings)} |")
     print("\n| truth | group (vote) | best single frame |\n|---|---|---|")
     for truth, group, single in rows:
