@@ -98,7 +98,7 @@ def main() -> None:
         rows.append((car.plate, best_of.plate if best_of else "-", single or "-"))
     n = len(cars)
     print(f"clip: {args.seconds:g} s, {size[0]}x{size[1]} H.264 at {args.clip_fps:g} fps, {n} cars "
-          f"({path.stat().st_size / 2**20:.1f} MB; {"rendered" if render_s > 1 else "reused"} in {render_s:.0f} s)\n")
+          f"({path.stat().st_size / 2**20:.1f} MB; {'rendered' if render_s > 1 else 'reused'} in {render_s:.0f} s)\n")
     print("| measure | value |")
     print("|---|---|")
     print(f"| decode only, every frame | {decoded} frames in {decode_s:.1f} s = {decoded / decode_s:.0f} frames/s |")
