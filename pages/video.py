@@ -57,7 +57,7 @@ labels = [video.group_label(i, g) for i, g in enumerate(result.groups)]
 chosen = st.selectbox("Vehicle", range(len(labels)), format_func=labels.__getitem__, key=f"video_pick_{clip.digest[:12]}")
 group = result.groups[chosen]
 
-reads_col, frame_col = st.columns([1, 2], gap="large")
+reads_col, frame_col = st.columns([2, 3], gap="large")  # the reads table needs its five columns
 with reads_col:
     st.markdown(f"**Frames that read vehicle {chosen + 1}** · voted **{group.plate}**")
     st.dataframe(video.reads_table(group), hide_index=True, key=f"video_reads_{clip.digest[:12]}_{chosen}")

@@ -48,7 +48,11 @@ def test_upload_a_clip_see_each_car_and_the_frames_of_one(clip):
         options = page.get_by_role("option").all_inner_texts()
         page.keyboard.press("Escape")
         assert [o.split(" · ")[1] for o in options] == list(PLATES)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=READ_TIMEOUT_MS)
+        # The slider starts at the vehicle's best frame: its overlay carries that car's read, not
+        # the previous car's (which stays on screen, greyed, until the rerun draws the new frame).
+        page.locator(".js-plotly-plot").filter(has_text="7XYZ432").wait_for(timeout=READ_TIMEOUT_MS)
+        page.locator("[data-testid=stStatusWidget]").filter(has_text="Running").wait_for(state="detached",
+                                                                                         timeout=READ_TIMEOUT_MS)
         assert_no_traceback(page)
         screenshot(page, "video-desktop")
 
