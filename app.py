@@ -21,6 +21,7 @@ PAGES = [
     st.Page(HERE / "pages" / "relabel.py", title="Relabel", icon=":material/edit_note:"),
     st.Page(HERE / "pages" / "evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
+    st.Page(HERE / "pages" / "video.py", title="Video", icon=":material/videocam:"),
     st.Page(HERE / "pages" / "batch.py", title="Batch", icon=":material/dataset:"),
 ]
 page = st.navigation(PAGES)

@@ -37,3 +37,23 @@ class StoreError(AlprError):
 
 class JobError(AlprError):
     """A run cannot be started, found, resumed or cancelled; the message says why and what to do."""
+
+
+class VideoError(AlprError):
+    """The input is not a usable video clip (base of the clip errors below)."""
+
+
+class EmptyVideoError(VideoError):
+    """The clip's file holds no bytes (an upload or copy that did not finish)."""
+
+
+class UnsupportedVideoError(VideoError):
+    """The file is not a video container or codec that FFmpeg can read."""
+
+
+class NoVideoStreamError(VideoError):
+    """The file is a media file without a video stream (audio only, subtitles)."""
+
+
+class CorruptVideoError(VideoError):
+    """The clip's container opened but not one frame of it could be decoded."""

@@ -29,12 +29,12 @@ FONTS: tuple[Path, ...] = tuple(sorted((Path(__file__).parent / "fonts").glob("*
 _PLATE_FONTS = tuple(f for f in FONTS if "Bold" in f.name and "Serif" not in f.name)
 
 # Width / height of the plate: US 12x6 in, EU 520x110 mm, Mercosul 400x130 mm.
-_PLATE_ASPECT = {"us": 2.0, "eu": 4.7, "br": 3.08}
+PLATE_ASPECT = {"us": 2.0, "eu": 4.7, "br": 3.08}
 # Car width / plate width, so a plate of a given size sits on a car of a believable size.
-_CAR_PER_PLATE = {"us": 5.9, "eu": 3.5, "br": 4.5}
+CAR_PER_PLATE = {"us": 5.9, "eu": 3.5, "br": 4.5}
 # Character height / plate height (EU 75 of 110 mm; Mercosul leaves room for its blue band).
 _CAP_FRAC = {"us": (0.55, 0.70), "eu": (0.62, 0.70), "br": (0.55, 0.60)}
-_STYLES = tuple(_PLATE_ASPECT)
+_STYLES = tuple(PLATE_ASPECT)
 
 _STATES = ("CALIFORNIA", "TEXAS", "FLORIDA", "NEW YORK", "OHIO", "ARIZONA", "NEVADA", "OREGON",
            "ILLINOIS", "GEORGIA", "MICHIGAN", "VIRGINIA", "COLORADO", "UTAH")
@@ -68,7 +68,7 @@ def _glyph_mask(text: str, path: Path, cap_px: int, stroke: int = 0) -> tuple[Im
     return canvas.crop(box), box[1] - (pad + cap_px)
 
 
-def _perspective_coeffs(dst, src) -> list[float]:
+def perspective_coeffs(dst, src) -> list[float]:
     """Pillow maps each output pixel back into the input, so solve the homography dst -> src."""
     rows, rhs = [], []
     for (x, y), (u, v) in zip(dst, src):
@@ -81,7 +81,7 @@ def _centred(cx: float, cy: float, w: float, h: float) -> tuple[float, float, fl
     return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
 
 
-def _quad(cx, cy, w, h, angle, yaw=0.0) -> list[tuple[float, float]]:
+def quad(cx, cy, w, h, angle, yaw=0.0) -> list[tuple[float, float]]:
     """Corners (clockwise from top-left) of a w x h rectangle rotated by angle; yaw makes one side
     taller than the other, the way a plate looks when the camera is off to one side."""
     c, s = math.cos(angle), math.sin(angle)
@@ -194,7 +194,7 @@ def _warp_glyph(images, rng: np.random.Generator):
     for x, y in src:
         x, y = (x - w / 2) * sx + shear * (y - h / 2), y - h / 2
         dst.append((w / 2 + x * c - y * s + rng.normal(0, 2), h / 2 + x * s + y * c + rng.normal(0, 2)))
-    coeffs = _perspective_coeffs(dst, src)
+    coeffs = perspective_coeffs(dst, src)
     return [im.transform(im.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
             for im in images]
 
@@ -326,10 +326,10 @@ def render_plate(text: str, rng: np.random.Generator, style: str = "us",
 
     A space renders a wider gap; other characters (a dash) render as themselves and get a box.
     """
-    if style not in _PLATE_ASPECT:
+    if style not in PLATE_ASPECT:
         raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
     ss = 3  # draw at 3x and shrink: small print and glyph edges come out antialiased
-    W, H = round(height * _PLATE_ASPECT[style]) * ss, height * ss
+    W, H = round(height * PLATE_ASPECT[style]) * ss, height * ss
     img = Image.new("RGB", (W, H), (255, 255, 255))
     (x0, y0, x1, y1), colour = _decorate(img, rng, style)
     cap = min(H * rng.uniform(*_CAP_FRAC[style]), 0.95 * (y1 - y0))
@@ -376,7 +376,7 @@ def _rgb(rng: np.random.Generator, lo: int, hi: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in rng.integers(lo, hi, 3))
 
 
-def _street(rng: np.random.Generator, W: int, H: int) -> Image.Image:
+def street(rng: np.random.Generator, W: int, H: int) -> Image.Image:
     """Sky, buildings with windows, poles, trees and a road: clutter for the detector to ignore."""
     horizon = H * rng.uniform(0.3, 0.5)
     t = np.linspace(0, 1, H)[:, None, None]
@@ -406,7 +406,7 @@ def _street(rng: np.random.Generator, W: int, H: int) -> Image.Image:
     return img
 
 
-def _car(img: Image.Image, rng: np.random.Generator, cx: float, cy: float, car_w: float, recess) -> None:
+def car(img: Image.Image, rng: np.random.Generator, cx: float, cy: float, car_w: float, recess) -> None:
     """Rear of a car around a plate centred at (cx, cy). The plate sits in a dark recess so it stands
     out even on a white car, as plates do on real bumpers."""
     car_h = car_w * rng.uniform(0.7, 0.85)
@@ -440,21 +440,21 @@ def _car(img: Image.Image, rng: np.random.Generator, cx: float, cy: float, car_w
 def render_scene(text: str, rng: np.random.Generator, style: str = "us",
                  size: tuple[int, int] = (960, 640)) -> tuple[np.ndarray, Box]:
     """RGB uint8 photo (height, width, 3) of a car's rear carrying the plate, and the plate's box."""
-    if style not in _PLATE_ASPECT:
+    if style not in PLATE_ASPECT:
         raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
     W, H = size
     pw = W * rng.uniform(0.12, 0.20)
-    ph = pw / _PLATE_ASPECT[style]
+    ph = pw / PLATE_ASPECT[style]
     cx, cy = W * rng.uniform(0.4, 0.6), H * rng.uniform(0.55, 0.72)
     angle, yaw = math.radians(rng.uniform(-4, 4)), rng.uniform(-0.06, 0.06)
     pad = ph * rng.uniform(0.2, 0.35)
-    img = _street(rng, W, H)
-    car_w = min(W * 0.97, pw * _CAR_PER_PLATE[style] * rng.uniform(0.9, 1.1))
-    recess = _quad(cx, cy, pw + 2 * pad, ph + 2 * pad, angle, yaw)
-    _car(img, rng, cx + car_w * rng.uniform(-0.02, 0.02), cy, car_w, recess)
+    img = street(rng, W, H)
+    car_w = min(W * 0.97, pw * CAR_PER_PLATE[style] * rng.uniform(0.9, 1.1))
+    recess = quad(cx, cy, pw + 2 * pad, ph + 2 * pad, angle, yaw)
+    car(img, rng, cx + car_w * rng.uniform(-0.02, 0.02), cy, car_w, recess)
     plate, _ = render_plate(text, rng, style, height=max(12, round(ph)))
     src = [(0, 0), (plate.shape[1], 0), (plate.shape[1], plate.shape[0]), (0, plate.shape[0])]
-    coeffs = _perspective_coeffs(_quad(cx, cy, pw, ph, angle, yaw), src)
+    coeffs = perspective_coeffs(quad(cx, cy, pw, ph, angle, yaw), src)
     layer = Image.fromarray(plate).convert("RGBA").transform(img.size, Image.Transform.PERSPECTIVE, coeffs,
                                                              Image.Resampling.BICUBIC)
     img.paste(layer, (0, 0), layer)

@@ -27,12 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("recognize", help="read the plates in photos")
     rec.add_argument("images", nargs="+", metavar="IMAGE",
-                     help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF), or folders: the photos directly inside, by name")
+                     help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF), or folders: the photos directly inside, by name; "
+                          "or video clips (MP4, MOV, WebM, MKV, AVI/MJPEG): one line per vehicle")
     rec.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats to rank by")
     rec.add_argument("--topn", type=_positive, default=10, help="candidate strings per plate (default 10)")
     rec.add_argument("--json", action="store_true", help="one OpenALPR-compatible JSON object per line per image")
     rec.add_argument("--plate-crop", action="store_true", help="each image is an already cropped plate")
     rec.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model, see `models list`)")
+    from alpr.video import cli as video_cli
+
+    video_cli.add_options(rec)
 
     ev = sub.add_parser("eval", help="accuracy and speed on a labeled folder (OpenALPR benchmark layout)")
     ev.add_argument("dataset", metavar="DATASET_DIR", help="folder of NAME.txt + photos, or of labels.csv + crops")
@@ -108,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _recognize(args) -> int:
     names = _expand_folders(args.images)  # before TensorFlow is imported: an empty folder fails at once
+    from alpr.video import cli as video_cli
+
+    names, clips = video_cli.split(names)
     from alpr.training import registry
     from alpr.classify import load_classifier
     from alpr.imageio import load_image
@@ -115,6 +122,9 @@ def _recognize(args) -> int:
     from alpr.report import to_openalpr
 
     classifier = load_classifier(registry.resolve_model(args.model))
+    clips_failed = video_cli.run(clips, args, classifier) if clips else 0
+    if not names:
+        return clips_failed
     batch = len(names) > 1
     bar = _progress_bar("recognize ") if batch else None
     failed = plates = 0
@@ -153,7 +163,7 @@ def _recognize(args) -> int:
     if batch:
         seconds = time.perf_counter() - t0
         print(_batch_summary(len(names), failed, plates, seconds, times_ms), file=sys.stderr, flush=True)
-    return 1 if failed else 0
+    return 1 if failed or clips_failed else 0
 
 
 # Photos between two plain progress lines when stderr is not a terminal (a log file, a pipe):
