@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr import cli_models
 
     cli_models.register(sub)
+    from alpr.api.cli import register as register_serve
+
+    register_serve(sub)
 
     st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
     st.add_argument("--json", action="store_true")
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             from alpr import cli_labels
 
             return cli_labels.run(args)
+        if args.command == "serve":
+            return args.handler(args)
         if args.command == "models":
             from alpr import cli_models
 
