@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from alpr import appstate, figures
+from alpr.api.links import api_docs_markdown
 from alpr.assemble import COUNTRIES
 from alpr.errors import ImageLoadError
 
@@ -25,6 +26,7 @@ st.markdown(
     "what the detector looked at and why it kept or rejected each region."
 )
 
+st.caption(api_docs_markdown())
 classifier = appstate.get_classifier()
 
 # --- inputs: photos on the left, the few reading settings on the right --------------------------
