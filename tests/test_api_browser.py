@@ -3,8 +3,13 @@ everyone (ALPR_APP_OPEN_READING=1) and asks for a sign-in before Relabel."""
 from __future__ import annotations
 
 import pytest
-
-from browser_support import CHROMIUM, assert_no_traceback, chromium, open_app, streamlit_app  # noqa: E402
+from browser_support import (
+    CHROMIUM,
+    assert_no_traceback,
+    chromium,
+    open_app,
+    streamlit_app,
+)
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)

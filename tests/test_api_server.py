@@ -16,11 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser_support import ARTIFACTS, ROOT, free_port
 
 from alpr.imageio import encode_png
 from alpr.store import LabelStore
-
-from browser_support import ARTIFACTS, ROOT, free_port
 
 TOKEN = "hass-token-1"
 START_TIMEOUT_S = 90

@@ -12,8 +12,7 @@ from alpr.types import Box, PlateRead, Recognition
 # Plate Recognizer's region codes that read as our European formats: the EU, EEA, UK and
 # neighbours whose plates follow the same letter-digit layouts.
 EUROPEAN_CODES = frozenset(
-    "eu at be bg ch cy cz de dk ee es fi fr gb gr hr hu ie is it li lt lu lv mt nl no pl pt ro se si sk uk "
-    "al ba me mk rs md ua".split()
+    ["eu", "at", "be", "bg", "ch", "cy", "cz", "de", "dk", "ee", "es", "fi", "fr", "gb", "gr", "hr", "hu", "ie", "is", "it", "li", "lt", "lu", "lv", "mt", "nl", "no", "pl", "pt", "ro", "se", "si", "sk", "uk", "al", "ba", "me", "mk", "rs", "md", "ua"]
 )
 # What a detector candidate's score reaches at most (detect._rank: up to 8 characters + 0.5 for a
 # plate-shaped blob): dividing by it puts `dscore` in 0..1.

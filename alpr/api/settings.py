@@ -50,7 +50,7 @@ class ServerConfig:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_env(cls, text: str | None) -> "ServerConfig":
+    def from_env(cls, text: str | None) -> ServerConfig:
         if not text:
             return cls()
         values = json.loads(text)
