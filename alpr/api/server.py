@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated
 
 import anyio
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -53,7 +53,6 @@ class _State:
     admitted: int = 0  # requests inside the gate (waiting or running); only the event loop changes it
     calls: int = 0
     running: anyio.Semaphore | None = None
-    calls_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def app_from_env() -> FastAPI:
@@ -61,8 +60,9 @@ def app_from_env() -> FastAPI:
     return create_app(ServerConfig.from_env(os.environ.get(CONFIG_ENV)))
 
 
-def create_app(config: ServerConfig = ServerConfig(), classifier=None) -> FastAPI:
+def create_app(config: ServerConfig | None = None, classifier=None) -> FastAPI:
     """The application. `classifier` (a loaded CharClassifier) replaces the registry's active model."""
+    config = config or ServerConfig()
     state = _State(config, auth.api_tokens(config.tokens_file), classifier)
 
     async def lifespan(app: FastAPI):
@@ -297,21 +297,20 @@ def _add_routes(app: FastAPI, state: _State) -> None:
     @app.post("/v1/plate-reader/", summary="Plate Recognizer Snapshot API (see docs/api.md for each field)")
     async def plate_reader(
         request: Request,
-        upload: UploadFile | None = File(None, description="the photo (JPEG, PNG, WebP, BMP, TIFF, GIF)"),
-        upload_url: str | None = Form(None, description="fetch the photo from here; only under the operator's allowed prefixes"),
-        regions: list[str] = Form([], description="Plate Recognizer region codes, e.g. us-ca, de, br (repeatable)"),
-        camera_id: str | None = Form(None),
-        timestamp: str | None = Form(None, description="ISO 8601 time the photo was taken; echoed back"),
-        mmc: str | None = Form(None, description="true: add make/model/colour/orientation (answered Unknown)"),
-        config_json: str | None = Form(None, alias="config", description='JSON: {"threshold_d", "threshold_o", "region": "strict"}'),
+        upload: Annotated[UploadFile | None, File(description="the photo (JPEG, PNG, WebP, BMP, TIFF, GIF)")] = None,
+        upload_url: Annotated[str | None, Form(description="fetch the photo from here; only under the operator's allowed prefixes")] = None,
+        regions: Annotated[list[str] | None, Form(description="Plate Recognizer region codes, e.g. us-ca, de, br (repeatable)")] = None,
+        camera_id: Annotated[str | None, Form()] = None,
+        timestamp: Annotated[str | None, Form(description="ISO 8601 time the photo was taken; echoed back")] = None,
+        mmc: Annotated[str | None, Form(description="true: add make/model/colour/orientation (answered Unknown)")] = None,
+        config_json: Annotated[str | None, Form(alias="config", description='JSON: {"threshold_d", "threshold_o", "region": "strict"}')] = None,
     ):
         started = time.perf_counter()
-        options = snapshot_options(regions, mmc, config_json, config.country)
+        options = snapshot_options(regions or [], mmc, config_json, config.country)
         data, filename = await _photo(request, upload, upload_url, ("upload",), state)
         rec = await _read(state, data, filename, options.country, config.topn)
-        with state.calls_lock:
-            state.calls += 1
-            calls = state.calls
+        state.calls += 1  # only the event loop's thread runs this: no lock needed
+        calls = state.calls
         return {
             "processing_time": round((time.perf_counter() - started) * 1000, 3),
             "timestamp": timestamp or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -326,10 +325,10 @@ def _add_routes(app: FastAPI, state: _State) -> None:
     @app.post("/v1/recognize", summary="OpenALPR `alpr -j` JSON, as `python -m alpr recognize --json` prints")
     async def recognize(
         request: Request,
-        image: UploadFile | None = File(None, description="the photo; the field may also be called upload"),
-        upload: UploadFile | None = File(None, include_in_schema=False),
-        country: str = Form(config.country, description=f"plate formats: {', '.join(COUNTRIES)}"),
-        topn: int = Form(10, description=f"candidates per plate, 1 to {MAX_TOPN}"),
+        image: Annotated[UploadFile | None, File(description="the photo; the field may also be called upload")] = None,
+        upload: Annotated[UploadFile | None, File(include_in_schema=False)] = None,
+        country: Annotated[str, Form(description=f"plate formats: {', '.join(COUNTRIES)}")] = config.country,
+        topn: Annotated[int, Form(description=f"candidates per plate, 1 to {MAX_TOPN}")] = 10,
     ):
         if country not in COUNTRIES:
             raise RequestError(f"country {country!r} is not one we read; send one of {', '.join(COUNTRIES)}")

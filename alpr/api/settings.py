@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 # How `serve` hands its options to each uvicorn worker process: workers import the app by name,
 # so the options travel in the environment rather than as Python objects.
@@ -40,7 +40,6 @@ class ServerConfig:
     upload_url_timeout_s: float = 10.0
     tokens_file: str | None = None  # overrides $ALPR_API_TOKENS_FILE
     topn: int = 10  # candidates per plate on /v1/plate-reader/ (Plate Recognizer lists up to 10)
-    extra: dict = field(default_factory=dict)
 
     @property
     def loopback(self) -> bool:
