@@ -6,12 +6,22 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8501
+# Both faces listen on this machine only; `make run HOST=0.0.0.0` serves the app to the network (it then
+# asks for a sign-in before any write: see docs/api.md), `make serve API_HOST=...` needs API tokens.
+HOST ?= 127.0.0.1
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8080
+WORKERS ?= 1
 
-.PHONY: run test test-fast lint browser bench clean
+.PHONY: run serve test test-fast lint browser bench clean
 
 # No file watcher: the app is for reading plates, and watching .venv overflows inotify.
 run: $(STAMP)
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.fileWatcherType none
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address $(HOST) --server.fileWatcherType none
+
+# The HTTP API (Plate Recognizer- and OpenALPR-compatible): docs at http://$(API_HOST):$(API_PORT)/docs.
+serve: $(STAMP)
+	$(PY) -m alpr serve --host $(API_HOST) --port $(API_PORT) --workers $(WORKERS)
 
 test: lint browser
 	$(PY) -m pytest

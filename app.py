@@ -10,6 +10,7 @@ import streamlit as st
 
 from alpr import __version__
 from alpr import app as appstate
+from alpr.api.auth import guard as sign_in_guard
 
 HERE = Path(__file__).parent
 APP_NAME = "Plate reader workbench"
@@ -44,4 +45,5 @@ with st.sidebar:
         st.caption("  \n".join(appstate.model_summary(classifier)))
     st.caption(f"**Device** {appstate.device_line()}  \nalpr {__version__}")
 
+sign_in_guard(page)  # Relabel, Train and every write ask for a sign-in when the app is served beyond this machine
 page.run()

@@ -6,8 +6,11 @@ import time
 from alpr.types import Recognition
 
 
-def to_openalpr(rec: Recognition, filename: str | None = None) -> dict:
-    """OpenALPR's result object, plus `filename` and per-result `characters` with their top-k."""
+def to_openalpr(rec: Recognition, filename: str | None = None, regions_of_interest: list[dict] | None = None) -> dict:
+    """OpenALPR's result object, plus `filename` and per-result `characters` with their top-k.
+
+    `regions_of_interest` ([{x, y, width, height}]) is what OpenALPR was asked to search; like
+    OpenALPR, the whole image when none is given (we always search the whole image)."""
     results = []
     for index, plate in enumerate(rec.plates):
         results.append(
@@ -44,7 +47,7 @@ def to_openalpr(rec: Recognition, filename: str | None = None) -> dict:
         "img_width": rec.width,
         "img_height": rec.height,
         "processing_time_ms": rec.timings_ms.get("total", 0.0),
-        "regions_of_interest": [],
+        "regions_of_interest": regions_of_interest or [{"x": 0, "y": 0, "width": rec.width, "height": rec.height}],
         "results": results,
     }
     if filename is not None:

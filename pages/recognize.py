@@ -8,6 +8,7 @@ import streamlit as st
 
 from alpr import figures
 from alpr import app as appstate
+from alpr.api.links import api_docs_markdown
 from alpr.assemble import COUNTRIES
 from alpr.batch import view as batch_view
 from alpr.errors import ImageLoadError
@@ -27,6 +28,7 @@ st.markdown(
     "what the detector looked at and why it kept or rejected each region."
 )
 
+st.caption(api_docs_markdown())
 classifier = appstate.get_classifier()
 
 # --- inputs: photos on the left, the few reading settings on the right --------------------------

@@ -34,6 +34,10 @@ def _open_store(folder: str) -> LabelStore:
 
 def try_store() -> tuple[LabelStore | None, str | None]:
     """The label store of this process, or None and the reason it cannot be opened."""
+    from alpr.api.auth import may_write
+
+    if not may_write():  # every write of the app goes through this store: none before a sign-in
+        return None, "sign in first (open the Relabel page): this app asks who may change its labels"
     try:
         return _open_store(str(data_dir().resolve())), None
     except StoreError as exc:

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr.batch import cli as batch_cli
 
     batch_cli.register(sub)
+    from alpr.api.cli import register as register_serve
+
+    register_serve(sub)
 
     st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
     st.add_argument("--json", action="store_true")
