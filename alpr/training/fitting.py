@@ -185,12 +185,13 @@ class TensorBoardWriter:
         self.meta = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")).SerializeToString()
 
-    def epoch(self, row: dict) -> None:
-        values = {"loss/train": row["loss"], "loss/validation": row["val_loss"], "accuracy/train": row["acc"],
-                  "accuracy/validation": row["val_acc"], "learning_rate": row["lr"], "samples_per_second": row["samples_per_s"]}
+    def epoch(self, row) -> None:
+        """Write one EpochRow's scalars at its global epoch."""
+        values = {"loss/train": row.loss, "loss/validation": row.val_loss, "accuracy/train": row.acc,
+                  "accuracy/validation": row.val_acc, "learning_rate": row.lr, "samples_per_second": row.samples_per_s}
         with self.writer.as_default():
             for tag, value in values.items():
-                self.tf.summary.write(tag, self.tf.constant(float(value), self.tf.float32), step=row["global_epoch"],
+                self.tf.summary.write(tag, self.tf.constant(float(value), self.tf.float32), step=row.global_epoch,
                                       metadata=self.meta)
         self.writer.flush()
 
