@@ -161,7 +161,8 @@ class DaskEngine:
         # pure=False: two identical chunks are two tasks; retries: an exception on a worker
         # (not a death: the scheduler reruns a dead worker's tasks on its own, up to
         # distributed.scheduler.allowed-failures times) gets another try.
-        submit = lambda chunk: self.client.submit(read_chunk, chunk, settings, pure=False, retries=2)
+        def submit(chunk):
+            return self.client.submit(read_chunk, chunk, settings, pure=False, retries=2)
         queue = as_completed([submit(c) for c in islice(todo, limit)])
         for future in queue:
             rows = future.result()

@@ -123,7 +123,8 @@ def test_upload_url_is_refused_unless_the_operator_allows_its_address(client):
 
 def test_upload_url_under_an_allowed_prefix_is_fetched(constant_classifier, photo, tmp_path):
     (tmp_path / "snap.png").write_bytes(photo)
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)
+    def handler(*a, **k):
+        return http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
