@@ -637,8 +637,11 @@ class LabelStore:
         conn.execute("UPDATE plates SET text_confirmed = ? WHERE id = ?", (confirmed, plate_id))
         return PlateLabelResult(plate_id, True, len(char_ids), text, False, f"plate {plate_id} labeled {text}")
 
-    def undo_last(self, author: str | None = None) -> Undone | None:
+    def undo_last(self, author: str | None = None, action_id: int | None = None) -> Undone | None:
         """Take back the latest person action (by `author`, or by anyone when None) not yet undone.
+
+        With `action_id`, only when that action is still the latest: a page that showed "Undo: X"
+        must not take back a newer action that someone else saved since (StoreError then).
 
         Its labels are marked undone, not deleted, and each character's previous label becomes
         effective again; a plate's confirmed text goes back to what it was. A merge or split is
@@ -655,6 +658,8 @@ class LabelStore:
             action = conn.execute(query + " ORDER BY id DESC LIMIT 1", params).fetchone()
             if action is None:
                 return None
+            if action_id is not None and action["id"] != action_id:
+                raise StoreError(f"the latest change is no longer the one shown (action {action_id}): nothing was undone; look again")
             if action["kind"] in ("merge", "split"):
                 restored = self._undo_resegment(conn, action)
                 conn.execute("UPDATE actions SET undone_at = ? WHERE id = ?", (_now(), action["id"]))

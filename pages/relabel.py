@@ -1,7 +1,6 @@
 """Relabel: fix what the model read, crop by crop or a whole plate at once; every fix is kept as training data."""
 import io
 import logging
-import re
 import zlib
 
 import pandas as pd
@@ -9,6 +8,8 @@ import streamlit as st
 
 from alpr import appstate, figures
 from alpr.errors import AlprError
+from alpr.labels import history
+from alpr.labels.relabel import advice, choices, label_plate, plate_text, save_label
 from alpr.types import ALL_CLASSES, REJECT
 
 appstate.require_router("relabel")
@@ -24,16 +25,6 @@ MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
 STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
 _FLASH = "relabel_flash"
 _PLATE = "relabel_plate"
-_SEPARATORS = re.compile(r"[\s\-.·]")
-# Classes a glyph is often mistaken for: offered as one-click choices when the model's own top-k is
-# short (a confident model lists only its guess), so the usual fixes never need typing.
-LOOKALIKES = {
-    "0": "OD", "O": "0DQ", "D": "0O", "Q": "O0", "1": "I7", "I": "1T", "7": "1T", "T": "7I", "8": "B3", "B": "8R",
-    "3": "8", "5": "S", "S": "5", "2": "Z", "Z": "2", "6": "G", "G": "6C", "C": "G", "U": "V", "V": "UY",
-    "Y": "V", "M": "NW", "W": "M", "N": "MH", "H": "N", "K": "X", "X": "K", "E": "F", "F": "EP", "P": "R",
-    "R": "PB", "4": "A", "A": "4", "9": "P", "J": "U", "L": "1",
-}
-PILLS_BEFORE_REJECT = 4
 
 st.title("Relabel")
 st.markdown(
@@ -68,58 +59,54 @@ def _act(what: str, action) -> None:
         _flash("error", f"Could not {what}: {type(exc).__name__}: {exc}")
 
 
-def _pick(char_id: int, key: str, current: str | None, position: str) -> None:
+def _where(char_id: int) -> str:
+    """The character's place now, as the person sees it: "Character 3" (of the plate shown) or
+    "Character 3 of plate #5"; read from the store, since a merge may have moved it."""
+    found = history.place(store, char_id)
+    if found is None:
+        return f"Character {char_id}"
+    plate_id, position = found
+    return f"Character {position}" + ("" if st.session_state.get(_PLATE) == plate_id else f" of plate #{plate_id}")
+
+
+def _save(char_id: int, value: str) -> None:
+    """Save one label, said in a toast either way: a repeat of the same label writes nothing."""
+    def run():
+        saved = save_label(store, char_id, value, author)
+        if saved.changed:
+            _flash("success", f"{_where(char_id)} labeled {_name(saved.label)}")
+        else:
+            _flash("success", f"{_where(char_id)} is already labeled {_name(saved.label)}")
+
+    _act("save the label", run)
+
+
+def _pick(char_id: int, key: str, current: str | None) -> None:
     value = st.session_state.get(key)
     if value is None:  # the selected pill clicked again: keep the label, show it selected again
         st.session_state[key] = current
         return
-    if value == current:
-        return
-
-    def run():
-        store.set_label(char_id, value, author=author)
-        _flash("success", f"Character {position} labeled {_name(value)}")
-
-    _act("save the label", run)
+    if value != current:
+        _save(char_id, value)
 
 
-def _typed(char_id: int, key: str, position: str) -> None:
+def _typed(char_id: int, key: str) -> None:
+    # A chat input's value is delivered once, with its own Enter, and cleared by the browser: a
+    # rerun that another box's Enter interrupts or replays can neither lose nor repeat it.
     value = (st.session_state.get(key) or "").strip()
-    if not value:
-        return
-    st.session_state[key] = ""
-
-    def run():
-        store.set_label(char_id, value, author=author)
-        _flash("success", f"Character {position} labeled {_name(value.upper())}")
-
-    _act("save the label", run)
-
-
-def _aligned(text: str, chars) -> str | None:
-    """`text` with "_" put where the segments are not characters, when that makes the counts match:
-    the segments currently labeled (or guessed) "not a character" are exactly the extra ones."""
-    current = [c.label if c.label is not None else c.pred_char for c in chars]
-    rejects = [i for i, label in enumerate(current) if label == REJECT]
-    if REJECT in text or not rejects or len(text) + len(rejects) != len(chars):
-        return None
-    it = iter(text)
-    return "".join(REJECT if i in rejects else next(it) for i in range(len(chars)))
+    if value:
+        _save(char_id, value)
 
 
 def _save_plate(plate_id: int, key: str) -> None:
-    text = _SEPARATORS.sub("", st.session_state.get(key) or "").upper()
+    text = plate_text(st.session_state.get(key))
     mismatch_key = f"relabel_mismatch_{plate_id}"
     if not text:
         _flash("error", "Type the plate's characters first, e.g. ABC1234.")
         return
 
     def run():
-        result = store.label_plate(plate_id, text, author=author)
-        if not result.matched:
-            fitted = _aligned(text, store.plate_chars(plate_id))
-            if fitted is not None:
-                result = store.label_plate(plate_id, fitted, author=author)
+        result = label_plate(store, plate_id, text, author)
         if result.matched:
             st.session_state.pop(mismatch_key, None)
             dropped = result.text.count(REJECT)
@@ -168,20 +155,14 @@ def _drop(char_id: int, position: str) -> None:
     _act("mark the segment", run)
 
 
-def _undo() -> None:
+def _undo(action_id: int | None, shown: str) -> None:
+    """Take back exactly the action the button named (`shown`), never a newer one saved since."""
     def run():
-        undone = store.undo_last(author=author)
+        undone = None if action_id is None else history.undo(store, action_id)
         if undone is None:
-            _flash("info", "Nothing to undo: this session has not labeled anything yet.")
+            _flash("info", "Nothing to undo: no label in this data folder is left to take back.")
             return
-        what = "".join(_name(label) for label in undone.labels)
-        if undone.kind == "plate":
-            _flash("success", f"Undid labeling plate #{undone.plate_id} as {what}")
-        elif undone.kind in ("merge", "split"):
-            _flash("success", f"Undid the {undone.kind} on plate #{undone.plate_id}: "
-                              f"{len(undone.char_ids)} segments again")
-        else:
-            _flash("success", f"Undid the label {what} on plate #{undone.plate_id}")
+        _flash("success", f"Undid {shown}")
         if undone.plate_id is not None:
             st.session_state[_PLATE] = undone.plate_id
 
@@ -223,11 +204,14 @@ except AlprError as exc:
     st.error(f"Could not read the label store: {exc}", icon=":material/error:")
     st.stop()
 
+# One container, drawn on every run: a message in it never moves the widgets below, so a box
+# the person is typing into is not redrawn (and emptied) under their keys.
+messages = st.container()
 for kind, text in st.session_state.pop(_FLASH, []):
     if kind == "error":
-        st.error(text, icon=":material/error:")
+        messages.error(text, icon=":material/error:")
     elif kind == "info":
-        st.info(text, icon=":material/info:")
+        messages.info(text, icon=":material/info:")
     else:
         st.toast(text, icon=":material/check_circle:")
 
@@ -241,8 +225,15 @@ head.metric("Corrections", stats["corrections"], border=True, width=172,
 head.metric("Waiting for training", stats["pending_training"], border=True, width=172,
             help="Training labels newer than the last training run")
 actions = head.container(horizontal=True, horizontal_alignment="right", vertical_alignment="bottom", gap="small")
-actions.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=_undo, shortcut="Alt+Z",
-               help="Take back this session's latest label or plate text (Alt+Z)")
+try:
+    undoable = history.last_action(store)
+except AlprError:
+    undoable = None
+undo_words = undoable.describe() if undoable is not None else ""
+actions.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=_undo,
+               args=(undoable.id if undoable else None, undo_words), shortcut="Alt+Z", disabled=undoable is None,
+               help=(f"Take back {undo_words} (Alt+Z). The history is kept with the labels, so Undo works after a "
+                     "reload too." if undoable else "Nothing to undo in this data folder"))
 actions.download_button(
     "Export", lambda: _export_zip(), file_name="alpr-labels.zip", mime="application/zip", on_click="ignore",
     icon=":material/download:", key="relabel_export",
@@ -271,6 +262,8 @@ def _status(char) -> str:
 
 def char_card(char, position: str, section: str) -> None:
     """The crop, the model's guess, pills for its top-k (and look-alikes) and ∅, and a box to type any class."""
+    # The pills' key changes with the label, so a new label (or an undo) redraws them selected
+    # right; the typing box's key is the character's id alone, so it is never redrawn under the keys.
     token = f"{section}_{char.id}_{char.label or 'none'}_{char.source or 'none'}"
     with st.container(border=True, gap="small"):
         top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
@@ -280,28 +273,17 @@ def char_card(char, position: str, section: str) -> None:
         top.markdown(f"**{position}**  \n{guess}")
         st.markdown(_status(char))
         probs = dict(char.topk)
-        options = [k for k, _ in char.topk if k != REJECT]
-        seed = char.label or char.pred_char
-        for extra in [char.label, *LOOKALIKES.get(seed or "", "")]:
-            if len(options) >= PILLS_BEFORE_REJECT and extra != char.label:
-                break
-            if extra is not None and extra != REJECT and extra not in options:
-                options.append(extra)
-        options.append(REJECT)
+        options = choices(char.topk, char.label, char.pred_char)
         current = char.label if char.source in ("person", "import") else None
         key = f"relabel_pick_{token}"
         st.pills(
             "Right class", options, default=current, key=key, label_visibility="collapsed",
             format_func=lambda c: f"{_name(c)} {probs[c]:.0%}" if c in probs else _name(c),
-            on_change=_pick, args=(char.id, key, current, position),
+            on_change=_pick, args=(char.id, key, current),
             help="Click the right class; ∅ marks a crop that is not a character",
         )
-        type_key = f"relabel_type_{token}"
-        st.text_input(
-            "Any class", key=type_key, max_chars=1, placeholder="type ↵", label_visibility="collapsed",
-            on_change=_typed, args=(char.id, type_key, position),
-            help="Type any class (0-9, A-Z, _ for not a character) and press Enter",
-        )
+        type_key = f"relabel_type_{section}_{char.id}"
+        st.chat_input("type ↵", key=type_key, max_chars=1, on_submit=_typed, args=(char.id, type_key))
 
 
 def char_grid(chars, positions: list[str], section: str) -> None:
@@ -348,20 +330,12 @@ def show_plate(plate) -> None:
                    "every character at once.")
         if mismatch:
             typed = mismatch[0]
-            segments = len(chars)  # now: a merge or split since the text was typed changes it
-            if segments == len(typed):
-                st.info(f"Now cut into **{segments}** segments, as many as **{typed}** has characters: press "
-                        "**Label the plate** to label them all.", icon=":material/check:")
+            # Counted now: a merge, split or added segment since the text was typed changes the advice.
+            said = advice(typed, len(chars), plate.photo_id is not None)
+            if len(typed) != len(chars):
+                st.warning(said.text, icon=":material/warning:")
             else:
-                more = "more" if segments > len(typed) else "fewer"
-                st.warning(
-                    f"**{typed}** has {len(typed)} characters but the plate is cut into **{segments}** segments "
-                    f"({more} than the text), so nothing was labeled: labeling by position would teach wrong "
-                    "letters. Fix the cut below: **merge ↔** two segments that are one character, **split** one "
-                    "that holds two, mark each extra segment **∅** (not a character), or label the crops one by "
-                    f"one. You can also type the text with _ for each extra segment, e.g. {typed[:2]}_{typed[2:]}.",
-                    icon=":material/warning:",
-                )
+                st.info(said.text, icon=":material/check:")
     if not chars:
         why = ("No plate was found in this photo" if plate.photo_id is not None and plate.box is None
                else "No characters were cut out of this plate")

@@ -64,7 +64,7 @@ def _open_plate(browser, url: str, plate_id: int):
 
 
 def _boxes(page):
-    return page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']")
+    return page.get_by_role("tabpanel", name="Plates").locator("[placeholder='type ↵']")
 
 
 def _spots(page, count: int) -> list[tuple[float, float]]:
