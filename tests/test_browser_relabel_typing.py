@@ -135,3 +135,35 @@ def test_labels_typed_box_after_box_land_exactly_on_their_characters(browser, ap
             assert cards.get_by_text(f"{label} · ", exact=False).count() >= 1
     finally:
         context.close()
+
+
+def test_undo_takes_back_exactly_the_label_it_names_and_works_after_a_reload(browser, app_url, plates):
+    data, ids = plates
+    plate_id = ids[0]
+    chars = _char_ids(data, plate_id)
+    context, page = _open_plate(browser, app_url, plate_id)
+    try:
+        spots = _spots(page, 2)
+        _type_at(page, spots[0], "K")
+        page.wait_for_timeout(200)
+        _type_at(page, spots[1], "W")
+        _settle(page)
+        before = _person_labels(data, plate_id)
+        assert [(c, label) for c, label, _ in before][-2:] == [(chars[0], "K"), (chars[1], "W")]
+
+        page.get_by_role("button", name="Undo").click()
+        page.get_by_text(f"Undid character 2 of plate #{plate_id} labeled W").wait_for(timeout=WAIT_MS)
+        _settle(page)
+        assert _person_labels(data, plate_id) == before[:-1]
+
+        page.reload()  # a new session: the history is the store's, not the session's
+        _boxes(page).first.wait_for(timeout=WAIT_MS)
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Undo").click()
+        page.get_by_text(f"Undid character 1 of plate #{plate_id} labeled K").wait_for(timeout=WAIT_MS)
+        _settle(page)
+        screenshot(page, "browser-relabel-undone")
+        assert _person_labels(data, plate_id) == before[:-2]
+        assert_no_traceback(page)
+    finally:
+        context.close()
