@@ -236,7 +236,13 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
 # MIGRATIONS[n] brings a database from schema version n to n + 1. Append only: a released
 # migration never changes, because databases in the field have already run it. Migrations run in
 # one transaction with foreign keys off, so that a table may be rebuilt (LabelStore._setup).
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1, _migrate_to_2)
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    # Version 3: a person can say a detected "plate" is not a plate (grass, a sign): its crops leave
+    # the review queue and the box is kept as a negative example for a plate verifier. NULL: a plate.
+    conn.execute("ALTER TABLE plates ADD COLUMN not_a_plate_at TEXT")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1, _migrate_to_2, _migrate_to_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -274,6 +280,7 @@ class StoredPlate:
     created_at: str
     characters: int
     labeled: int  # characters whose effective label is a person's or an import's
+    not_a_plate: bool = False  # a person said the detector's box holds no plate
 
 
 @dataclass(frozen=True)
@@ -864,13 +871,15 @@ class LabelStore:
         class_filter: str | None = None,
         model_version: str | None = None,
         status: str = "unreviewed",
+        include_not_plates: bool = False,
     ) -> list[StoredChar]:
         """Characters to look at, least confident guess first.
 
         status: 'unreviewed' (only the model's guess, or no label at all), 'corrected' (a person's
         label that differs from the model's guess) or 'all'. `class_filter` keeps the characters
         whose current class (effective label, else the model's guess) is that class.
-        Characters without a guess (imported crops) come last.
+        Characters without a guess (imported crops) come last. Crops of plates marked not a plate
+        are left out unless `include_not_plates`.
         """
         if status not in REVIEW_STATUSES:
             raise StoreError(f"unknown review status {status!r}; choose one of {', '.join(REVIEW_STATUSES)}")
@@ -885,6 +894,8 @@ class LabelStore:
         if model_version is not None:
             where.append("c.model_version = ?")
             params.append(model_version)
+        if not include_not_plates:
+            where.append("c.plate_id NOT IN (SELECT id FROM plates WHERE not_a_plate_at IS NOT NULL)")
         query = self._CHAR_QUERY
         if where:
             query += " AND " + " AND ".join(where)
@@ -919,6 +930,21 @@ class LabelStore:
         if row is None:
             raise StoreError(f"no plate with id {plate_id} in {self.path}")
         return _stored_plate(row)
+
+    def mark_not_a_plate(self, plate_id: int, not_a_plate: bool = True) -> None:
+        """Say that a plate's box holds no plate (or, with False, that it does after all)."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE plates SET not_a_plate_at = ? WHERE id = ?",
+                               (_now() if not_a_plate else None, int(plate_id)))
+            if not cur.rowcount:
+                raise StoreError(f"no plate with id {plate_id} in {self.path}")
+
+    def not_a_plate_boxes(self) -> list[tuple[int, Box]]:
+        """(photo id, box) of every box a person marked not a plate: negatives for a plate verifier."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT photo_id, x, y, w, h FROM plates WHERE not_a_plate_at IS NOT NULL "
+                                "AND photo_id IS NOT NULL AND x IS NOT NULL ORDER BY id").fetchall()
+        return [(r["photo_id"], Box(r["x"], r["y"], r["w"], r["h"])) for r in rows]
 
     def photo_image(self, photo_id: int) -> tuple[np.ndarray, float]:
         """The stored (downscaled) photo as RGB uint8, and its pixels per original photo pixel."""
@@ -1548,7 +1574,7 @@ def _stored_plate(r: sqlite3.Row) -> StoredPlate:
     box = Box(r["x"], r["y"], r["w"], r["h"]) if r["x"] is not None else None
     return StoredPlate(
         r["id"], r["photo_id"], r["name"], box, r["text_read"], r["text_confirmed"], r["country"], r["created_at"],
-        r["characters"], r["labeled"],
+        r["characters"], r["labeled"], r["not_a_plate_at"] is not None,
     )
 
 
