@@ -147,6 +147,27 @@ def _split(plate_id: int, idx: int, char_id: int) -> None:
     _act("split the segment", run)
 
 
+def _add_segment(plate_id: int, at_start: bool, count: int) -> None:
+    def run():
+        if len(store.plate_chars(plate_id)) != count:
+            _flash("info", f"Plate #{plate_id} changed since the page was drawn: nothing was done; look at its crops again.")
+            return
+        store.add_segment(plate_id, at_start, author=author)
+        _flash("success", f"Added a segment {'before the first' if at_start else 'after the last'} of plate #{plate_id}: "
+                          "label it, or Undo")
+
+    _act("add the segment", run)
+
+
+def _not_a_plate(plate_id: int, flag: bool) -> None:
+    def run():
+        store.mark_not_a_plate(plate_id, flag)
+        _flash("success", f"Plate #{plate_id} marked not a plate: its crops left the review queue" if flag
+               else f"Plate #{plate_id} is a plate again: its crops are back in the review queue")
+
+    _act("mark the plate", run)
+
+
 def _drop(char_id: int, position: str) -> None:
     def run():
         store.set_label(char_id, REJECT, author=author)
@@ -167,6 +188,12 @@ def _undo(action_id: int | None, shown: str) -> None:
             st.session_state[_PLATE] = undone.plate_id
 
     _act("undo", run)
+
+
+def _open_plate(plate_id: int) -> None:
+    """From a queue card to its plate: the Plates tab, showing that plate."""
+    st.session_state[_PLATE] = plate_id
+    st.session_state["relabel_tab"] = "Plates"
 
 
 def _step(ids: list[int], delta: int) -> None:
@@ -260,7 +287,7 @@ def _status(char) -> str:
     return ":gray[not reviewed]"
 
 
-def char_card(char, position: str, section: str) -> None:
+def char_card(char, position: str, section: str, plate=None) -> None:
     """The crop, the model's guess, pills for its top-k (and look-alikes) and ∅, and a box to type any class."""
     # The pills' key changes with the label, so a new label (or an undo) redraws them selected
     # right; the typing box's key is the character's id alone, so it is never redrawn under the keys.
@@ -271,6 +298,11 @@ def char_card(char, position: str, section: str) -> None:
         guess = (f":gray[model] **{_name(char.pred_char)}**  \n:gray[{char.pred_conf:.0%}]" if char.pred_char
                  else ":gray[no model guess]")
         top.markdown(f"**{position}**  \n{guess}")
+        if plate is not None:  # a queue card: where the crop comes from, one click away
+            st.button(f"Plate #{plate.id} · {plate.text_confirmed or plate.text_read or '?'}",
+                      key=f"relabel_open_{section}_{char.id}", on_click=_open_plate, args=(plate.id,),
+                      icon=":material/open_in_new:", type="tertiary",
+                      help=f"Open plate #{plate.id} ({plate.name or 'imported crops'}) on the Plates tab")
         st.markdown(_status(char))
         probs = dict(char.topk)
         options = choices(char.topk, char.label, char.pred_char)
@@ -286,12 +318,12 @@ def char_card(char, position: str, section: str) -> None:
         st.chat_input("type ↵", key=type_key, max_chars=1, on_submit=_typed, args=(char.id, type_key))
 
 
-def char_grid(chars, positions: list[str], section: str) -> None:
+def char_grid(chars, positions: list[str], section: str, plates: dict | None = None) -> None:
     """Cards side by side, wrapping to the next row; `section` keeps the two tabs' widget keys apart."""
     grid = st.container(horizontal=True, gap="small", wrap=True)
     for char, position in zip(chars, positions):
         with grid.container(width=CARD_WIDTH, gap=None):
-            char_card(char, position, section)
+            char_card(char, position, section, (plates or {}).get(char.plate_id))
 
 
 # --- one plate ---------------------------------------------------------------------------------
@@ -328,6 +360,16 @@ def show_plate(plate) -> None:
                                   on_click=_save_plate, args=(plate.id, text_key))
         st.caption(f"Cut into **{len(chars)}** segment{'s' if len(chars) != 1 else ''}. Press Enter to label "
                    "every character at once.")
+        if plate.not_a_plate:
+            st.info("Marked **not a plate**: its crops are out of the review queue and its box is kept as an example "
+                    "of what is not a plate.", icon=":material/block:")
+            st.button("It is a plate", key=f"relabel_is_plate_{plate.id}", icon=":material/undo:",
+                      on_click=_not_a_plate, args=(plate.id, False))
+        elif plate.photo_id is not None and plate.box is not None:
+            st.button("Not a plate", key=f"relabel_not_plate_{plate.id}", icon=":material/block:",
+                      on_click=_not_a_plate, args=(plate.id, True),
+                      help="The detector boxed something that is not a plate (grass, a sign, a grille): its crops "
+                      "leave the review queue and the box is kept as a negative example for a plate check")
         if mismatch:
             typed = mismatch[0]
             # Counted now: a merge, split or added segment since the text was typed changes the advice.
@@ -355,12 +397,16 @@ def fix_segmentation(plate, chars) -> None:
     can_recut = plate.photo_id is not None
     if can_recut:
         st.caption("**Merge ↔** two neighbouring segments that are one character, **Split** a segment that holds "
-                   "two, or mark one **∅** (not a character). A merged or split crop is cut again from the photo "
+                   "two, **＋ Add** a segment at either end for a character the cut missed, or mark one **∅** (not a "
+                   "character). A merged or split crop is cut again from the photo "
                    "and starts unlabeled; **Undo** takes it back.")
     else:
         st.caption("This plate was imported as crops without its photo, so its crops cannot be merged or split: "
                    "mark the extra ones **∅** (not a character) or label them one by one.")
     row = st.container(horizontal=True, gap="small", wrap=True, vertical_alignment="center")
+    adding = dict(disabled=not can_recut, type="tertiary", width=MERGE_WIDTH, wrap=True)
+    row.button("＋ Add", key=f"relabel_add_first_{plate.id}", on_click=_add_segment, args=(plate.id, True, len(chars)),
+               help="Add a segment before the first: for a character the cut missed, e.g. one outside the box", **adding)
     for i, char in enumerate(chars):
         position = str(i + 1)
         with row.container(border=True, width=FIX_CARD_WIDTH, gap="small", horizontal_alignment="center"):
@@ -382,6 +428,8 @@ def fix_segmentation(plate, chars) -> None:
                        width=MERGE_WIDTH, wrap=True,
                        help=(f"Merge segments {position} and {i + 2} into one crop" if same_line
                              else f"Segments {position} and {i + 2} are on different lines"))
+    row.button("＋ Add", key=f"relabel_add_last_{plate.id}", on_click=_add_segment, args=(plate.id, False, len(chars)),
+               help="Add a segment after the last: for a character the cut missed, e.g. one outside the box", **adding)
 
 
 tab_plates, tab_queue, tab_counts = st.tabs(
@@ -438,7 +486,8 @@ with tab_plates:
         )
 
 with tab_queue:
-    st.markdown("The model's least certain guesses first, across everything read so far.")
+    st.markdown("The model's least certain guesses first, across everything read so far. Each card names its "
+                "plate: click it to see the crop in its photo, or to mark the whole plate **not a plate**.")
     filters = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     status = filters.segmented_control("Show", list(STATUS_NAMES), default="unreviewed", required=True,
                                        format_func=STATUS_NAMES.get, key="relabel_queue_status")
@@ -452,18 +501,21 @@ with tab_queue:
     version = filters.selectbox("Model version", ["", *versions], key="relabel_queue_model", width=240,
                                 format_func=lambda v: v or "Any model")
     size = filters.selectbox("Crops shown", QUEUE_SIZES, key="relabel_queue_size", width=120)
+    junk = filters.toggle("Include not-a-plate boxes", key="relabel_queue_junk",
+                          help="Crops of boxes marked not a plate are hidden from the queue; show them too")
     try:
         queue = store.review_queue(limit=size, class_filter=wanted_class or None, model_version=version or None,
-                                   status=status or "unreviewed")
+                                   status=status or "unreviewed", include_not_plates=junk)
+        sources = {pid: store.plate(pid) for pid in {c.plate_id for c in queue}}
     except AlprError as exc:
         st.error(f"Could not read the review queue: {exc}", icon=":material/error:")
-        queue = []
+        queue, sources = [], {}
     if not queue:
         st.info("No characters match these filters." if stats["characters"] else
                 "No characters stored yet: read a photo on the Recognize page first.", icon=":material/check:")
     else:
         try:
-            char_grid(queue, [f"#{c.plate_id}·{c.idx + 1}" for c in queue], "queue")
+            char_grid(queue, [f"Character {c.idx + 1}" for c in queue], "queue", sources)
         except Exception as exc:  # noqa: BLE001
             log.exception("relabel: review queue failed")
             st.error(f"Could not show the review queue: {type(exc).__name__}: {exc}", icon=":material/error:")

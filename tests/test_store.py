@@ -1167,3 +1167,33 @@ def test_undo_with_an_action_id_takes_back_only_that_action_while_it_is_the_late
         store.undo_last(action_id=shown)
     assert [c.label for c in store.plate_chars(plate_id)[:2]] == ["K", "W"]
     assert store.undo_last(action_id=shown + 1).labels == ("W",)
+
+
+def test_a_segment_added_before_the_first_finds_a_character_the_cut_missed_and_undo_removes_it(store):
+    from alpr.detect import to_grey
+    from alpr.segment import normalize_crop
+
+    plate, boxes = synth.render_plate("ABC1234", np.random.default_rng(5), "us", height=120)
+    image = np.full((900, 1600, 3), 90, np.uint8)
+    x, y = 400, 300
+    image[y : y + plate.shape[0], x : x + plate.shape[1]] = plate
+    grey = to_grey(plate)
+    missed = boxes[1:]  # the segmenter lost the A
+    read = PlateRead(
+        box=Box(x, y, plate.shape[1], plate.shape[0]), crop_box=Box(x, y, plate.shape[1], plate.shape[0]), crop=plate,
+        chars=tuple(CharCrop(b, 0, normalize_crop(grey, b, 32)) for b in missed),
+        predictions=tuple(Prediction(ch, 0.9, ((ch, 0.9),)) for ch in "BC1234"),
+        candidates=(Candidate("BC1234", 90.0, False),), binarization="local/dark", processing_time_ms=1.0,
+    )
+    [plate_id] = store.add_recognition(image, fake_rec(image, read), "missed.png", "m1")
+    before = [c.id for c in store.plate_chars(plate_id)]
+
+    new_id = store.add_segment(plate_id, at_start=True)
+    chars = store.plate_chars(plate_id)
+    assert [c.id for c in chars] == [new_id, *before] and chars[0].label is None
+    assert chars[0].box.iou(boxes[0].shifted(x, y)) > 0.5  # where the A is
+    assert store.label_plate(plate_id, "ABC1234").matched
+
+    store.undo_last()  # the plate's labels
+    assert store.undo_last().kind == "split"  # the added segment
+    assert [c.id for c in store.plate_chars(plate_id)] == before

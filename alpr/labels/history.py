@@ -22,6 +22,7 @@ class Action:
     positions: tuple[int, ...]  # 1-based reading positions of the characters it labeled
     labels: tuple[str, ...]  # the labels it gave, in reading order; () for merge/split
     text: str | None  # a 'plate' action: the text typed
+    added: bool = False  # a 'split' that replaced nothing: a segment added beside the others
 
     def describe(self) -> str:
         """The action in a few words: "character 3 of plate #1 labeled Z"."""
@@ -33,6 +34,8 @@ class Action:
             return f"{plate} typed as {self.text or ''.join(self.labels).replace(REJECT, '')}"
         if self.kind == "merge":
             return f"the merge of two segments on {plate}"
+        if self.kind == "split" and self.added:
+            return f"the segment added to {plate}"
         if self.kind == "split":
             return f"the split of a segment on {plate}"
         return f"the {self.kind} on {plate}"
@@ -52,8 +55,10 @@ def last_action(store) -> Action | None:
             "SELECT c.idx, l.label FROM labels l JOIN chars c ON c.id = l.char_id WHERE l.action_id = ? ORDER BY c.idx",
             (row["id"],),
         ).fetchall()
+        replaced = conn.execute("SELECT COUNT(*) FROM chars WHERE retired_by_action = ? AND added_by_action IS NOT ?",
+                                (row["id"], row["id"])).fetchone()[0]
     return Action(row["id"], row["kind"], row["plate_id"], tuple(r["idx"] + 1 for r in labels),
-                  tuple(r["label"] for r in labels), row["new_text"])
+                  tuple(r["label"] for r in labels), row["new_text"], row["kind"] == "split" and not replaced)
 
 
 def undo(store, action_id: int):

@@ -112,9 +112,10 @@ def advice(typed: str, segments: int, can_recut: bool) -> Advice:
                 "without its photo, so nothing can be cut again: label the crops one by one.", ())
         return Advice(
             f"{typed} has {n} characters but the plate is cut into **{segments}** segments ({what}), so nothing was "
-            "labeled. A character the cut missed needs a segment of its own: **widen the box** when a character lies "
-            "outside it, **add a segment** where a character has none, or **split** a segment that holds two.",
-            ("widen", "add", "split"))
+            "labeled, and merging would only make fewer. A character the cut missed (one outside the detected box, "
+            "or one without a box of its own) needs a segment: **add a segment** before the first or after the last, "
+            "or **split** a segment that holds two.",
+            ("add", "split"))
     extra = segments - n
     what = f"{extra} segment{'s' if extra > 1 else ''} too many"
     example = f"{typed[:1]}_{typed[1:]}" if typed else "_"
