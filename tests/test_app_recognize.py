@@ -14,6 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import assert_clean
+
+from alpr.readview import verdict
 from alpr import appstate, synth
 from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
@@ -66,13 +68,20 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
     assert_clean(at)
     assert [s.value for s in at.subheader] == [photo.name]
     if rec.plates:
-        assert [m.value for m in at.metric] == [p.plate or "?" for p in rec.plates]
-        assert len(at.tabs) == len(rec.plates)
+        best = sorted(rec.plates, key=lambda p: -p.confidence)
+        assert [m.value for m in at.metric] == [p.plate or "?" for p in best]  # best first
         assert len(at.dataframe) >= len(rec.plates)  # candidate tables (+ the detection regions)
+        said = verdict(best[0], "us")
+        assert (best[0].plate in at.metric[0].value) and (said.state in at.metric[0].proto.delta
+                                                           or "matches a template" in at.metric[0].proto.delta)
     else:
         assert any(f"No plate found in {photo.name}" in i.value for i in at.info)
-    # Photo, timings, and per plate: crop and top-k.
-    assert len(_plotly_charts(at)) == 2 + 2 * len(rec.plates)
+    # The read (photo with plates only), per plate its crop and top-k; then, folded, the photo with
+    # the detector's boxes and the timings.
+    assert len(_plotly_charts(at)) == 3 + 2 * len(rec.plates)
+    folded = next(e for e in at.expander if e.label == "Show how it decided")
+    assert not folded.proto.expanded
+    assert not next(e for e in at.expander if e.label == "Photos and settings").proto.expanded
     assert any(photo.expected in c.value for c in at.caption)
     assert at.get("download_button"), "the OpenALPR JSON download is offered"
 
@@ -113,7 +122,7 @@ def test_a_photo_without_a_plate_says_so_and_still_shows_the_photo():
     assert_clean(at)
     assert any(i.value.startswith("No plate found in empty road.png") for i in at.info)
     assert not at.metric
-    assert len(_plotly_charts(at)) == 2  # the photo with its components, and the timings
+    assert len(_plotly_charts(at)) == 3  # the photo, the photo with its components (folded), the timings
 
 
 def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatch):
