@@ -9,7 +9,7 @@ import streamlit as st
 from alpr import appstate, figures
 from alpr.assemble import COUNTRIES
 from alpr.errors import ImageLoadError
-from alpr.readview import best_first, corrections, final_chars, verdict
+from alpr.readview import DEFAULT_VIEW, best_first, corrections, final_chars, verdict
 
 appstate.require_router("recognize")
 
@@ -244,26 +244,31 @@ def show_batch(photos: list[appstate.Photo]) -> None:
     if len(read) < len(rows):
         cards.metric("Unusable files", len(rows) - len(read), border=True, width=210)
 
-    table = pd.DataFrame(
-        {
-            "File": [r.file for r in rows],
-            "Plate": [r.plate for r in rows],
-            "Confidence": [r.confidence for r in rows],
-            "Matches template": [r.matches_template for r in rows],
-            "Plates found": [r.plates for r in rows],
-            "ms": [None if r.ms is None else round(r.ms) for r in rows],
-            "Error": [r.error or "" for r in rows],
-        },
-        index=pd.RangeIndex(1, len(rows) + 1, name="#"),
-    )
+    # One row per plate, best first within its photo; a photo without a plate (or unusable) keeps one row.
+    lines = []
+    for n, r in enumerate(rows, start=1):
+        readings = sorted(r.readings, key=lambda t: -t[1]) or [("", None, None)]
+        for k, (text, conf, template) in enumerate(readings, start=1):
+            uncertain = conf is not None and conf < DEFAULT_VIEW.certain_plate_confidence
+            lines.append({
+                "Photo": n, "File": r.file, "Plate #": k if r.readings else None, "Plate": text,
+                "Confidence": conf, "Matches template": template,
+                "Read": "" if conf is None else ("uncertain" if uncertain or not template else "certain"),
+                "Plates found": r.plates, "ms": None if r.ms is None else round(r.ms), "Error": r.error or "",
+            })
+    table = pd.DataFrame(lines).set_index("Photo")
     st.dataframe(
         table, key="recognize_batch_table", height=min(38 + 35 * len(table), 460),
         column_config={
             "File": st.column_config.TextColumn(width=200),
+            "Plate #": st.column_config.NumberColumn(help="Plates of one photo, best reading first", width=60),
             "Plate": st.column_config.TextColumn(width=100),
             "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=140),
             "Matches template": st.column_config.CheckboxColumn(
-                "Template", help="The best reading fits one of the country's plate formats", width=80),
+                "Template", help="The reading fits one of the country's plate formats", width=80),
+            "Read": st.column_config.TextColumn(
+                help=f"Uncertain: confidence under {DEFAULT_VIEW.certain_plate_confidence:.0f} or no plate format "
+                "fits; check it before trusting it", width=90),
             "Plates found": st.column_config.NumberColumn("Plates", width=70),
             "ms": st.column_config.NumberColumn("ms", help="Time the pipeline took on the photo", width=70),
             "Error": st.column_config.TextColumn(help="Why the file could not be read", width="large"),

@@ -187,21 +187,29 @@ def _upload_batch(files) -> AppTest:
     return at
 
 
-def test_more_photos_than_the_threshold_show_one_summary_row_each(batch):
+def test_more_photos_than_the_threshold_show_a_row_per_plate_best_first(batch):
     files, reads = batch
     at = _upload_batch(files)
     assert_clean(at)
     assert [s.value for s in at.subheader] == ["8 photos"]  # no full section per photo
     table = at.dataframe[0].value
-    assert list(table["File"]) == [name for name, _ in files]
-    assert list(table["Plate"]) == [reads[n].plates[0].plate if n in reads and reads[n].plates else "" for n, _ in files]
-    assert list(table["Plates found"]) == [len(reads[n].plates) if n in reads else 0 for n, _ in files]
-    assert [bool(e) for e in table["Error"]] == [name == "notes.jpg" for name, _ in files]
+
+    def plates_of(name):
+        found = reads[name].plates if name in reads else ()
+        return [p.plate for p in sorted(found, key=lambda p: -p.confidence)] or [""]
+
+    expected = [(name, text) for name, _ in files for text in plates_of(name)]
+    assert list(zip(table["File"], table["Plate"])) == expected
+    assert len(table) > len(files) or all(len(plates_of(n)) == 1 for n, _ in files)
+    first_rows = table.groupby("File", sort=False).head(1)
+    assert list(first_rows["Plates found"]) == [len(reads[n].plates) if n in reads else 0 for n, _ in files]
+    assert [bool(e) for e in first_rows["Error"]] == [name == "notes.jpg" for name, _ in files]
 
 
 def test_an_unusable_file_in_a_batch_gets_its_error_in_its_row(batch):
     at = _upload_batch(batch[0])
-    row = at.dataframe[0].value.iloc[3]
+    table = at.dataframe[0].value
+    row = table[table["File"] == "notes.jpg"].iloc[0]
     assert row["File"] == "notes.jpg"
     assert row["Error"].startswith("notes.jpg is not an image")
     assert (row["Plate"], row["Plates found"]) == ("", 0)
