@@ -228,7 +228,7 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
 
 # ---------------------------------------------------------------------------------- plate figure
 
-def plate_figure(plate: PlateRead, final: list[str | None] | None = None) -> go.Figure:
+def plate_figure(plate: PlateRead, final: list[str | None] | None = None, shown_width: int = 560) -> go.Figure:
     """The plate crop with each segmented character boxed and numbered, its reading under it.
 
     `final`: the headline plate's character per crop; where it differs from the classifier's own
@@ -269,8 +269,8 @@ def plate_figure(plate: PlateRead, final: list[str | None] | None = None) -> go.
                            text=f"<b>{escape(_char_label(shown))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>"
                            + own, font=dict(size=15, color=colour))
     _image_axes(fig, w, h)
-    # As tall as the crop drawn in a half-page column (~560 px), so no blank band is left under it.
-    fig.update_layout(height=int(np.clip(560 * h / max(w, 1), 70, 240)) + 76, margin=dict(l=8, r=8, t=24, b=52),
+    # As tall as the crop drawn in a column `shown_width` px wide, so no blank band is left under it.
+    fig.update_layout(height=int(np.clip(shown_width * h / max(w, 1), 60, 240)) + 76, margin=dict(l=8, r=8, t=24, b=52),
                       plot_bgcolor="rgba(0,0,0,0)",
                       hovermode="closest", dragmode=False, showlegend=False)
     return fig

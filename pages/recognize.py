@@ -96,7 +96,7 @@ def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list
         fixed = corrections(plate, country_code)
         if fixed:
             st.caption(f"Corrected by the plate format: {fixed}.")
-        st.plotly_chart(figures.plate_figure(plate, final_chars(plate)), key=f"{key}_crop", config=STATIC_PLOT)
+        st.plotly_chart(figures.plate_figure(plate, final_chars(plate), shown_width=340), key=f"{key}_crop", config=STATIC_PLOT)
         if index < len(plate_ids):
             st.page_link("pages/relabel.py", label="Fix this read", icon=":material/edit_note:",
                          query_params={"plate": plate_ids[index]},
