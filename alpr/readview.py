@@ -88,3 +88,37 @@ def best_first(plates) -> list[tuple[int, PlateRead]]:
     """(index in the Recognition, plate) ordered by the confidence of its best reading, highest first;
     ties keep the pipeline's order."""
     return sorted(enumerate(plates), key=lambda item: -item[1].confidence)
+
+
+# Colours of the outlines on the demo photo: the badge colours of the plate cards.
+OUTLINE = {"certain": (22, 163, 74), "uncertain": (234, 88, 12), "no read": (107, 114, 128)}
+_FONT = __import__("pathlib").Path(__file__).parent / "fonts" / "DejaVuSans-Bold.ttf"
+
+
+def outlined_photo(rec, max_side: int = 1400, config: ReadViewConfig = DEFAULT_VIEW):
+    """The photo with each plate outlined in its verdict's colour and its text above it, as RGB
+    uint8 no larger than `max_side`: a picture that scales with the page (no blank bands on a phone),
+    for the demo view; the interactive figure with the detector's boxes is for "how it decided"."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(np.asarray(rec.image, dtype=np.uint8))
+    scale = min(1.0, max_side / max(image.size))
+    if scale < 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    draw = ImageDraw.Draw(image)
+    line = max(2, round(max(image.size) / 400))
+    font = ImageFont.truetype(str(_FONT), max(14, round(max(image.size) / 40)))
+    for index, plate in enumerate(rec.plates, start=1):
+        colour = OUTLINE[verdict(plate, rec.country, config).state]
+        b = plate.box
+        x0, y0, x1, y1 = (round(v * scale) for v in (b.x, b.y, b.x2, b.y2))
+        draw.rectangle((x0 - line, y0 - line, x1 + line, y1 + line), outline=colour, width=line)
+        label = (plate.plate or "?") + (f"  #{index}" if len(rec.plates) > 1 else "")
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+        w, h = right - left + 2 * line + 6, bottom - top + 2 * line + 4
+        ty = y0 - line - h if y0 - line - h >= 0 else y1 + line
+        tx = min(max(0, x0 - line), max(0, image.width - w))
+        draw.rectangle((tx, ty, tx + w, ty + h), fill=colour)
+        draw.text((tx + line + 3 - left, ty + line + 2 - top), label, font=font, fill=(255, 255, 255))
+    return np.asarray(image)

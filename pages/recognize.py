@@ -9,7 +9,7 @@ import streamlit as st
 from alpr import appstate, figures
 from alpr.assemble import COUNTRIES
 from alpr.errors import ImageLoadError
-from alpr.readview import DEFAULT_VIEW, best_first, corrections, final_chars, verdict
+from alpr.readview import DEFAULT_VIEW, best_first, corrections, final_chars, outlined_photo, verdict
 
 appstate.require_router("recognize")
 
@@ -143,8 +143,10 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
     plate_ids = appstate.stored_plates(photo)
     photo_col, read_col = st.columns([3, 2], gap="medium")
     with photo_col:
-        st.plotly_chart(figures.photo_figure(rec, False, False, False, shown_width=560), key=f"{key}_photo",
-                        config=PLOT_CONFIG)
+        # A picture, not a chart: it scales with the column (no blank band on a phone) and has no
+        # tooltips to cover the plate in front of an audience.
+        st.image(outlined_photo(rec), width="stretch",
+                 caption="Green: a read to trust · orange: uncertain, check it")
     with read_col:
         for index, plate in order:
             plate_card(plate, rec.country, index, len(rec.plates) > 1, plate_ids, f"{key}_plate{index}")

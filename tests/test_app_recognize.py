@@ -76,9 +76,10 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
                                                            or "matches a template" in at.metric[0].proto.delta)
     else:
         assert any(f"No plate found in {photo.name}" in i.value for i in at.info)
-    # The read (photo with plates only), per plate its crop and top-k; then, folded, the photo with
-    # the detector's boxes and the timings.
-    assert len(_plotly_charts(at)) == 3 + 2 * len(rec.plates)
+    # The read (a picture of the photo with its plates outlined), per plate its crop and top-k;
+    # then, folded, the photo with the detector's boxes and the timings.
+    assert at.image, "the photo with its plates outlined"
+    assert len(_plotly_charts(at)) == 2 + 2 * len(rec.plates)
     folded = next(e for e in at.expander if e.label == "Show how it decided")
     assert not folded.proto.expanded
     assert not next(e for e in at.expander if e.label == "Photos and settings").proto.expanded
@@ -122,7 +123,7 @@ def test_a_photo_without_a_plate_says_so_and_still_shows_the_photo():
     assert_clean(at)
     assert any(i.value.startswith("No plate found in empty road.png") for i in at.info)
     assert not at.metric
-    assert len(_plotly_charts(at)) == 3  # the photo, the photo with its components (folded), the timings
+    assert len(_plotly_charts(at)) == 2  # the photo with its components (folded), the timings
 
 
 def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatch):

@@ -41,3 +41,18 @@ def test_final_characters_skip_crops_that_are_not_characters():
 def test_plates_are_listed_best_first():
     low, high = plate("TEXAS", "TEXAS", 40.0), plate("ABC123", "ABC123", 95.0)
     assert [i for i, _ in best_first((low, high))] == [1, 0]
+
+
+def test_the_demo_photo_outlines_each_plate_in_its_verdicts_colour():
+    from alpr.readview import OUTLINE, outlined_photo
+    from alpr.types import Recognition
+
+    image = np.full((200, 300, 3), 128, np.uint8)
+    read = plate("ABC123", "ABC123", 40.0)  # uncertain
+    read = PlateRead(Box(100, 100, 80, 30), read.crop_box, read.crop, read.chars, read.predictions, read.candidates,
+                     read.binarization, 1.0)
+    tiny = np.zeros((2, 2))
+    shown = outlined_photo(Recognition(image, tiny, 1.0, tiny.astype(np.int32), (), (), (read,), "us", 10))
+    assert shown.shape == image.shape
+    assert tuple(shown[115, 99]) == OUTLINE["uncertain"]  # on the outline, just left of the box
+    assert tuple(shown[180, 20]) == (128, 128, 128)  # the photo elsewhere untouched
