@@ -18,7 +18,7 @@ log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}
 RECENT_PLATES = 50  # plates listed in the picker and the recent-reads table
-CARD_WIDTH = 172  # px: a crop, two short lines and three pills side by side
+CARD_WIDTH = 160  # px: a crop, two short lines and three pills side by side; two cards fit a 390 px phone
 QUEUE_SIZES = (16, 32, 64)
 FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
 MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
@@ -243,13 +243,13 @@ for kind, text in st.session_state.pop(_FLASH, []):
         st.toast(text, icon=":material/check_circle:")
 
 head = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-head.metric("Plates stored", stats["plates"], border=True, width=172,
+head.metric("Plates stored", stats["plates"], border=True, width=160,
             help="Every plate read on the Recognize page, sent from Evaluate, or imported")
-head.metric("Characters labeled", stats["labeled"], border=True, width=172,
+head.metric("Characters labeled", stats["labeled"], border=True, width=160,
             help="Characters whose label came from a person or an import: the training data")
-head.metric("Corrections", stats["corrections"], border=True, width=172,
+head.metric("Corrections", stats["corrections"], border=True, width=160,
             help="Labels given by a person that differ from the model's guess")
-head.metric("Waiting for training", stats["pending_training"], border=True, width=172,
+head.metric("Waiting for training", stats["pending_training"], border=True, width=160,
             help="Training labels newer than the last training run")
 actions = head.container(horizontal=True, horizontal_alignment="right", vertical_alignment="bottom", gap="small")
 try:
@@ -515,7 +515,7 @@ with tab_queue:
                 "No characters stored yet: read a photo on the Recognize page first.", icon=":material/check:")
     else:
         try:
-            char_grid(queue, [f"Character {c.idx + 1}" for c in queue], "queue", sources)
+            char_grid(queue, [str(c.idx + 1) for c in queue], "queue", sources)
         except Exception as exc:  # noqa: BLE001
             log.exception("relabel: review queue failed")
             st.error(f"Could not show the review queue: {type(exc).__name__}: {exc}", icon=":material/error:")
