@@ -404,7 +404,7 @@ def fix_segmentation(plate, chars) -> None:
         st.caption("This plate was imported as crops without its photo, so its crops cannot be merged or split: "
                    "mark the extra ones **∅** (not a character) or label them one by one.")
     row = st.container(horizontal=True, gap="small", wrap=True, vertical_alignment="center")
-    adding = dict(disabled=not can_recut, type="tertiary", width=MERGE_WIDTH, wrap=True)
+    adding = {"disabled": not can_recut, "type": "tertiary", "width": MERGE_WIDTH, "wrap": True}
     row.button("＋ Add", key=f"relabel_add_first_{plate.id}", on_click=_add_segment, args=(plate.id, True, len(chars)),
                help="Add a segment before the first: for a character the cut missed, e.g. one outside the box", **adding)
     for i, char in enumerate(chars):

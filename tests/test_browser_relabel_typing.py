@@ -12,12 +12,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from browser_support import (
+    CHROMIUM,
+    assert_no_traceback,
+    chromium,
+    screenshot,
+    streamlit_app,
+)
+from conftest import make_scene
 
 from alpr.pipeline import recognize
 from alpr.store import LabelStore
-
-from browser_support import CHROMIUM, assert_no_traceback, chromium, screenshot, streamlit_app  # noqa: E402
-from conftest import make_scene  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)

@@ -4,8 +4,16 @@ Relabel and the review queue. Saved to test-artifacts/tour-*.png."""
 from __future__ import annotations
 
 import pytest
-
-from browser_support import CHROMIUM, START_TEXT, assert_no_traceback, choose, chromium, screenshot, streamlit_app  # noqa: E402
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    START_TEXT,
+    assert_no_traceback,
+    choose,
+    chromium,
+    screenshot,
+    streamlit_app,
+)
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -42,7 +50,7 @@ def test_tour_of_recognize_and_relabel(browser, app_url, size):
         if size == "desktop":
             box = card.bounding_box()
             assert box["y"] + box["height"] < SIZES[size]["height"], "the plate's read is above the fold"
-            page.screenshot(path=str(screenshot.__globals__["ARTIFACTS"] / "tour-recognize-desktop-fold.png"))
+            page.screenshot(path=str(ARTIFACTS / "tour-recognize-desktop-fold.png"))
         screenshot(page, f"tour-recognize-{size}")
         page.locator("summary").filter(has_text="Show how it decided").click()
         page.wait_for_timeout(1500)

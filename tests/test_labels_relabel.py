@@ -4,13 +4,19 @@ that names only fixes that can work, and the history Undo reads. Plates are buil
 from __future__ import annotations
 
 import pytest
+from test_store import add
 
 from alpr.labels import history
-from alpr.labels.relabel import advice, aligned, choices, label_plate, plate_text, save_label
+from alpr.labels.relabel import (
+    advice,
+    aligned,
+    choices,
+    label_plate,
+    plate_text,
+    save_label,
+)
 from alpr.store import LabelStore
 from alpr.types import REJECT
-
-from test_store import add  # noqa: E402  (a plate read as "ABC123" by a fake model)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ widened (merging can only make fewer).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from alpr.types import REJECT
 
