@@ -243,13 +243,13 @@ for kind, text in st.session_state.pop(_FLASH, []):
         st.toast(text, icon=":material/check_circle:")
 
 head = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-head.metric("Plates stored", stats["plates"], border=True, width=160,
+head.metric("Plates stored", stats["plates"], border=True, width=172,
             help="Every plate read on the Recognize page, sent from Evaluate, or imported")
-head.metric("Characters labeled", stats["labeled"], border=True, width=160,
+head.metric("Characters labeled", stats["labeled"], border=True, width=172,
             help="Characters whose label came from a person or an import: the training data")
-head.metric("Corrections", stats["corrections"], border=True, width=160,
+head.metric("Corrections", stats["corrections"], border=True, width=172,
             help="Labels given by a person that differ from the model's guess")
-head.metric("Waiting for training", stats["pending_training"], border=True, width=160,
+head.metric("Waiting for training", stats["pending_training"], border=True, width=172,
             help="Training labels newer than the last training run")
 actions = head.container(horizontal=True, horizontal_alignment="right", vertical_alignment="bottom", gap="small")
 try:

@@ -59,10 +59,13 @@ def test_tour_of_recognize_and_relabel(browser, app_url, size):
 
         page.get_by_role("link", name="Fix this read").first.click()
         page.get_by_text("Whole plate").wait_for(timeout=WAIT_MS)
+        page.get_by_role("tabpanel", name="Plates").locator("[placeholder='type ↵']").first.wait_for(timeout=WAIT_MS)
         page.wait_for_timeout(1500)
         screenshot(page, f"tour-relabel-{size}")
         page.get_by_role("tab", name="Review queue").click()
         page.get_by_text("least certain guesses first").wait_for(timeout=WAIT_MS)
+        page.get_by_role("tabpanel", name="Review queue").locator("[placeholder='type ↵']").first.wait_for(
+            timeout=WAIT_MS)
         page.wait_for_timeout(1000)
         screenshot(page, f"tour-relabel-queue-{size}")
         assert_no_traceback(page)
