@@ -18,7 +18,7 @@ log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}
 RECENT_PLATES = 50  # plates listed in the picker and the recent-reads table
-CARD_WIDTH = 160  # px: a crop, two short lines and three pills side by side; two cards fit a 390 px phone
+CARD_WIDTH = 150  # px: a crop, two short lines and three pills side by side; two cards fit a 390 px phone
 QUEUE_SIZES = (16, 32, 64)
 FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
 MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
