@@ -147,7 +147,8 @@ def _image_axes(fig: go.Figure, width: float, height: float, row=None, col=None)
 # ---------------------------------------------------------------------------------- photo figure
 
 def photo_figure(rec: Recognition, show_components: bool = True, show_candidates: bool = True,
-                 component_numbers: bool = False, max_width: int = MAX_FIGURE_WIDTH) -> go.Figure:
+                 component_numbers: bool = False, max_width: int = MAX_FIGURE_WIDTH,
+                 shown_width: int = 920) -> go.Figure:
     """The photo with what detection looked at and decided, drawn over it.
 
     Traces, bottom to top: the photo; rejected then kept connected components (outline + hover
@@ -209,7 +210,8 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
         # Tall enough that a landscape photo fills a wide column, bounded for portraits and panoramas.
         # Sized for the ~860-970 px a laptop gives the page: a landscape photo fills the width,
         # portraits stay on screen. Extra width or height stays blank rather than cropping the photo.
-        height=int(np.clip(920 * height / width, 280, 760)) + 40,
+        # `shown_width`: the column's width in px, so the figure is as tall as the photo drawn in it.
+        height=int(np.clip(shown_width * height / width, 240, 760)) + 40,
         margin=dict(l=0, r=0, t=36, b=0),
         # Fixed entry widths: plotly measures legend text before the page's web font has loaded,
         # and entries sized from that measurement overlap once the font arrives.
@@ -226,8 +228,11 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
 
 # ---------------------------------------------------------------------------------- plate figure
 
-def plate_figure(plate: PlateRead) -> go.Figure:
+def plate_figure(plate: PlateRead, final: list[str | None] | None = None, shown_width: int = 560) -> go.Figure:
     """The plate crop with each segmented character boxed and numbered, its reading under it.
+
+    `final`: the headline plate's character per crop; where it differs from the classifier's own
+    class, both are written ("I" and "read 1"), so a template correction is visible on the crop.
 
     Traces: the crop; outlines of characters read; outlines of crops the classifier called "not a
     character"; one invisible hover trace (predicted character, confidence, the runner-up classes).
@@ -258,11 +263,15 @@ def plate_figure(plate: PlateRead) -> go.Figure:
         colour = _REJECT_COLOUR if p.char == REJECT else _CHAR_COLOUR
         fig.add_annotation(x=c.box.x + c.box.w / 2, y=c.box.y, yshift=2, yanchor="bottom", text=str(i),
                            showarrow=False, font=dict(size=11, color="white"), bgcolor=colour, borderpad=1)
+        shown = final[i - 1] if final is not None and final[i - 1] is not None else p.char
+        own = "" if shown == p.char else f"<br><span style='font-size:10px'>read {escape(char_label(p.char))}</span>"
         fig.add_annotation(x=c.box.x + c.box.w / 2, y=h, yshift=-4, yanchor="top", showarrow=False,
-                           text=f"<b>{escape(char_label(p.char))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>",
-                           font=dict(size=15, color=colour))
+                           text=f"<b>{escape(char_label(shown))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>"
+                           + own, font=dict(size=15, color=colour))
     _image_axes(fig, w, h)
-    fig.update_layout(height=300, margin=dict(l=8, r=8, t=24, b=52), plot_bgcolor="rgba(0,0,0,0)",
+    # As tall as the crop drawn in a column `shown_width` px wide, so no blank band is left under it.
+    fig.update_layout(height=int(np.clip(shown_width * h / max(w, 1), 60, 240)) + 76, margin=dict(l=8, r=8, t=24, b=52),
+                      plot_bgcolor="rgba(0,0,0,0)",
                       hovermode="closest", dragmode=False, showlegend=False)
     return fig
 

@@ -235,8 +235,8 @@ def _decode(data: bytes, label: str, config: LoadConfig) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=_FORMATS)
         except UnidentifiedImageError:
             raise ImageLoadError(
-                f"{label} is not an image Pillow can read (got {len(data)} bytes starting with "
-                f"{data[:16]!r}); save it as {_FORMAT_NAMES}."
+                f"{label} is not an image Pillow can read ({len(data)} bytes, {_how_it_starts(data)}); "
+                f"save it as {_FORMAT_NAMES}."
             ) from None
         except _BOMB_ERRORS as e:
             raise ImageLoadError(
@@ -352,3 +352,16 @@ def _scale_min_max(values: np.ndarray) -> np.ndarray:
 
 def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2), dtype=np.uint8)
+
+
+def _how_it_starts(data: bytes) -> str:
+    """The first bytes of a file that is not an image, in words a person reads: the text it starts
+    with when it is text (a note saved as .jpg), else the bytes in hex (never Python's b'...')."""
+    head = data[:16]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isprintable():
+        return f'starting with the text "{text}{"…" if len(data) > len(head) else ""}"'
+    return "starting with the bytes " + " ".join(f"{b:02X}" for b in head[:8])

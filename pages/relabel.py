@@ -1,16 +1,17 @@
 """Relabel: fix what the model read, crop by crop or a whole plate at once; every fix is kept as training data."""
 import io
 import logging
-import re
 import zlib
 
 import pandas as pd
 import streamlit as st
 
-from alpr import figures
 from alpr import app as appstate
+from alpr import figures
 from alpr.app.flash import flash, pending as pending_flashes
 from alpr.errors import AlprError
+from alpr.labels import history
+from alpr.labels.relabel import advice, choices, label_plate, plate_text, save_label
 from alpr.types import ALL_CLASSES, REJECT
 
 appstate.require_router("relabel")
@@ -19,22 +20,12 @@ log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}
 RECENT_PLATES = 50  # plates listed in the picker and the recent-reads table
-CARD_WIDTH = 172  # px: a crop, two short lines and three pills side by side
+CARD_WIDTH = 150  # px: a crop, two short lines and three pills side by side; two cards fit a 390 px phone
 QUEUE_SIZES = (16, 32, 64)
 FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
 MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
 STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
 _PLATE = "relabel_plate"
-_SEPARATORS = re.compile(r"[\s\-.·]")
-# Classes a glyph is often mistaken for: offered as one-click choices when the model's own top-k is
-# short (a confident model lists only its guess), so the usual fixes never need typing.
-LOOKALIKES = {
-    "0": "OD", "O": "0DQ", "D": "0O", "Q": "O0", "1": "I7", "I": "1T", "7": "1T", "T": "7I", "8": "B3", "B": "8R",
-    "3": "8", "5": "S", "S": "5", "2": "Z", "Z": "2", "6": "G", "G": "6C", "C": "G", "U": "V", "V": "UY",
-    "Y": "V", "M": "NW", "W": "M", "N": "MH", "H": "N", "K": "X", "X": "K", "E": "F", "F": "EP", "P": "R",
-    "R": "PB", "4": "A", "A": "4", "9": "P", "J": "U", "L": "1",
-}
-PILLS_BEFORE_REJECT = 4
 
 st.title("Relabel")
 st.markdown(
@@ -69,58 +60,54 @@ def _act(what: str, action) -> None:
         _flash("error", f"Could not {what}: {type(exc).__name__}: {exc}")
 
 
-def _pick(char_id: int, key: str, current: str | None, position: str) -> None:
+def _where(char_id: int) -> str:
+    """The character's place now, as the person sees it: "Character 3" (of the plate shown) or
+    "Character 3 of plate #5"; read from the store, since a merge may have moved it."""
+    found = history.place(store, char_id)
+    if found is None:
+        return f"Character {char_id}"
+    plate_id, position = found
+    return f"Character {position}" + ("" if st.session_state.get(_PLATE) == plate_id else f" of plate #{plate_id}")
+
+
+def _save(char_id: int, value: str) -> None:
+    """Save one label, said in a toast either way: a repeat of the same label writes nothing."""
+    def run():
+        saved = save_label(store, char_id, value, author)
+        if saved.changed:
+            _flash("success", f"{_where(char_id)} labeled {_name(saved.label)}")
+        else:
+            _flash("success", f"{_where(char_id)} is already labeled {_name(saved.label)}")
+
+    _act("save the label", run)
+
+
+def _pick(char_id: int, key: str, current: str | None) -> None:
     value = st.session_state.get(key)
     if value is None:  # the selected pill clicked again: keep the label, show it selected again
         st.session_state[key] = current
         return
-    if value == current:
-        return
-
-    def run():
-        store.set_label(char_id, value, author=author)
-        _flash("success", f"Character {position} labeled {_name(value)}")
-
-    _act("save the label", run)
+    if value != current:
+        _save(char_id, value)
 
 
-def _typed(char_id: int, key: str, position: str) -> None:
+def _typed(char_id: int, key: str) -> None:
+    # A chat input's value is delivered once, with its own Enter, and cleared by the browser: a
+    # rerun that another box's Enter interrupts or replays can neither lose nor repeat it.
     value = (st.session_state.get(key) or "").strip()
-    if not value:
-        return
-    st.session_state[key] = ""
-
-    def run():
-        store.set_label(char_id, value, author=author)
-        _flash("success", f"Character {position} labeled {_name(value.upper())}")
-
-    _act("save the label", run)
-
-
-def _aligned(text: str, chars) -> str | None:
-    """`text` with "_" put where the segments are not characters, when that makes the counts match:
-    the segments currently labeled (or guessed) "not a character" are exactly the extra ones."""
-    current = [c.label if c.label is not None else c.pred_char for c in chars]
-    rejects = [i for i, label in enumerate(current) if label == REJECT]
-    if REJECT in text or not rejects or len(text) + len(rejects) != len(chars):
-        return None
-    it = iter(text)
-    return "".join(REJECT if i in rejects else next(it) for i in range(len(chars)))
+    if value:
+        _save(char_id, value)
 
 
 def _save_plate(plate_id: int, key: str) -> None:
-    text = _SEPARATORS.sub("", st.session_state.get(key) or "").upper()
+    text = plate_text(st.session_state.get(key))
     mismatch_key = f"relabel_mismatch_{plate_id}"
     if not text:
         _flash("error", "Type the plate's characters first, e.g. ABC1234.")
         return
 
     def run():
-        result = store.label_plate(plate_id, text, author=author)
-        if not result.matched:
-            fitted = _aligned(text, store.plate_chars(plate_id))
-            if fitted is not None:
-                result = store.label_plate(plate_id, fitted, author=author)
+        result = label_plate(store, plate_id, text, author)
         if result.matched:
             st.session_state.pop(mismatch_key, None)
             dropped = result.text.count(REJECT)
@@ -161,6 +148,27 @@ def _split(plate_id: int, idx: int, char_id: int) -> None:
     _act("split the segment", run)
 
 
+def _add_segment(plate_id: int, at_start: bool, count: int) -> None:
+    def run():
+        if len(store.plate_chars(plate_id)) != count:
+            _flash("info", f"Plate #{plate_id} changed since the page was drawn: nothing was done; look at its crops again.")
+            return
+        store.add_segment(plate_id, at_start, author=author)
+        _flash("success", f"Added a segment {'before the first' if at_start else 'after the last'} of plate #{plate_id}: "
+                          "label it, or Undo")
+
+    _act("add the segment", run)
+
+
+def _not_a_plate(plate_id: int, flag: bool) -> None:
+    def run():
+        store.mark_not_a_plate(plate_id, flag)
+        _flash("success", f"Plate #{plate_id} marked not a plate: its crops left the review queue" if flag
+               else f"Plate #{plate_id} is a plate again: its crops are back in the review queue")
+
+    _act("mark the plate", run)
+
+
 def _drop(char_id: int, position: str) -> None:
     def run():
         store.set_label(char_id, REJECT, author=author)
@@ -169,24 +177,24 @@ def _drop(char_id: int, position: str) -> None:
     _act("mark the segment", run)
 
 
-def _undo() -> None:
+def _undo(action_id: int | None, shown: str) -> None:
+    """Take back exactly the action the button named (`shown`), never a newer one saved since."""
     def run():
-        undone = store.undo_last(author=author)
+        undone = None if action_id is None else history.undo(store, action_id)
         if undone is None:
-            _flash("info", "Nothing to undo: this session has not labeled anything yet.")
+            _flash("info", "Nothing to undo: no label in this data folder is left to take back.")
             return
-        what = "".join(_name(label) for label in undone.labels)
-        if undone.kind == "plate":
-            _flash("success", f"Undid labeling plate #{undone.plate_id} as {what}")
-        elif undone.kind in ("merge", "split"):
-            _flash("success", f"Undid the {undone.kind} on plate #{undone.plate_id}: "
-                              f"{len(undone.char_ids)} segments again")
-        else:
-            _flash("success", f"Undid the label {what} on plate #{undone.plate_id}")
+        _flash("success", f"Undid {shown}")
         if undone.plate_id is not None:
             st.session_state[_PLATE] = undone.plate_id
 
     _act("undo", run)
+
+
+def _open_plate(plate_id: int) -> None:
+    """From a queue card to its plate: the Plates tab, showing that plate."""
+    st.session_state[_PLATE] = plate_id
+    st.session_state["relabel_tab"] = "Plates"
 
 
 def _step(ids: list[int], delta: int) -> None:
@@ -224,11 +232,14 @@ except AlprError as exc:
     st.error(f"Could not read the label store: {exc}", icon=":material/error:")
     st.stop()
 
+# One container, drawn on every run: a message in it never moves the widgets below, so a box
+# the person is typing into is not redrawn (and emptied) under their keys.
+messages = st.container()
 for kind, text in pending_flashes("relabel"):
     if kind == "error":
-        st.error(text, icon=":material/error:")
+        messages.error(text, icon=":material/error:")
     elif kind == "info":
-        st.info(text, icon=":material/info:")
+        messages.info(text, icon=":material/info:")
     else:
         st.toast(text, icon=":material/check_circle:")
 
@@ -242,8 +253,15 @@ head.metric("Corrections", stats["corrections"], border=True, width=172,
 head.metric("Waiting for training", stats["pending_training"], border=True, width=172,
             help="Training labels newer than the last training run")
 actions = head.container(horizontal=True, horizontal_alignment="right", vertical_alignment="bottom", gap="small")
-actions.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=_undo, shortcut="Alt+Z",
-               help="Take back this session's latest label or plate text (Alt+Z)")
+try:
+    undoable = history.last_action(store)
+except AlprError:
+    undoable = None
+undo_words = undoable.describe() if undoable is not None else ""
+actions.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=_undo,
+               args=(undoable.id if undoable else None, undo_words), shortcut="Alt+Z", disabled=undoable is None,
+               help=(f"Take back {undo_words} (Alt+Z). The history is kept with the labels, so Undo works after a "
+                     "reload too." if undoable else "Nothing to undo in this data folder"))
 actions.download_button(
     "Export", lambda: _export_zip(), file_name="alpr-labels.zip", mime="application/zip", on_click="ignore",
     icon=":material/download:", key="relabel_export",
@@ -270,8 +288,10 @@ def _status(char) -> str:
     return ":gray[not reviewed]"
 
 
-def char_card(char, position: str, section: str) -> None:
+def char_card(char, position: str, section: str, plate=None) -> None:
     """The crop, the model's guess, pills for its top-k (and look-alikes) and ∅, and a box to type any class."""
+    # The pills' key changes with the label, so a new label (or an undo) redraws them selected
+    # right; the typing box's key is the character's id alone, so it is never redrawn under the keys.
     token = f"{section}_{char.id}_{char.label or 'none'}_{char.source or 'none'}"
     with st.container(border=True, gap="small"):
         top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
@@ -279,38 +299,32 @@ def char_card(char, position: str, section: str) -> None:
         guess = (f":gray[model] **{_name(char.pred_char)}**  \n:gray[{char.pred_conf:.0%}]" if char.pred_char
                  else ":gray[no model guess]")
         top.markdown(f"**{position}**  \n{guess}")
+        if plate is not None:  # a queue card: where the crop comes from, one click away
+            st.button(f"Plate #{plate.id} · {plate.text_confirmed or plate.text_read or '?'}",
+                      key=f"relabel_open_{section}_{char.id}", on_click=_open_plate, args=(plate.id,),
+                      icon=":material/open_in_new:", type="tertiary",
+                      help=f"Open plate #{plate.id} ({plate.name or 'imported crops'}) on the Plates tab")
         st.markdown(_status(char))
         probs = dict(char.topk)
-        options = [k for k, _ in char.topk if k != REJECT]
-        seed = char.label or char.pred_char
-        for extra in [char.label, *LOOKALIKES.get(seed or "", "")]:
-            if len(options) >= PILLS_BEFORE_REJECT and extra != char.label:
-                break
-            if extra is not None and extra != REJECT and extra not in options:
-                options.append(extra)
-        options.append(REJECT)
+        options = choices(char.topk, char.label, char.pred_char)
         current = char.label if char.source in ("person", "import") else None
         key = f"relabel_pick_{token}"
         st.pills(
             "Right class", options, default=current, key=key, label_visibility="collapsed",
             format_func=lambda c: f"{_name(c)} {probs[c]:.0%}" if c in probs else _name(c),
-            on_change=_pick, args=(char.id, key, current, position),
+            on_change=_pick, args=(char.id, key, current),
             help="Click the right class; ∅ marks a crop that is not a character",
         )
-        type_key = f"relabel_type_{token}"
-        st.text_input(
-            "Any class", key=type_key, max_chars=1, placeholder="type ↵", label_visibility="collapsed",
-            on_change=_typed, args=(char.id, type_key, position),
-            help="Type any class (0-9, A-Z, _ for not a character) and press Enter",
-        )
+        type_key = f"relabel_type_{section}_{char.id}"
+        st.chat_input("type ↵", key=type_key, max_chars=1, on_submit=_typed, args=(char.id, type_key))
 
 
-def char_grid(chars, positions: list[str], section: str) -> None:
+def char_grid(chars, positions: list[str], section: str, plates: dict | None = None) -> None:
     """Cards side by side, wrapping to the next row; `section` keeps the two tabs' widget keys apart."""
     grid = st.container(horizontal=True, gap="small", wrap=True)
     for char, position in zip(chars, positions):
         with grid.container(width=CARD_WIDTH, gap=None):
-            char_card(char, position, section)
+            char_card(char, position, section, (plates or {}).get(char.plate_id))
 
 
 # --- one plate ---------------------------------------------------------------------------------
@@ -347,22 +361,24 @@ def show_plate(plate) -> None:
                                   on_click=_save_plate, args=(plate.id, text_key))
         st.caption(f"Cut into **{len(chars)}** segment{'s' if len(chars) != 1 else ''}. Press Enter to label "
                    "every character at once.")
+        if plate.not_a_plate:
+            st.info("Marked **not a plate**: its crops are out of the review queue and its box is kept as an example "
+                    "of what is not a plate.", icon=":material/block:")
+            st.button("It is a plate", key=f"relabel_is_plate_{plate.id}", icon=":material/undo:",
+                      on_click=_not_a_plate, args=(plate.id, False))
+        elif plate.photo_id is not None and plate.box is not None:
+            st.button("Not a plate", key=f"relabel_not_plate_{plate.id}", icon=":material/block:",
+                      on_click=_not_a_plate, args=(plate.id, True),
+                      help="The detector boxed something that is not a plate (grass, a sign, a grille): its crops "
+                      "leave the review queue and the box is kept as a negative example for a plate check")
         if mismatch:
             typed = mismatch[0]
-            segments = len(chars)  # now: a merge or split since the text was typed changes it
-            if segments == len(typed):
-                st.info(f"Now cut into **{segments}** segments, as many as **{typed}** has characters: press "
-                        "**Label the plate** to label them all.", icon=":material/check:")
+            # Counted now: a merge, split or added segment since the text was typed changes the advice.
+            said = advice(typed, len(chars), plate.photo_id is not None)
+            if len(typed) != len(chars):
+                st.warning(said.text, icon=":material/warning:")
             else:
-                more = "more" if segments > len(typed) else "fewer"
-                st.warning(
-                    f"**{typed}** has {len(typed)} characters but the plate is cut into **{segments}** segments "
-                    f"({more} than the text), so nothing was labeled: labeling by position would teach wrong "
-                    "letters. Fix the cut below: **merge ↔** two segments that are one character, **split** one "
-                    "that holds two, mark each extra segment **∅** (not a character), or label the crops one by "
-                    f"one. You can also type the text with _ for each extra segment, e.g. {typed[:2]}_{typed[2:]}.",
-                    icon=":material/warning:",
-                )
+                st.info(said.text, icon=":material/check:")
     if not chars:
         why = ("No plate was found in this photo" if plate.photo_id is not None and plate.box is None
                else "No characters were cut out of this plate")
@@ -382,12 +398,16 @@ def fix_segmentation(plate, chars) -> None:
     can_recut = plate.photo_id is not None
     if can_recut:
         st.caption("**Merge ↔** two neighbouring segments that are one character, **Split** a segment that holds "
-                   "two, or mark one **∅** (not a character). A merged or split crop is cut again from the photo "
+                   "two, **＋ Add** a segment at either end for a character the cut missed, or mark one **∅** (not a "
+                   "character). A merged or split crop is cut again from the photo "
                    "and starts unlabeled; **Undo** takes it back.")
     else:
         st.caption("This plate was imported as crops without its photo, so its crops cannot be merged or split: "
                    "mark the extra ones **∅** (not a character) or label them one by one.")
     row = st.container(horizontal=True, gap="small", wrap=True, vertical_alignment="center")
+    adding = {"disabled": not can_recut, "type": "tertiary", "width": MERGE_WIDTH, "wrap": True}
+    row.button("＋ Add", key=f"relabel_add_first_{plate.id}", on_click=_add_segment, args=(plate.id, True, len(chars)),
+               help="Add a segment before the first: for a character the cut missed, e.g. one outside the box", **adding)
     for i, char in enumerate(chars):
         position = str(i + 1)
         with row.container(border=True, width=FIX_CARD_WIDTH, gap="small", horizontal_alignment="center"):
@@ -409,6 +429,8 @@ def fix_segmentation(plate, chars) -> None:
                        width=MERGE_WIDTH, wrap=True,
                        help=(f"Merge segments {position} and {i + 2} into one crop" if same_line
                              else f"Segments {position} and {i + 2} are on different lines"))
+    row.button("＋ Add", key=f"relabel_add_last_{plate.id}", on_click=_add_segment, args=(plate.id, False, len(chars)),
+               help="Add a segment after the last: for a character the cut missed, e.g. one outside the box", **adding)
 
 
 tab_plates, tab_queue, tab_counts = st.tabs(
@@ -465,7 +487,8 @@ with tab_plates:
         )
 
 with tab_queue:
-    st.markdown("The model's least certain guesses first, across everything read so far.")
+    st.markdown("The model's least certain guesses first, across everything read so far. Each card names its "
+                "plate: click it to see the crop in its photo, or to mark the whole plate **not a plate**.")
     filters = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     status = filters.segmented_control("Show", list(STATUS_NAMES), default="unreviewed", required=True,
                                        format_func=STATUS_NAMES.get, key="relabel_queue_status")
@@ -479,18 +502,21 @@ with tab_queue:
     version = filters.selectbox("Model version", ["", *versions], key="relabel_queue_model", width=240,
                                 format_func=lambda v: v or "Any model")
     size = filters.selectbox("Crops shown", QUEUE_SIZES, key="relabel_queue_size", width=120)
+    junk = filters.toggle("Include not-a-plate boxes", key="relabel_queue_junk",
+                          help="Crops of boxes marked not a plate are hidden from the queue; show them too")
     try:
         queue = store.review_queue(limit=size, class_filter=wanted_class or None, model_version=version or None,
-                                   status=status or "unreviewed")
+                                   status=status or "unreviewed", include_not_plates=junk)
+        sources = {pid: store.plate(pid) for pid in {c.plate_id for c in queue}}
     except AlprError as exc:
         st.error(f"Could not read the review queue: {exc}", icon=":material/error:")
-        queue = []
+        queue, sources = [], {}
     if not queue:
         st.info("No characters match these filters." if stats["characters"] else
                 "No characters stored yet: read a photo on the Recognize page first.", icon=":material/check:")
     else:
         try:
-            char_grid(queue, [f"#{c.plate_id}·{c.idx + 1}" for c in queue], "queue")
+            char_grid(queue, [str(c.idx + 1) for c in queue], "queue", sources)
         except Exception as exc:  # noqa: BLE001
             log.exception("relabel: review queue failed")
             st.error(f"Could not show the review queue: {type(exc).__name__}: {exc}", icon=":material/error:")

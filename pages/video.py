@@ -3,7 +3,8 @@ import logging
 
 import streamlit as st
 
-from alpr import appstate, figures
+from alpr import app as appstate
+from alpr import figures
 from alpr.errors import VideoError
 from alpr.video import app as video
 from alpr.video.decode import CLIP_TYPES

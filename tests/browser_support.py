@@ -164,7 +164,7 @@ def first_char_box(page):
     """The Relabel page's box for typing the first character's class (sync or async page). The
     Plates tab's, not the page's first: while the page redraws, the hidden Review queue's boxes can
     come first in the document."""
-    return page.get_by_role("tabpanel", name="Plates").locator("input[placeholder='type ↵']").first
+    return page.get_by_role("tabpanel", name="Plates").locator("[placeholder='type ↵']").first
 
 
 def assert_no_traceback(page) -> None:

@@ -73,6 +73,8 @@ class BatchRow:
     plates: int  # plates found in the photo
     ms: float | None  # the pipeline's time on it, as its detail view's timings chart shows
     error: str | None  # why the file could not be read; None when it was
+    # Every plate found, as (reading, confidence, matches template), in the pipeline's order.
+    readings: tuple[tuple[str, float, bool], ...] = ()
 
 
 def read_batch(
@@ -120,4 +122,5 @@ def _batch_row(photo: Photo, country: str, topn: int, classifier: CharClassifier
     if not rec.plates:
         return BatchRow(photo.name, "", None, None, 0, ms, None)
     best = rec.plates[0]
-    return BatchRow(photo.name, best.plate, best.confidence, best.matches_template, len(rec.plates), ms, None)
+    readings = tuple((p.plate, p.confidence, p.matches_template) for p in rec.plates)
+    return BatchRow(photo.name, best.plate, best.confidence, best.matches_template, len(rec.plates), ms, None, readings)

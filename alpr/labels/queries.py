@@ -8,8 +8,8 @@ from PIL import Image
 
 from alpr.errors import StoreError
 from alpr.labels.results import StoredChar, StoredPlate, stored_char, stored_plate
-from alpr.labels.rows import check_label, decode_crop
-from alpr.types import ALL_CLASSES
+from alpr.labels.rows import check_label, decode_crop, utc_now
+from alpr.types import ALL_CLASSES, Box
 
 REVIEW_STATUSES = ("unreviewed", "corrected", "all")
 
@@ -30,13 +30,15 @@ class Queries:
         class_filter: str | None = None,
         model_version: str | None = None,
         status: str = "unreviewed",
+        include_not_plates: bool = False,
     ) -> list[StoredChar]:
         """Characters to look at, least confident guess first.
 
         status: 'unreviewed' (only the model's guess, or no label at all), 'corrected' (a person's
         label that differs from the model's guess) or 'all'. `class_filter` keeps the characters
         whose current class (effective label, else the model's guess) is that class.
-        Characters without a guess (imported crops) come last.
+        Characters without a guess (imported crops) come last. Crops of plates marked not a plate
+        are left out unless `include_not_plates`.
         """
         if status not in REVIEW_STATUSES:
             raise StoreError(f"unknown review status {status!r}; choose one of {', '.join(REVIEW_STATUSES)}")
@@ -51,6 +53,8 @@ class Queries:
         if model_version is not None:
             where.append("c.model_version = ?")
             params.append(model_version)
+        if not include_not_plates:
+            where.append("c.plate_id NOT IN (SELECT id FROM plates WHERE not_a_plate_at IS NOT NULL)")
         query = self._CHAR_QUERY
         if where:
             query += " AND " + " AND ".join(where)
@@ -85,6 +89,21 @@ class Queries:
         if row is None:
             raise StoreError(f"no plate with id {plate_id} in {self.path}")
         return stored_plate(row)
+
+    def mark_not_a_plate(self, plate_id: int, not_a_plate: bool = True) -> None:
+        """Say that a plate's box holds no plate (or, with False, that it does after all)."""
+        with self._write() as conn:
+            cur = conn.execute("UPDATE plates SET not_a_plate_at = ? WHERE id = ?",
+                               (utc_now() if not_a_plate else None, int(plate_id)))
+            if not cur.rowcount:
+                raise StoreError(f"no plate with id {plate_id} in {self.path}")
+
+    def not_a_plate_boxes(self) -> list[tuple[int, Box]]:
+        """(photo id, box) of every box a person marked not a plate: negatives for a plate verifier."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT photo_id, x, y, w, h FROM plates WHERE not_a_plate_at IS NOT NULL "
+                                "AND photo_id IS NOT NULL AND x IS NOT NULL ORDER BY id").fetchall()
+        return [(r["photo_id"], Box(r["x"], r["y"], r["w"], r["h"])) for r in rows]
 
     def photo_image(self, photo_id: int) -> tuple[np.ndarray, float]:
         """The stored (downscaled) photo as RGB uint8, and its pixels per original photo pixel."""

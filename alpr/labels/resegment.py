@@ -74,6 +74,30 @@ class SegmentFixes:
             boxes = [(row["line"], Box(edges[k], row["y"], edges[k + 1] - edges[k], row["h"])) for k in range(parts)]
             return self._resegment(conn, plate_id, live, idx, 1, boxes, grey, scale, "split", author)
 
+    def add_segment(self, plate_id: int, at_start: bool, author: str | None = None) -> int:
+        """Add a box before the first character (or after the last), for a character the segmentation
+        missed, typically one outside the detected plate box. It is as wide and tall as the plate's
+        median character, one median gap away, cut from the stored photo and unlabeled. Recorded as a
+        split (the only kinds undo knows), so `undo_last` takes it back. Returns the new character's id.
+        """
+        plate_id = int(plate_id)
+        grey, scale = self._plate_grey(plate_id, "given a new segment")
+        with self._write() as conn:
+            live = self._live_rows(conn, plate_id)
+            if not live:
+                raise StoreError(f"plate {plate_id} has no segments to add one beside")
+            edge = live[0] if at_start else live[-1]
+            row = [r for r in live if r["line"] == edge["line"]]
+            w = int(np.median([r["w"] for r in row]))
+            gaps = [b["x"] - (a["x"] + a["w"]) for a, b in zip(row, row[1:])]
+            gap = max(1, int(np.median(gaps))) if gaps else max(1, w // 5)
+            x = edge["x"] - gap - w if at_start else edge["x"] + edge["w"] + gap
+            width = int(round(grey.shape[1] / scale))
+            x = min(max(0, x), max(0, width - w))
+            box = Box(x, edge["y"], w, edge["h"])
+            start = 0 if at_start else len(live)
+            return self._resegment(conn, plate_id, live, start, 0, [(edge["line"], box)], grey, scale, "split", author)[0]
+
     def _plate_grey(self, plate_id: int, what: str) -> tuple[np.ndarray, float]:
         """The plate's stored photo as grey floats in [0, 1], and its pixels per original pixel.
 
@@ -103,8 +127,8 @@ class SegmentFixes:
         """Replace live[start:start + count] by new characters at `boxes` ((line, photo-pixel box)s),
         renumbering the reading order; recorded as one `kind` action that undo_last takes back."""
         replaced = live[start : start + count]
-        size = decode_crop(replaced[0]["crop"], None).shape[0]
-        if ink_is_light(grey, scale, replaced):
+        size = decode_crop(live[start]["crop"] if count else live[0]["crop"], None).shape[0]
+        if ink_is_light(grey, scale, replaced or live):
             grey = 1.0 - grey
         pngs = [encode_crop(recut(grey, scale, box, size)) for _, box in boxes]
         before = [int(r["id"]) for r in live]

@@ -43,6 +43,7 @@ class StoredPlate:
     created_at: str
     characters: int
     labeled: int  # characters whose effective label is a person's or an import's
+    not_a_plate: bool = False  # a person said the detector's box holds no plate
 
 
 @dataclass(frozen=True)
@@ -100,5 +101,5 @@ def stored_plate(r: sqlite3.Row) -> StoredPlate:
     box = Box(r["x"], r["y"], r["w"], r["h"]) if r["x"] is not None else None
     return StoredPlate(
         r["id"], r["photo_id"], r["name"], box, r["text_read"], r["text_confirmed"], r["country"], r["created_at"],
-        r["characters"], r["labeled"],
+        r["characters"], r["labeled"], r["not_a_plate_at"] is not None,
     )

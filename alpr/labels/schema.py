@@ -159,8 +159,14 @@ def migrate_to_2(conn: sqlite3.Connection) -> None:
         )
 
 
+def migrate_to_3(conn: sqlite3.Connection) -> None:
+    # Version 3: a person can say a detected "plate" is not a plate (grass, a sign): its crops leave
+    # the review queue and the box is kept as a negative example for a plate verifier. NULL: a plate.
+    conn.execute("ALTER TABLE plates ADD COLUMN not_a_plate_at TEXT")
+
+
 # MIGRATIONS[n] brings a database from schema version n to n + 1. Append only: a released
 # migration never changes, because databases in the field have already run it. Migrations run in
 # one transaction with foreign keys off, so that a table may be rebuilt (LabelStore._setup).
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (migrate_to_1, migrate_to_2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (migrate_to_1, migrate_to_2, migrate_to_3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,6 +39,7 @@ from alpr.labels.queries import Queries
 from alpr.labels.resegment import SegmentFixes
 from alpr.labels.results import ExportResult, ImportResult, PlateLabelResult, StoredChar, StoredPlate, Undone
 from alpr.labels.rows import CharRow, PhotoRow, char_rows, check_label, check_source, clean_plate_text, utc_now
+from alpr.labels.history import HistoryQueries
 from alpr.labels.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 from alpr.labels.transfer import ImportExport
 from alpr.paths import DATA_DIR_ENV
@@ -67,7 +68,7 @@ __all__ = [
 # --- the store ---------------------------------------------------------------------------------
 
 
-class LabelStore(Queries, SegmentFixes, ImportExport):
+class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
     """One SQLite database of photos, plates, character crops and labels.
 
     One connection per store object, guarded by a lock, so Streamlit's threads can share one
@@ -382,8 +383,11 @@ class LabelStore(Queries, SegmentFixes, ImportExport):
         conn.execute("UPDATE plates SET text_confirmed = ? WHERE id = ?", (confirmed, plate_id))
         return PlateLabelResult(plate_id, True, len(char_ids), text, False, f"plate {plate_id} labeled {text}")
 
-    def undo_last(self, author: str | None = None) -> Undone | None:
+    def undo_last(self, author: str | None = None, action_id: int | None = None) -> Undone | None:
         """Take back the latest person action (by `author`, or by anyone when None) not yet undone.
+
+        With `action_id`, only when that action is still the latest: a page that showed "Undo: X"
+        must not take back a newer action that someone else saved since (StoreError then).
 
         Its labels are marked undone, not deleted, and each character's previous label becomes
         effective again; a plate's confirmed text goes back to what it was. A merge or split is
@@ -400,6 +404,8 @@ class LabelStore(Queries, SegmentFixes, ImportExport):
             action = conn.execute(query + " ORDER BY id DESC LIMIT 1", params).fetchone()
             if action is None:
                 return None
+            if action_id is not None and action["id"] != action_id:
+                raise StoreError(f"the latest change is no longer the one shown (action {action_id}): nothing was undone; look again")
             if action["kind"] in ("merge", "split"):
                 restored = self._undo_resegment(conn, action)
                 conn.execute("UPDATE actions SET undone_at = ? WHERE id = ?", (utc_now(), action["id"]))

@@ -17,9 +17,8 @@ import streamlit as st
 from PIL import Image
 
 from alpr import app as appstate
-from alpr.errors import AlprError
+from alpr.errors import AlprError, StoreError
 from alpr.pipeline import recognize
-from alpr.labels import StoreError
 from alpr.types import Recognition
 from alpr.video import decode
 from alpr.video.config import DEFAULT_VIDEO

@@ -18,6 +18,7 @@ from alpr import synth
 from alpr import app as appstate
 from alpr.app import models as app_models
 from alpr.app import reads as app_reads
+from alpr.readview import verdict
 from alpr.imageio import encode_png, load_image
 from alpr.pipeline import recognize
 
@@ -69,13 +70,21 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
     assert_clean(at)
     assert [s.value for s in at.subheader] == [photo.name]
     if rec.plates:
-        assert [m.value for m in at.metric] == [p.plate or "?" for p in rec.plates]
-        assert len(at.tabs) == len(rec.plates)
+        best = sorted(rec.plates, key=lambda p: -p.confidence)
+        assert [m.value for m in at.metric] == [p.plate or "?" for p in best]  # best first
         assert len(at.dataframe) >= len(rec.plates)  # candidate tables (+ the detection regions)
+        said = verdict(best[0], "us")
+        assert (best[0].plate in at.metric[0].value) and (said.state in at.metric[0].proto.delta
+                                                           or "matches a template" in at.metric[0].proto.delta)
     else:
         assert any(f"No plate found in {photo.name}" in i.value for i in at.info)
-    # Photo, timings, and per plate: crop and top-k.
+    # The read (a picture of the photo with its plates outlined), per plate its crop and top-k;
+    # then, folded, the photo with the detector's boxes and the timings.
+    assert at.image, "the photo with its plates outlined"
     assert len(_plotly_charts(at)) == 2 + 2 * len(rec.plates)
+    folded = next(e for e in at.expander if e.label == "Show how it decided")
+    assert not folded.proto.expanded
+    assert not next(e for e in at.expander if e.label == "Photos and settings").proto.expanded
     assert any(photo.expected in c.value for c in at.caption)
     assert at.get("download_button"), "the OpenALPR JSON download is offered"
 
@@ -116,7 +125,7 @@ def test_a_photo_without_a_plate_says_so_and_still_shows_the_photo():
     assert_clean(at)
     assert any(i.value.startswith("No plate found in empty road.png") for i in at.info)
     assert not at.metric
-    assert len(_plotly_charts(at)) == 2  # the photo with its components, and the timings
+    assert len(_plotly_charts(at)) == 2  # the photo with its components (folded), the timings
 
 
 def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatch):
@@ -181,21 +190,29 @@ def _upload_batch(files) -> AppTest:
     return at
 
 
-def test_more_photos_than_the_threshold_show_one_summary_row_each(batch):
+def test_more_photos_than_the_threshold_show_a_row_per_plate_best_first(batch):
     files, reads = batch
     at = _upload_batch(files)
     assert_clean(at)
     assert [s.value for s in at.subheader] == ["8 photos"]  # no full section per photo
     table = at.dataframe[0].value
-    assert list(table["File"]) == [name for name, _ in files]
-    assert list(table["Plate"]) == [reads[n].plates[0].plate if n in reads and reads[n].plates else "" for n, _ in files]
-    assert list(table["Plates found"]) == [len(reads[n].plates) if n in reads else 0 for n, _ in files]
-    assert [bool(e) for e in table["Error"]] == [name == "notes.jpg" for name, _ in files]
+
+    def plates_of(name):
+        found = reads[name].plates if name in reads else ()
+        return [p.plate for p in sorted(found, key=lambda p: -p.confidence)] or [""]
+
+    expected = [(name, text) for name, _ in files for text in plates_of(name)]
+    assert list(zip(table["File"], table["Plate"])) == expected
+    assert len(table) > len(files) or all(len(plates_of(n)) == 1 for n, _ in files)
+    first_rows = table.groupby("File", sort=False).head(1)
+    assert list(first_rows["Plates found"]) == [len(reads[n].plates) if n in reads else 0 for n, _ in files]
+    assert [bool(e) for e in first_rows["Error"]] == [name == "notes.jpg" for name, _ in files]
 
 
 def test_an_unusable_file_in_a_batch_gets_its_error_in_its_row(batch):
     at = _upload_batch(batch[0])
-    row = at.dataframe[0].value.iloc[3]
+    table = at.dataframe[0].value
+    row = table[table["File"] == "notes.jpg"].iloc[0]
     assert row["File"] == "notes.jpg"
     assert row["Error"].startswith("notes.jpg is not an image")
     assert (row["Plate"], row["Plates found"]) == ("", 0)

@@ -42,7 +42,7 @@ def _pills(at: AppTest, section: str = "plate") -> list:
 
 
 def _typed(at: AppTest, section: str = "plate") -> list:
-    return [t for t in at.text_input if t.key.startswith(f"relabel_type_{section}_")]
+    return [t for t in at.chat_input if t.key.startswith(f"relabel_type_{section}_")]
 
 
 def _plate_text(at: AppTest):
@@ -143,7 +143,7 @@ def test_a_read_on_recognize_is_fixed_with_one_click_and_undone(data_dir):
 
     at.button(key="relabel_undo").click().run()
     assert_clean(at)
-    assert any(t.value.startswith("Undid the label") for t in at.toast)
+    assert f"Undid character 1 of plate #{plates[0].id} labeled {other}" in [t.value for t in at.toast]
     with LabelStore.open(data_dir) as store:
         assert store.stats()["labeled"] == 0
 
@@ -342,7 +342,7 @@ def test_a_mismatch_is_fixed_with_merge_and_then_the_typed_plate_labels_it(data_
     at.button(key="relabel_undo").click().run()
     at.button(key="relabel_undo").click().run()
     assert_clean(at)
-    assert any(t.value == f"Undid the merge on plate #{plate_id}: 8 segments again" for t in at.toast)
+    assert f"Undid the merge of two segments on plate #{plate_id}" in [t.value for t in at.toast]
     with LabelStore.open(data_dir) as store:
         assert [c.id for c in store.plate_chars(plate_id)][1:3] == [h.id for h in halves]
         assert store.stats()["labeled"] == 0
@@ -420,3 +420,40 @@ def test_label_counts_figure_splits_trained_and_waiting_and_lists_every_class():
     assert trained.y[ALL_CLASSES.index("A")] == 3 and waiting.y[ALL_CLASSES.index("A")] == 2
     assert trained.y[-1] == 0 and waiting.y[-1] == 2
     assert "7 in all, 4 waiting" in fig.layout.title.text
+
+
+def test_a_plate_marked_not_a_plate_leaves_the_queue_and_a_queue_card_opens_its_plate(stored, scene, classifier):
+    data_dir, plate_id = stored
+    other = synth.render_scene("7XYZ123", np.random.default_rng(3), "us")[0]
+    with LabelStore.open(data_dir) as store:
+        second = store.add_recognition(other, recognize(other, country="us", topn=5, classifier=classifier),
+                                       "van.png", classifier.info.version)[0]
+    at = _relabel()
+    assert at.selectbox(key="relabel_plate").value == second
+    at.button(key=f"relabel_not_plate_{second}").click().run()
+    assert_clean(at)
+    assert f"Plate #{second} marked not a plate: its crops left the review queue" in [t.value for t in at.toast]
+    with LabelStore.open(data_dir) as store:
+        assert {c.plate_id for c in store.review_queue(limit=64)} == {plate_id}
+    opens = [b for b in at.button if b.key.startswith("relabel_open_queue_")]
+    assert opens and all(b.label.startswith(f"Plate #{plate_id} ") for b in opens)
+    opens[0].click().run()
+    assert_clean(at)
+    assert at.selectbox(key="relabel_plate").value == plate_id
+
+    at.toggle(key="relabel_queue_junk").set_value(True).run()
+    assert any(b.label.startswith(f"Plate #{second} ") for b in at.button if b.key.startswith("relabel_open_queue_"))
+
+
+def test_six_segments_for_seven_characters_advise_adding_one_and_the_added_segment_fits(data_dir):
+    plate_id, _ = _overcut_plate(data_dir)
+    at = _relabel()
+    _plate_text(at).set_value("ABC123456")  # one more than the 8 segments
+    _submit_plate(at)
+    warning = " ".join(w.value for w in at.warning)
+    assert "add a segment" in warning and "1 segment short" in warning and "**merge" not in warning
+    at.button(key=f"relabel_add_last_{plate_id}").click().run()
+    assert_clean(at)
+    with LabelStore.open(data_dir) as store:
+        assert len(store.plate_chars(plate_id)) == 9
+    assert any("Now cut into **9** segments" in i.value for i in at.info)

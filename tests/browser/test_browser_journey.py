@@ -54,8 +54,8 @@ def test_2_recognize_reads_a_sample_photo(fresh):
     page = fresh["page"]
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Recognize").click()
     choose(page, "Or try a sample photo", "Synthetic photo 1")
-    page.get_by_text("Time per stage").first.wait_for(timeout=WAIT_MS)
-    page.get_by_text("Candidate readings").first.wait_for(timeout=WAIT_MS)
+    page.locator("summary").filter(has_text="Show how it decided").wait_for(timeout=WAIT_MS)
+    page.get_by_text("What the classifier saw").first.wait_for(timeout=WAIT_MS)
     screenshot(page, "journey-2-recognize")
     assert_no_traceback(page)
 

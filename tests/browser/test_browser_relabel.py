@@ -68,7 +68,7 @@ def _labels_stats(data_dir: Path) -> dict:
 
 def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, folders):
     choose(page, "Or try a sample photo", "Synthetic photo 1")
-    page.get_by_text("Time per stage").first.wait_for(timeout=WAIT_MS)
+    page.locator("summary").filter(has_text="Show how it decided").wait_for(timeout=WAIT_MS)
     link = page.get_by_role("link", name="Fix this read").first
     link.wait_for(timeout=WAIT_MS)
     link.click()  # click 1: from the read to its crops

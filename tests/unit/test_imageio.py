@@ -315,7 +315,8 @@ def test_text_file_renamed_jpg_is_not_an_image(tmp_path):
     with pytest.raises(ImageLoadError) as info:
         load_image(path)
     message = str(info.value)
-    assert message.startswith(f"{path} is not an image Pillow can read (got 27 bytes starting with b'hello, this is n')")
+    assert message.startswith(f'{path} is not an image Pillow can read (27 bytes, starting with the text "hello, this is n…")')
+    assert "b'" not in message  # no Python bytes literal in front of a person
     assert "\n" not in message
 
 

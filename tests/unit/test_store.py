@@ -1056,7 +1056,7 @@ def test_plates_imported_without_a_photo_cannot_be_merged_or_split(reviewed, tmp
 # --- schema version 1 databases -------------------------------------------------------------------
 
 
-_V2_COLUMNS = {"chars": ("added_by_action", "retired_by_action"), "actions": ("detail",)}
+_V2_COLUMNS = {"chars": ("added_by_action", "retired_by_action"), "actions": ("detail",), "plates": ("not_a_plate_at",)}
 
 
 def _make_v1_copy(source: Path, target: Path) -> dict[str, list[tuple]]:
@@ -1094,7 +1094,7 @@ def test_a_version_1_database_migrates_to_version_2_keeping_every_row(store, tmp
     assert "retired_by_action" not in str(query(old, "SELECT sql FROM sqlite_master WHERE name = 'chars'"))
 
     with LabelStore.open(old) as migrated:
-        assert query(old, "PRAGMA user_version") == [(2,)] and SCHEMA_VERSION == 2
+        assert query(old, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         for table, before in rows.items():
             columns = [r[1] for r in query(old, f"PRAGMA table_info({table})")]
             kept = [c for c in columns if c not in _V2_COLUMNS.get(table, ())]
@@ -1127,13 +1127,75 @@ def test_a_failed_migration_leaves_the_version_1_database_as_it_was(store, tmp_p
     assert dump(old) == before and query(old, "PRAGMA user_version") == [(1,)]
 
 
-def test_a_database_at_version_3_is_refused_and_left_alone(store, data_dir):
+def test_a_database_of_a_newer_version_is_refused_and_left_alone(store, data_dir):
     glyph_plate(store)
     store.close()
+    newer = SCHEMA_VERSION + 1
     conn = sqlite3.connect(data_dir / DB_NAME)
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute(f"PRAGMA user_version = {newer}")
     conn.close()
     before = dump(data_dir)
-    with pytest.raises(StoreError, match=r"schema version 3 but this alpr knows versions up to 2.*upgrade alpr"):
+    with pytest.raises(StoreError, match=rf"schema version {newer} but this alpr knows versions up to {SCHEMA_VERSION}.*upgrade alpr"):
         LabelStore.open(data_dir)
-    assert dump(data_dir) == before and query(data_dir, "PRAGMA user_version") == [(3,)]
+    assert dump(data_dir) == before and query(data_dir, "PRAGMA user_version") == [(newer,)]
+
+
+# --- plates that are not plates ----------------------------------------------------------------
+
+
+def test_a_plate_marked_not_a_plate_leaves_the_review_queue_and_is_kept_as_a_negative(store):
+    keep, drop = add(store, 1, "ABC123"), add(store, 2, "QIKW1H")
+    store.mark_not_a_plate(drop)
+    assert {c.plate_id for c in store.review_queue(limit=50)} == {keep}
+    assert {c.plate_id for c in store.review_queue(limit=50, include_not_plates=True)} == {keep, drop}
+    assert store.plate(drop).not_a_plate and not store.plate(keep).not_a_plate
+    assert [photo for photo, _ in store.not_a_plate_boxes()] == [store.plate(drop).photo_id]
+    store.mark_not_a_plate(drop, False)  # a plate after all
+    assert {c.plate_id for c in store.review_queue(limit=50)} == {keep, drop} and not store.not_a_plate_boxes()
+
+
+def test_marking_a_missing_plate_is_refused(store):
+    with pytest.raises(StoreError, match="no plate with id 999"):
+        store.mark_not_a_plate(999)
+
+
+def test_undo_with_an_action_id_takes_back_only_that_action_while_it_is_the_latest(store):
+    plate_id = add(store, 1)
+    first, second = (c.id for c in store.plate_chars(plate_id)[:2])
+    store.set_label(first, "K", author="ana")
+    shown = query(store.data_dir, "SELECT MAX(id) FROM actions")[0][0]
+    store.set_label(second, "W", author="ben")  # saved after the page showed "Undo: K"
+    with pytest.raises(StoreError, match="no longer the one shown"):
+        store.undo_last(action_id=shown)
+    assert [c.label for c in store.plate_chars(plate_id)[:2]] == ["K", "W"]
+    assert store.undo_last(action_id=shown + 1).labels == ("W",)
+
+
+def test_a_segment_added_before_the_first_finds_a_character_the_cut_missed_and_undo_removes_it(store):
+    from alpr.detect import to_grey
+    from alpr.segment import normalize_crop
+
+    plate, boxes = synth.render_plate("ABC1234", np.random.default_rng(5), "us", height=120)
+    image = np.full((900, 1600, 3), 90, np.uint8)
+    x, y = 400, 300
+    image[y : y + plate.shape[0], x : x + plate.shape[1]] = plate
+    grey = to_grey(plate)
+    missed = boxes[1:]  # the segmenter lost the A
+    read = PlateRead(
+        box=Box(x, y, plate.shape[1], plate.shape[0]), crop_box=Box(x, y, plate.shape[1], plate.shape[0]), crop=plate,
+        chars=tuple(CharCrop(b, 0, normalize_crop(grey, b, 32)) for b in missed),
+        predictions=tuple(Prediction(ch, 0.9, ((ch, 0.9),)) for ch in "BC1234"),
+        candidates=(Candidate("BC1234", 90.0, False),), binarization="local/dark", processing_time_ms=1.0,
+    )
+    [plate_id] = store.add_recognition(image, fake_rec(image, read), "missed.png", "m1")
+    before = [c.id for c in store.plate_chars(plate_id)]
+
+    new_id = store.add_segment(plate_id, at_start=True)
+    chars = store.plate_chars(plate_id)
+    assert [c.id for c in chars] == [new_id, *before] and chars[0].label is None
+    assert chars[0].box.iou(boxes[0].shifted(x, y)) > 0.5  # where the A is
+    assert store.label_plate(plate_id, "ABC1234").matched
+
+    store.undo_last()  # the plate's labels
+    assert store.undo_last().kind == "split"  # the added segment
+    assert [c.id for c in store.plate_chars(plate_id)] == before
