@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rounds", type=_positive, default=None)
     tr.add_argument("--batch-size", type=_positive, default=None)
     tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--ocr-data", default=None, metavar="DIR", help="an openalpr-train-ocr folder of real character crops")
+    tr.add_argument("--plate-data", action="append", default=[], metavar="DIR", help="plate crops (labels.csv) split by plate text (repeatable)")
     from alpr import cli_labels
 
     cli_labels.register(sub)
@@ -246,7 +248,8 @@ def _train(args) -> int:
     if status is not None:
         return status
 
-    cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights)
+    cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights,
+                      ocr_data=getattr(args, "ocr_data", None), plate_data=getattr(args, "plate_data", []))
     for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed"):
         value = getattr(args, name)
         if value is not None:
