@@ -2,7 +2,7 @@
 
 One global threshold rarely separates a plate from a car in real light, so the photo is binarized
 several ways (a local mean threshold and Otsu's global one, each in both polarities). Each binary
-image is labelled with `skimage.measure.label`, and candidates are built two ways:
+image is labelled with `scipy.ndimage.label`, and candidates are built two ways:
 
 * top-down: one component that is itself plate-shaped (the light plate background, or a dark frame);
 * bottom-up: a row of character-like components of similar height on a common baseline, because a
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import filters, measure, transform
+from skimage import filters, transform
 
 from alpr.config import DEFAULT, DetectConfig
 from alpr.types import Box, Component, PlateCandidate
@@ -124,14 +124,43 @@ def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect) -> Det
     return Detection(grey, scale, overlay, scaled_components, in_photo)
 
 
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def _boxes(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n, 4) x, y, w, h of labels 1..n, as `ndi.find_objects` gives them, from the rows' runs.
+
+    A photo's binarization holds ~10,000 components; one Python object per component (the
+    find_objects way) cost ~14 ms per view, the runs of equal labels along each row ~4 ms.
+    """
+    h, w = labels.shape
+    flat = labels.ravel()
+    starts_run = np.empty(flat.size, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=starts_run[1:])
+    starts_run[::w] = True  # a run never continues onto the next row
+    starts = np.flatnonzero(starts_run)
+    ends = np.append(starts[1:], flat.size) - 1
+    lab = flat[starts]
+    keep = lab > 0
+    starts, ends, lab = starts[keep], ends[keep], lab[keep] - 1
+    y = starts // w
+    big = np.iinfo(np.int64).max
+    x0, x1 = np.full(n, big), np.full(n, -1)
+    y0, y1 = np.full(n, big), np.full(n, -1)
+    np.minimum.at(x0, lab, starts % w)
+    np.maximum.at(x1, lab, ends % w)
+    np.minimum.at(y0, lab, y)
+    np.maximum.at(y1, lab, y)
+    return np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).astype(np.int32)
+
+
 def _label(name: str, mask: np.ndarray) -> Binarization:
-    labels = measure.label(mask, connectivity=2).astype(np.int32)
-    slices = ndi.find_objects(labels)
-    boxes = np.zeros((len(slices), 4), dtype=np.int32)
-    for i, sl in enumerate(slices):
-        if sl is not None:
-            boxes[i] = (sl[1].start, sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
-    areas = np.bincount(labels.ravel(), minlength=len(slices) + 1)[1:]
+    # scipy's labelling gives skimage's labels (both number components in raster order) in int32
+    # directly; the 3x3 structure is 8-connectivity.
+    labels, n = ndi.label(mask, structure=_EIGHT)
+    boxes = _boxes(labels, n)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     return Binarization(name, labels, boxes, areas)
 
 
@@ -279,7 +308,7 @@ def _count_glyphs(patch: np.ndarray, dark_ink: bool, config: DetectConfig) -> in
         return 0
     t = filters.threshold_otsu(patch)
     ink = patch < t if dark_ink else patch > t
-    labels = measure.label(ink, connectivity=1)
+    labels, _ = ndi.label(ink)  # 4-connectivity, as skimage's connectivity=1
     count = 0
     bh = patch.shape[0]
     for sl in ndi.find_objects(labels):
