@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=None)
     tr.add_argument("--ocr-data", default=None, metavar="DIR", help="an openalpr-train-ocr folder of real character crops")
     tr.add_argument("--plate-data", action="append", default=[], metavar="DIR", help="plate crops (labels.csv) split by plate text (repeatable)")
+    tr.add_argument("--ocr-sources", default=None, help="comma-separated --ocr-data sources to use (br,gb,eu-belgium,...)")
+    tr.add_argument("--real-weight", type=_positive, default=None, help="times each --data crop repeats per epoch (default 3)")
     from alpr import cli_labels
 
     cli_labels.register(sub)
@@ -249,8 +251,9 @@ def _train(args) -> int:
         return status
 
     cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights,
-                      ocr_data=getattr(args, "ocr_data", None), plate_data=getattr(args, "plate_data", []))
-    for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed"):
+                      ocr_data=getattr(args, "ocr_data", None), plate_data=getattr(args, "plate_data", []),
+                      ocr_sources=[x for x in (getattr(args, "ocr_sources", None) or "").split(",") if x])
+    for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed", "real_weight"):
         value = getattr(args, name)
         if value is not None:
             setattr(cfg, name, value)

@@ -53,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     ocr_data: str | None = None  # an openalpr-train-ocr folder: its real crops join fine-tuning (alpr/training/recipe.py)
     plate_data: list[str] = field(default_factory=list)  # plate-crop folders split by plate text, harvested each round
+    ocr_sources: list[str] = field(default_factory=list)  # only these --ocr-data sources ("br", "gb", "eu-belgium", ...); empty: all
     workers: int = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -91,7 +92,7 @@ def main(cfg: TrainConfig) -> dict:
         xg, yg = render_glyphs(cfg.finetune_glyphs_per_class, cfg.input_size, cfg.seed + 2, cfg.workers)
         from alpr.training.recipe import ExtraCrops
 
-        extra = ExtraCrops(cfg.ocr_data, cfg.plate_data, cfg.input_size)
+        extra = ExtraCrops(cfg.ocr_data, cfg.plate_data, cfg.input_size, cfg.ocr_sources)
         for round_no in range(1, cfg.rounds + 1):
             classifier = _as_classifier(model, cfg)
             tr = harvest_crops(train_items, classifier, progress=_progress(f"harvest round {round_no} train"))

@@ -17,8 +17,10 @@ from alpr.training.ocr_data import as_arrays, char_accuracy, plate_holdout, read
 class ExtraCrops:
     """Loads the OCR sources once; harvests the plate folders again each round with the latest model."""
 
-    def __init__(self, ocr_data: str | None, plate_data: list[str], size: int):
+    def __init__(self, ocr_data: str | None, plate_data: list[str], size: int, only: list[str] | None = None):
         self.sources = read_ocr_root(ocr_data, size) if ocr_data else {}
+        if only:
+            self.sources = {name: samples for name, samples in self.sources.items() if name in only}
         self.plate_items = []
         if plate_data:
             from alpr.data import read_dataset
