@@ -172,9 +172,6 @@ class VerifyConfig:
     # 1 wrong read at a plate); real plates mix widths.
     narrow_chars: str = "I1JLT"
     narrow_share: float = 0.6
-    # A repeated glyph ("1111111", "IIIIIII"): this many characters of at most this many kinds.
-    repeat_min_chars: int = 4
-    repeat_max_kinds: int = 2
     # No plate of the benchmark regions has more characters (US vanity plates stop at 8).
     max_chars: int = 8
     # A second or third plate in a photo must carry a digit (words on the car rarely do).

@@ -3,12 +3,11 @@
 A photo's text that is not a plate reads as well as a plate does, so confidence alone cannot tell
 them apart. What does: where it sits and what it says. On the development photos (the training
 files of endtoend/us, eu, br) the shipped reader reported 74 plates away from the labeled plate;
-four rules, each stated in `VerifyConfig`, catch 49 of them and 2 reads at labeled plates, both of
+three rules, each stated in `VerifyConfig`, catch 49 of them and 2 reads at labeled plates, both of
 which were wrong reads:
 
 * a dashcam or camera overlay: a mostly digit string in the photo's top or bottom strip;
 * a grille, a bar or a row of bolts: a string mostly of the narrow glyphs I, 1, J, L, T;
-* a repeated glyph: four or more characters of at most two kinds;
 * too long for any plate (9+ characters: timestamps, phone numbers, dealer names).
 
 And a second plate in a photo must carry a digit: nearly every plate does, and the words on a car
@@ -37,8 +36,6 @@ def why_not_a_plate(read: PlateRead, image_height: int, first: bool, config: Ver
     narrow = sum(ch in config.narrow_chars for ch in text)
     if narrow >= config.narrow_share * n:
         return f"{narrow} of {n} characters of {text!r} are narrow strokes ({config.narrow_chars}): a grille or bars"
-    if n >= config.repeat_min_chars and len(set(text)) <= config.repeat_max_kinds:
-        return f"{text!r} repeats {len(set(text))} glyph(s): a pattern, not a plate"
     if n > config.max_chars:
         return f"{text!r} has {n} characters, more than any plate's {config.max_chars}"
     if not first and config.extra_needs_digit and digits == 0:

@@ -40,15 +40,18 @@ def test_candidates_are_ordered_by_joint_probability():
     assert plates(out) == ["A1X", "A7X", "A1Y", "A7Y", "B1X", "B7X", "B1Y", "B7Y"]
 
 
-def test_confidence_is_the_per_character_geometric_mean_in_percent():
+def test_confidence_is_the_per_character_geometric_mean_in_percent_with_the_layout_prior():
+    # A1X and B7Y share one layout, so one prior: 3 characters of a layout no US label has.
+    prior = COUNTRIES["us"].log_prior("A1X")
+    assert prior < 0
     out = assemble(AMBIGUOUS_3, "us")
-    assert out[0].confidence == pytest.approx(100 * 0.432 ** (1 / 3), abs=1e-3)
-    assert out[-1].confidence == pytest.approx(100 * 0.008 ** (1 / 3), abs=1e-3)
+    assert out[0].confidence == pytest.approx(100 * math.exp((math.log(0.432) + prior) / 3), abs=1e-3)
+    assert out[-1].confidence == pytest.approx(100 * math.exp((math.log(0.008) + prior) / 3), abs=1e-3)
 
 
-def test_certain_characters_give_one_candidate_at_100():
-    out = assemble([sure(c) for c in "ABC123"], "us")
-    assert out == (Candidate("ABC123", 100.0, True),)
+def test_certain_characters_of_the_commonest_layout_give_one_candidate_at_100():
+    out = assemble([sure(c) for c in "123ABC"], "us")
+    assert out == (Candidate("123ABC", 100.0, True),)
 
 
 def test_confidence_is_between_0_and_100():
@@ -263,6 +266,20 @@ def test_a_string_that_fits_no_format_shows_the_penalty_that_ranks_it_below():
 
 def test_dropping_a_crop_is_scored_per_crop_read():
     # "A1" drops the middle crop at 0.55, "AO1" keeps it as O at 0.45: over the same 3 crops.
-    out = assemble([sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")], "us")
+    out = assemble([sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")], "eu")
     assert [(c.plate, c.confidence) for c in out] == [
-        ("A1", pytest.approx(100 * 0.55 ** (1 / 3), abs=1e-3)), ("AO1", pytest.approx(100 * 0.45 ** (1 / 3), abs=1e-3))]
+        ("A1", pytest.approx(100 * math.exp((math.log(0.55) - 3) / 3), abs=1e-3)),
+        ("AO1", pytest.approx(100 * math.exp((math.log(0.45) - 3) / 3), abs=1e-3))]
+
+
+def test_us_layouts_learned_from_labels_settle_a_look_alike():
+    # "123A8C" (###@#@) is 1.5x likelier by pixels than "123ABC" (###@@@, the commonest layout
+    # of the US labels); no label has ###@#@, and the half-weight prior is worth ~9x.
+    fifth = pred(("8", 0.6), ("B", 0.4))
+    out = assemble([sure(c) for c in "123A"] + [fifth, sure("C")], "us")
+    assert plates(out)[:2] == ["123ABC", "123A8C"]
+
+
+def test_us_layout_prior_cannot_outvote_a_clear_read():
+    fifth = pred(("8", 0.99), ("B", 0.01))
+    assert assemble([sure(c) for c in "123A"] + [fifth, sure("C")], "us")[0].plate == "123A8C"
