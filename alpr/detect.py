@@ -133,7 +133,7 @@ def _boxes(labels: np.ndarray, n: int) -> np.ndarray:
     A photo's binarization holds ~10,000 components; one Python object per component (the
     find_objects way) cost ~14 ms per view, the runs of equal labels along each row ~4 ms.
     """
-    h, w = labels.shape
+    w = labels.shape[1]
     flat = labels.ravel()
     starts_run = np.empty(flat.size, dtype=bool)
     starts_run[0] = True

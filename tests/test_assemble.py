@@ -9,7 +9,14 @@ import math
 
 import pytest
 
-from alpr.assemble import COUNTRIES, assemble, count_formats, country, matches, normalize_plate
+from alpr.assemble import (
+    COUNTRIES,
+    assemble,
+    count_formats,
+    country,
+    matches,
+    normalize_plate,
+)
 from alpr.config import AssembleConfig
 from alpr.types import REJECT, Candidate, Prediction
 

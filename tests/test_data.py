@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_plate
 from PIL import Image
 
 from alpr.data import LabeledPlate, harvest_crops, is_holdout, read_dataset
 from alpr.errors import DatasetError
 from alpr.evaluate import PhotoResult, _chars_right, format_table, summarize
 from alpr.types import ALL_CLASSES, Box
-from conftest import make_plate
 
 # --- read_dataset ------------------------------------------------------------------------------
 

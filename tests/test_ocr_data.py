@@ -10,7 +10,14 @@ from alpr.data import LabeledPlate
 from alpr.errors import DatasetError
 from alpr.training import ocr_data
 from alpr.training.ocr_data import (
-    CharSample, as_arrays, holdout_group, plate_holdout, read_box_sheet, read_char_folder, read_ocr_root, split,
+    CharSample,
+    as_arrays,
+    holdout_group,
+    plate_holdout,
+    read_box_sheet,
+    read_char_folder,
+    read_ocr_root,
+    split,
 )
 from alpr.types import ALL_CLASSES
 

@@ -28,7 +28,7 @@ def test_training_with_ocr_and_plate_data_counts_them_and_reports_per_source(ben
         "--ocr-data", str(tiny_ocr_folder(tmp_path)), "--plate-data", str(benchmark_dir / "crops"),
         "--glyphs-per-class", "12", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--rounds", "1",
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     meta = json.loads(out.with_suffix(".json").read_text())
     assert 0 < meta["data"]["ocr_train"] < 30  # the training part of a split by plate

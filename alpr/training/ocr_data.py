@@ -166,7 +166,7 @@ def char_accuracy(classifier, samples: list[CharSample]) -> dict:
             key = f"{classes[t]}->{classes[p]}"
             pairs[key] = pairs.get(key, 0) + 1
     top = sorted(pairs.items(), key=lambda kv: -kv[1])[:6]
-    return {"n": int(len(y)), "accuracy": round(float((pred == y).mean()), 4), "confusions": top}
+    return {"n": len(y), "accuracy": round(float((pred == y).mean()), 4), "confusions": top}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from alpr.training.ocr_data import as_arrays, char_accuracy, plate_holdout, read_ocr_root, split
+from alpr.training.ocr_data import (
+    as_arrays,
+    char_accuracy,
+    plate_holdout,
+    read_ocr_root,
+    split,
+)
 
 
 class ExtraCrops:
@@ -34,7 +40,7 @@ class ExtraCrops:
         from alpr.data import harvest_crops
 
         xs, ys = [self.ocr_x], [self.ocr_y]
-        counts = {"ocr_train": int(len(self.ocr_y))}
+        counts = {"ocr_train": len(self.ocr_y)}
         train_items = [it for it in self.plate_items if not plate_holdout(it)]
         if train_items:
             h = harvest_crops(train_items, classifier, progress=progress)
