@@ -124,14 +124,40 @@ def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect) -> Det
     return Detection(grey, scale, overlay, scaled_components, in_photo)
 
 
+def _boxes(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n, 4) x, y, w, h of labels 1..n, as `ndi.find_objects` would give them, from the rows' runs.
+
+    A photo's binarization holds ~10,000 components; one Python object per component (the
+    find_objects way) cost ~14 ms per view, the runs of equal labels along each row ~4 ms.
+    """
+    w = labels.shape[1]
+    flat = labels.ravel()
+    starts_run = np.empty(flat.size, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=starts_run[1:])
+    starts_run[::w] = True  # a run never continues onto the next row
+    starts = np.flatnonzero(starts_run)
+    ends = np.append(starts[1:], flat.size) - 1
+    lab = flat[starts]
+    keep = lab > 0
+    starts, ends, lab = starts[keep], ends[keep], lab[keep] - 1
+    y = starts // w
+    big = np.iinfo(np.int64).max
+    x0, x1 = np.full(n, big), np.full(n, -1)
+    y0, y1 = np.full(n, big), np.full(n, -1)
+    np.minimum.at(x0, lab, starts % w)
+    np.maximum.at(x1, lab, ends % w)
+    np.minimum.at(y0, lab, y)
+    np.maximum.at(y1, lab, y)
+    return np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).astype(np.int32)
+
+
 def _label(name: str, mask: np.ndarray) -> Binarization:
-    labels = measure.label(mask, connectivity=2).astype(np.int32)
-    slices = ndi.find_objects(labels)
-    boxes = np.zeros((len(slices), 4), dtype=np.int32)
-    for i, sl in enumerate(slices):
-        if sl is not None:
-            boxes[i] = (sl[1].start, sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
-    areas = np.bincount(labels.ravel(), minlength=len(slices) + 1)[1:]
+    # 8-connectivity: a glyph's diagonal strokes (the legs of K, X) stay one component.
+    labels, n = measure.label(mask, connectivity=2, return_num=True)
+    labels = labels.astype(np.int32, copy=False)
+    boxes = _boxes(labels, n)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     return Binarization(name, labels, boxes, areas)
 
 

@@ -75,7 +75,8 @@ def recognize(
     kept = [c for c in detection.candidates if c.kept]
     reads, stage_ms = _read_candidates(image, kept, classifier, country, topn, config)
     timings.update(stage_ms)
-    plates = _choose_plates(reads, config)
+    rejected: list = []
+    plates = _choose_plates(reads, config, image.shape[0], rejected)
     return Recognition(
         image,
         detection.grey,
@@ -87,18 +88,33 @@ def recognize(
         country,
         topn,
         _total(timings, t0),
+        tuple(rejected),
     )
 
 
-def _choose_plates(reads: list[tuple[float, PlateRead]], config: Config) -> list[PlateRead]:
-    """The reads convincing enough to report, best first, one per place in the photo."""
+def _choose_plates(reads: list[tuple[float, PlateRead]], config: Config, image_height: int = 0,
+                   rejected: list | None = None) -> list[PlateRead]:
+    """The reads convincing enough to report, best first, one per place in the photo. Reads the
+    verifier calls no plate are appended to `rejected` as (read, why)."""
+    from alpr.verify import why_not_a_plate
+
     rc = config.read
+
+    def junk(read: PlateRead, first: bool) -> bool:
+        return bool(image_height) and bool(why_not_a_plate(read, image_height, first, config.verify))
+
     plates: list[PlateRead] = []
-    best_score = reads[0][0] if reads else 0.0
+    # A read the verifier calls no plate (a timestamp, a grille) is not reported and does not set
+    # the bar for the others: the real plate behind it is judged as the first plate.
+    best_score = next((score for score, read in reads if not junk(read, True)), 0.0)
     for score, read in reads:
         if score <= 0 or len(plates) >= rc.max_plates:
             continue
         first = not plates
+        if junk(read, first):
+            if rejected is not None:
+                rejected.append((read, why_not_a_plate(read, image_height, first, config.verify)))
+            continue
         min_chars = rc.min_chars if first else rc.extra_min_chars
         min_conf = rc.min_confidence if first else rc.extra_min_confidence
         if len(read.plate) < min_chars or read.confidence < min_conf:
@@ -109,6 +125,16 @@ def _choose_plates(reads: list[tuple[float, PlateRead]], config: Config) -> list
             continue  # a second read of a plate already chosen
         plates.append(read)
     return plates
+
+
+def _first_plausible(reads, image_height: int, config: Config):
+    """The best read that passes the verifier's first-plate rules (a digit-free vanity plate may lead)."""
+    from alpr.verify import why_not_a_plate
+
+    for score, read in reads:
+        if score > 0 and not why_not_a_plate(read, image_height, first=True, config=config.verify):
+            return read
+    return None
 
 
 def _read_candidates(image, candidates, classifier, country_code, topn, config: Config, margin: bool = True):

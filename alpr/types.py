@@ -150,6 +150,8 @@ class Recognition:
     country: str
     topn: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Reads not reported because the plate verifier (alpr/verify.py) said they are no plate: (read, why).
+    rejected: tuple[tuple[PlateRead, str], ...] = ()
 
     @property
     def width(self) -> int:

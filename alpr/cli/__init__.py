@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rounds", type=_positive, default=None)
     tr.add_argument("--batch-size", type=_positive, default=None)
     tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--ocr-data", default=None, metavar="DIR", help="an openalpr-train-ocr folder of real character crops")
+    tr.add_argument("--plate-data", action="append", default=[], metavar="DIR", help="plate crops (labels.csv) split by plate text (repeatable)")
+    tr.add_argument("--ocr-sources", default=None, help="comma-separated --ocr-data sources to use (br,gb,eu-belgium,...)")
+    tr.add_argument("--real-weight", type=_positive, default=None, help="times each --data crop repeats per epoch (default 3)")
     from alpr.cli import labels as cli_labels
 
     cli_labels.register(sub)
@@ -270,8 +274,10 @@ def _train(args) -> int:
     if status is not None:
         return status
 
-    cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights)
-    for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed"):
+    cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights,
+                      ocr_data=getattr(args, "ocr_data", None), plate_data=getattr(args, "plate_data", []),
+                      ocr_sources=[x for x in (getattr(args, "ocr_sources", None) or "").split(",") if x])
+    for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed", "real_weight"):
         value = getattr(args, name)
         if value is not None:
             setattr(cfg, name, value)

@@ -51,6 +51,9 @@ class TrainConfig:
     finetune_lr: float = 5e-4  # lower: the pretrained features must move, not be relearnt
     real_weight: int = 3  # each real crop appears this many times per fine-tune epoch (augmented)
     seed: int = 0
+    ocr_data: str | None = None  # an openalpr-train-ocr folder: its real crops join fine-tuning (alpr/training/recipe.py)
+    plate_data: list[str] = field(default_factory=list)  # plate-crop folders split by plate text, harvested each round
+    ocr_sources: list[str] = field(default_factory=list)  # only these --ocr-data sources ("br", "gb", "eu-belgium", ...); empty: all
     workers: int = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -87,6 +90,9 @@ def main(cfg: TrainConfig) -> dict:
         train_items = [it for it in items if not is_holdout(it)]
         val_items = [it for it in items if is_holdout(it)]
         xg, yg = render_glyphs(cfg.finetune_glyphs_per_class, cfg.input_size, cfg.seed + 2, cfg.workers)
+        from alpr.training.recipe import ExtraCrops
+
+        extra = ExtraCrops(cfg.ocr_data, cfg.plate_data, cfg.input_size, cfg.ocr_sources)
         for round_no in range(1, cfg.rounds + 1):
             classifier = _as_classifier(model, cfg)
             tr = harvest_crops(train_items, classifier, progress=_progress(f"harvest round {round_no} train"))
@@ -100,8 +106,10 @@ def main(cfg: TrainConfig) -> dict:
                 print(f"harvest round {round_no} gave no real crops to train on; fine-tuning skipped", flush=True)
                 break
             xr, yr = np.stack(tr.images), np.array(tr.labels)
-            x = np.concatenate([np.repeat(xr, cfg.real_weight, axis=0), xg])
-            y = np.concatenate([np.repeat(yr, cfg.real_weight), yg])
+            xe, ye, extra_counts = extra.round(classifier, progress=_progress(f"harvest round {round_no} plate-data"))
+            print(f"extra real crops round {round_no} {extra_counts}", flush=True)
+            x = np.concatenate([np.repeat(xr, cfg.real_weight, axis=0), xg, xe.reshape(-1, *xg.shape[1:])])
+            y = np.concatenate([np.repeat(yr, cfg.real_weight), yg, ye])
             if va.labels:
                 xv, yv = np.stack(va.images), np.array(va.labels)
             else:
@@ -114,8 +122,11 @@ def main(cfg: TrainConfig) -> dict:
                 "plates_train": tr.plates_used,
                 "plates_val": va.plates_used,
                 "glyphs_finetune": len(yg),
+                **extra_counts,
             }
     val_report = per_class_accuracy(model, xv, yv)
+    if cfg.data and extra.sources:
+        val_report["ocr_sources_holdout"] = extra.report(_as_classifier(model, cfg))
 
     # ---- save: model, then metadata beside it (the config that made it included) ----
     out = Path(cfg.out)

@@ -9,7 +9,14 @@ import math
 
 import pytest
 
-from alpr.assemble import COUNTRIES, assemble, country, matches, normalize_plate
+from alpr.assemble import (
+    COUNTRIES,
+    assemble,
+    count_formats,
+    country,
+    matches,
+    normalize_plate,
+)
 from alpr.config import AssembleConfig
 from alpr.types import REJECT, Candidate, Prediction
 
@@ -40,15 +47,18 @@ def test_candidates_are_ordered_by_joint_probability():
     assert plates(out) == ["A1X", "A7X", "A1Y", "A7Y", "B1X", "B7X", "B1Y", "B7Y"]
 
 
-def test_confidence_is_the_per_character_geometric_mean_in_percent():
+def test_confidence_is_the_per_character_geometric_mean_in_percent_with_the_layout_prior():
+    # A1X and B7Y share one layout, so one prior: 3 characters of a layout no US label has.
+    prior = COUNTRIES["us"].log_prior("A1X")
+    assert prior < 0
     out = assemble(AMBIGUOUS_3, "us")
-    assert out[0].confidence == pytest.approx(100 * 0.432 ** (1 / 3), abs=1e-3)
-    assert out[-1].confidence == pytest.approx(100 * 0.008 ** (1 / 3), abs=1e-3)
+    assert out[0].confidence == pytest.approx(100 * math.exp((math.log(0.432) + prior) / 3), abs=1e-3)
+    assert out[-1].confidence == pytest.approx(100 * math.exp((math.log(0.008) + prior) / 3), abs=1e-3)
 
 
-def test_certain_characters_give_one_candidate_at_100():
-    out = assemble([sure(c) for c in "ABC123"], "us")
-    assert out == (Candidate("ABC123", 100.0, True),)
+def test_certain_characters_of_the_commonest_layout_give_one_candidate_at_100():
+    out = assemble([sure(c) for c in "123ABC"], "us")
+    assert out == (Candidate("123ABC", 100.0, True),)
 
 
 def test_confidence_is_between_0_and_100():
@@ -209,3 +219,74 @@ def test_normalize_plate_of_nothing_is_empty():
 def test_eu_template_bonus_sits_between_a_doubtful_and_a_clear_read():
     # Documents the constant the two eu bonus tests above sit on either side of.
     assert 0.9 / 0.1 < math.exp(COUNTRIES["eu"].bonus) < 0.99 / 0.01
+
+
+# --- formats as priors, and the confidence that ranks (issue 11 item 4, issue 10 item 3) --------
+
+
+def test_br_prefers_the_old_format_when_a_zero_in_the_fifth_place_looks_like_an_o():
+    # "ABC1O23" fits Mercosul and is 2.3x likelier by pixels; every labeled Brazilian plate of the
+    # benchmark's era is LLLDDDD, so the old format wins the look-alike.
+    fifth = pred(("O", 0.7), ("0", 0.3))
+    out = assemble([sure(c) for c in "ABC1"] + [fifth] + [sure(c) for c in "23"], "br")
+    assert plates(out)[:2] == ["ABC1023", "ABC1O23"]
+
+
+def test_br_still_reads_mercosul_when_the_letter_is_clear():
+    # 0.9995 / 0.0005 = 2000x evidence outweighs the old format's ~970x prior.
+    fifth = pred(("D", 0.9995), ("0", 0.0005))
+    out = assemble([sure(c) for c in "ABC1"] + [fifth] + [sure(c) for c in "23"], "br")
+    assert out[0].plate == "ABC1D23"
+
+
+def test_br_prior_comes_from_counted_labels():
+    spec = COUNTRIES["br"]
+    assert spec.log_prior("ABC1234") == 0.0
+    assert spec.log_prior("ABC1D23") == pytest.approx(math.log(1 / (spec.counts[0] + 1)))
+    assert spec.log_prior("ABCD234") < spec.log_prior("ABC1D23")
+
+
+def test_count_formats_counts_each_plate_for_its_first_fitting_template():
+    assert count_formats(["ABC1234", "XYZ9876", "ABC1D23", "HELLO"], ("@@@####", "@@@#@##")) == ((2, 1), 1)
+
+
+@pytest.mark.parametrize("code, predictions", [
+    ("br", [sure("A"), sure("B"), sure("C"), pred(("I", 0.9), ("1", 0.1))] + [sure(c) for c in "234"]),
+    ("eu", [sure(c) for c in "RK857A"] + [pred(("1", 0.9), ("I", 0.1))]),
+    ("us", [sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")]),
+    ("eu", [sure(c) for c in "AB123"] + [pred(("O", 0.4), (REJECT, 0.35), ("Q", 0.25))] + [sure(c) for c in "CD"]),
+])
+def test_candidates_are_sorted_by_the_confidence_they_show(code, predictions):
+    out = assemble(predictions, code, topn=10)
+    shown = [c.confidence for c in out]
+    assert len(shown) >= 2
+    assert shown == sorted(shown, reverse=True)
+
+
+def test_a_string_that_fits_no_format_shows_the_penalty_that_ranks_it_below():
+    # The headline fits the Brazilian format at 0.1 for one crop; "ABCI234" is likelier by
+    # pixels, and the page must not show it with the higher confidence while ranking it second.
+    out = assemble([sure("A"), sure("B"), sure("C"), pred(("I", 0.9), ("1", 0.1))] + [sure(c) for c in "234"], "br")
+    assert plates(out) == ["ABC1234", "ABCI234"]
+    assert out[0].confidence > out[1].confidence
+
+
+def test_dropping_a_crop_is_scored_per_crop_read():
+    # "A1" drops the middle crop at 0.55, "AO1" keeps it as O at 0.45: over the same 3 crops.
+    out = assemble([sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")], "eu")
+    assert [(c.plate, c.confidence) for c in out] == [
+        ("A1", pytest.approx(100 * math.exp((math.log(0.55) - 3) / 3), abs=1e-3)),
+        ("AO1", pytest.approx(100 * math.exp((math.log(0.45) - 3) / 3), abs=1e-3))]
+
+
+def test_us_layouts_learned_from_labels_settle_a_look_alike():
+    # "123A8C" (###@#@) is 1.5x likelier by pixels than "123ABC" (###@@@, the commonest layout
+    # of the US labels); no label has ###@#@, and the half-weight prior is worth ~9x.
+    fifth = pred(("8", 0.6), ("B", 0.4))
+    out = assemble([sure(c) for c in "123A"] + [fifth, sure("C")], "us")
+    assert plates(out)[:2] == ["123ABC", "123A8C"]
+
+
+def test_us_layout_prior_cannot_outvote_a_clear_read():
+    fifth = pred(("8", 0.99), ("B", 0.01))
+    assert assemble([sure(c) for c in "123A"] + [fifth, sure("C")], "us")[0].plate == "123A8C"

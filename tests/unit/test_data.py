@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_plate
 from PIL import Image
 
 from alpr.data import LabeledPlate, harvest_crops, is_holdout, read_dataset
 from alpr.errors import DatasetError
 from alpr.evaluate import PhotoResult, _chars_right, format_table, summarize
 from alpr.types import ALL_CLASSES, Box
-from conftest import make_plate
 
 # --- read_dataset ------------------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ def test_chars_right_is_never_negative():
     assert _chars_right("XXXXXXXXXX", "AB") == 0
 
 
-def result(group: str, truth: str, read: str, ms: float, detected: bool = True, candidates=None) -> PhotoResult:
+def result(group: str, truth: str, read: str, ms: float, detected: bool = True, candidates=None, extra: int = 0) -> PhotoResult:
     return PhotoResult(
         path=f"{group}/{truth}.jpg",
         group=group,
@@ -182,12 +183,13 @@ def result(group: str, truth: str, read: str, ms: float, detected: bool = True, 
         char_correct=_chars_right(read, truth),
         ms=ms,
         stage_ms={"detect": 10.0, "segment": 2.0, "classify": 3.0, "assemble": 1.0, "total": ms},
+        extra=extra,
     )
 
 
 RESULTS = [
     result("us", "ABC123", "ABC123", 100.0),
-    result("us", "XYZ789", "XYZ788", 200.0, candidates=["XYZ788", "XYZ789"]),
+    result("us", "XYZ789", "XYZ788", 200.0, candidates=["XYZ788", "XYZ789"], extra=3),
     result("eu", "AB123CD", "", 50.0, detected=False, candidates=[]),
 ]
 
@@ -232,8 +234,34 @@ def test_format_table_has_a_header_a_rule_and_one_line_per_row():
 def test_format_table_row_shows_counts_percentages_and_times():
     lines = format_table(summarize(RESULTS), topn=10).splitlines()
     assert lines[3].split() == ["us", "2", "2", "1", "(", "50.0%)", "2", "(100.0%)", "91.7%", "150.0", "200.0",
-                                "10.0/2.0/3.0/1.0"]
+                                "1.50", "10.0/2.0/3.0/1.0", "|", "10.0/2.0/3.0/1.0"]
+
+
+def test_summarize_counts_plates_reported_away_from_the_labeled_one_per_photo():
+    rows = {r["group"]: r for r in summarize(RESULTS)}
+    assert (rows["us"]["extra_plates"], rows["us"]["extra_per_photo"]) == (3, 1.5)
+    assert rows["all"]["extra_per_photo"] == 1.0
+
+
+def test_summarize_gives_each_stage_its_90th_percentile():
+    rows = {r["group"]: r for r in summarize(RESULTS)}
+    assert rows["all"]["stage_p90_ms"] == {"detect": 10.0, "segment": 2.0, "classify": 3.0, "assemble": 1.0}
 
 
 def test_format_table_names_the_topn_column_after_topn():
     assert "top-5" in format_table(summarize(RESULTS), topn=5).splitlines()[0]
+
+
+def test_score_counts_the_plates_reported_away_from_the_labeled_box():
+    from alpr.evaluate import _score
+    from alpr.types import Candidate, PlateRead, Recognition
+
+    def plate(text, box):
+        return PlateRead(box, box, np.zeros((4, 4, 3), np.uint8), (), (), (Candidate(text, 90.0, True),), "x", 0.0)
+
+    truth = Box(100, 100, 80, 20)
+    plates = (plate("20140522", Box(0, 0, 90, 10)), plate("ABC123", Box(98, 101, 82, 19)), plate("IIII", Box(300, 300, 50, 20)))
+    image = np.zeros((400, 400, 3), np.uint8)
+    rec = Recognition(image, image[..., 0] / 255.0, 1.0, np.zeros((400, 400), np.int32), (), (), plates, "us", 10)
+    scored = _score(LabeledPlate(Path("car.jpg"), "ABC123", truth, "us"), rec, 10.0)
+    assert (scored.read, scored.top1, scored.extra) == ("ABC123", True, 2)
