@@ -88,6 +88,8 @@ class SegmentConfig:
     # "W", "M" and "X" in European fonts are ~0.65 as tall as wide; two touching glyphs ~0.5 or less.
     min_char_aspect: float = 0.6
     max_char_aspect: float = 8.0
+    # A thin ring or a frame's corner fills under 15% of its box; the thinnest glyph strokes ("1" in a
+    # wide box, a blurred "7") fill more.
     min_char_extent: float = 0.15
     # Glyph strokes fill 30-75% of their box; a fuller blob is a block (the blue EU band, a sticker)
     # unless it is a tall solid bar ("I", "1"), which the segmenter lets through by its shape.
@@ -99,6 +101,8 @@ class SegmentConfig:
     max_split_extent: float = 0.65
     # A row of glyphs is mostly plate: more ink than this in the row's box means inverted polarity.
     max_row_ink: float = 0.55
+    # The longest plates read here have 8 characters (US vanity, EU); 10 leaves room for a separator
+    # read as a crop without keeping a row of grille bars or a line of text.
     max_chars: int = 10
     # Segmentations (one per binarization, best-looking first) whose crops the classifier reads;
     # the most confident read wins. 3 of 4 catches nearly every rescue at 3/4 of the cost.
