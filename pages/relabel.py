@@ -78,9 +78,9 @@ except AlprError:
     undoable = None
 undo_words = undoable.describe() if undoable is not None else ""
 tools.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=actions.undo,
-               args=(undoable.id if undoable else None, undo_words), shortcut="Alt+Z", disabled=undoable is None,
-               help=(f"Take back {undo_words} (Alt+Z). The history is kept with the labels, so Undo works after a "
-                     "reload too." if undoable else "Nothing to undo in this data folder"))
+             args=(undoable.id if undoable else None, undo_words), shortcut="Alt+Z", disabled=undoable is None,
+             help=(f"Take back {undo_words} (Alt+Z). The history is kept with the labels, so Undo works after a "
+                   "reload too." if undoable else "Nothing to undo in this data folder"))
 tools.download_button(
     "Export", actions.export_zip, file_name="alpr-labels.zip", mime="application/zip", on_click="ignore",
     icon=":material/download:", key="relabel_export",
