@@ -420,3 +420,72 @@ def send_to_store(store, evaluation: Evaluation, indices: list[int], classifier,
             plate_crop=item.box is None, classifier=classifier, name=name, box=item.box, source="import", author=author,
         )
         yield SentPlate(item.path, name, result.plate_id, result.matched, result.characters, len(item.plate))
+
+
+# --- how the Evaluate page says its numbers (pure, so the wording is tested without Streamlit) -------
+
+def share_text(n: float, total: float = 1) -> str:
+    """A share as people read it: 100% and 0% without decimals (they are exact), others with one."""
+    if not total:
+        return "–"
+    share = n / total
+    return f"{share:.0%}" if share in (0, 1) else f"{share:.1%}"
+
+
+def read_markdown(read: str, truth: str) -> str:
+    """The read in Markdown, its characters that differ from the truth in red."""
+    if not read:
+        return ":red[nothing]"
+    if len(read) != len(truth):
+        return f":red[**{read}**]"
+    return "".join(f"**{a}**" if a == b else f":red[**{a}**]" for a, b in zip(read, truth))
+
+
+def why_wrong(result: PhotoResult, topn: int) -> str:
+    """Why a plate missed top-1, in a few words ("" when nothing more than the read itself says it)."""
+    why = result.error or ("" if result.detected else "no plate found at the labeled box")
+    if not why and result.truth in result.candidates:
+        why = f"right plate among the top {topn}"
+    return why
+
+
+def group_rows(runs: list[ModelRun], topn: int) -> list[dict]:
+    """One row per model and folder group (the last, "all"), shares in percent, for the groups table."""
+    rows = []
+    for run in runs:
+        for r in summarize(list(run.results)):
+            n = max(r["photos"], 1)
+            rows.append({
+                "Model": run.version, "Group": r["group"], "Plates": r["photos"], "Found": 100 * r["detected"] / n,
+                "Top-1": 100 * r["top1"] / n, f"Top-{topn}": 100 * r["topn"] / n, "Characters": 100 * r["char_accuracy"],
+                "Median ms": r["median_ms"], "p90 ms": r["p90_ms"], "Unreadable files": r["errors"],
+            })
+    return rows
+
+
+def sent_messages(sent: list[SentPlate]) -> list[tuple[str, str]]:
+    """What sending plates to the relabel queue says, one (kind, text) per plate: a warning for a
+    plate whose cut did not fit its truth, since its characters were not labeled."""
+    messages = []
+    for plate in sent:
+        if plate.matched:
+            messages.append(("success", f"{plate.name} is plate #{plate.plate_id} in the relabel queue: "
+                                        f"{plate.characters} characters labeled from its truth"))
+        else:
+            messages.append(("warning", f"{plate.name} is plate #{plate.plate_id} in the relabel queue, but it was "
+                                        f"cut into {plate.characters} segments for {plate.expected} characters: "
+                                        "fix it on the Relabel page"))
+    return messages
+
+
+SENT_MESSAGES_SHOWN = 3  # more than this many plates sent at once are said in one line (errors still one each)
+
+
+def fold_messages(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Many messages of one send folded into a count, keeping every error."""
+    if len(messages) <= SENT_MESSAGES_SHOWN:
+        return messages
+    kinds = [k for k, _ in messages]
+    return [("success", f"Sent {kinds.count('success') + kinds.count('warning')} plates to the relabel queue "
+                        f"({kinds.count('warning')} need their segmentation fixed)")] + [
+        m for m in messages if m[0] == "error"]

@@ -122,3 +122,29 @@ def outlined_photo(rec, max_side: int = 1400, config: ReadViewConfig = DEFAULT_V
         draw.rectangle((tx, ty, tx + w, ty + h), fill=colour)
         draw.text((tx + line + 3 - left, ty + line + 2 - top), label, font=font, fill=(255, 255, 255))
     return np.asarray(image)
+
+
+def plain_binarization(name: str) -> str:
+    """"otsu/dark" in words: how the photo was turned black and white, and which ink was read."""
+    method, _, ink = (name or "").partition("/")
+    how = {"otsu": "whole-photo threshold", "local": "local threshold", "adaptive": "local threshold"}.get(
+        method, method or "threshold")
+    colour = {"dark": "dark characters on a light plate", "light": "light characters on a dark plate"}.get(ink, ink)
+    return f"{colour} ({how})" if colour else how
+
+
+def batch_lines(rows, config: ReadViewConfig = DEFAULT_VIEW) -> list[dict]:
+    """The batch table of many photos: one line per plate, best reading first within its photo; a
+    photo without a plate (or an unusable file) keeps one line. `rows` are the app's BatchRows."""
+    lines = []
+    for n, r in enumerate(rows, start=1):
+        readings = sorted(r.readings, key=lambda t: -t[1]) or [("", None, None)]
+        for k, (text, conf, template) in enumerate(readings, start=1):
+            uncertain = conf is not None and conf < config.certain_plate_confidence
+            lines.append({
+                "Photo": n, "File": r.file, "Plate #": k if r.readings else None, "Plate": text,
+                "Confidence": conf, "Matches template": template,
+                "Read": "" if conf is None else ("uncertain" if uncertain or not template else "certain"),
+                "Plates found": r.plates, "ms": None if r.ms is None else round(r.ms), "Error": r.error or "",
+            })
+    return lines

@@ -7,25 +7,19 @@ import streamlit as st
 
 from alpr import figures
 from alpr import app as appstate
-from alpr.app.flash import flash, pending as pending_flashes
+from alpr.app.evaluate_view import STATE_KEY as _STATE
+from alpr.app.evaluate_view import TOPN, dataset, error_gallery, groups_table, labeled_folders, summary_cards
+from alpr.app.flash import pending as pending_flashes
 from alpr import evaluate as ev
 from alpr.assemble import COUNTRIES
-from alpr.data import read_dataset
 from alpr.errors import AlprError
-from alpr.imageio import encode_png, load_image
-from alpr.paths import folder_choices
 
 appstate.require_router("evaluate")
 
 log = logging.getLogger("alpr.app")
 
 STATIC_PLOT = {"displayModeBar": False}
-TOPN = 10
 DEFAULT_LIMIT = 50
-GALLERY_COLUMNS = 4
-GALLERY_PAGE = 12
-_STATE = "evaluate_state"
-_SENT = "evaluate_sent"
 
 
 st.title("Evaluate")
@@ -37,17 +31,6 @@ st.markdown(
 
 
 # --- where the labeled plates come from -------------------------------------------------------------
-
-@st.cache_data(ttl=60, show_spinner=False)
-def labeled_folders(roots: tuple[str, ...]) -> dict[str, str]:
-    """Picker label -> resolved folder, for every labeled folder under the allowed roots."""
-    return folder_choices([Path(r) for r in roots], ev.find_labeled_folders)
-
-
-@st.cache_data(ttl=60, show_spinner="Reading the labels…")
-def dataset(folder: str) -> list:
-    return read_dataset(folder)
-
 
 roots = appstate.data_roots()
 models = appstate.model_choices()
@@ -157,70 +140,7 @@ if evaluation is None:
     st.info("Choose a labeled folder (or upload a zip) and press **Run evaluation**.", icon=":material/info:")
     st.stop()
 
-
 # --- results ---------------------------------------------------------------------------------
-
-def _pct(n: float, total: float = 1) -> str:
-    """A share as people read it: 100% and 0% without decimals (they are exact), others with one."""
-    if not total:
-        return "–"
-    share = n / total
-    return f"{share:.0%}" if share in (0, 1) else f"{share:.1%}"
-
-
-_SAME = {"delta": "no change", "delta_color": "off", "delta_arrow": "off"}
-
-
-def summary_cards(run: ev.ModelRun, base: ev.ModelRun | None) -> None:
-    """One model's headline numbers; with `base`, each with its difference to the base model."""
-    row = ev.summarize(list(run.results))[-1]
-    ref = ev.summarize(list(base.results))[-1] if base else None
-    n = max(row["photos"], 1)
-
-    def delta(key: str, share: bool = True) -> dict:
-        """The metric's delta and its colour: the difference to the base model, grey when none."""
-        if ref is None:
-            return {}
-        if share:
-            d = 100 * (row[key] / n - ref[key] / max(ref["photos"], 1))
-            text = f"{d:+.1f} pp"
-        else:
-            d = row[key] - ref[key]
-            text = f"{d:+.1f} ms"
-        if abs(d) < 0.05:
-            return _SAME
-        return {"delta": text, "delta_color": "normal" if share else "inverse"}
-
-    cards = st.container(horizontal=True, gap="small", wrap=False)
-    cards.metric("Plate found", _pct(row["detected"], n), border=True, width="stretch", **delta("detected"),
-                 help=f"{row['detected']} of {row['photos']}: a plate was read where the label's box is")
-    cards.metric("Top-1", _pct(row["top1"], n), border=True, width="stretch", **delta("top1"),
-                 help=f"{row['top1']} of {row['photos']} read exactly")
-    cards.metric(f"Top-{TOPN}", _pct(row["topn"], n), border=True, width="stretch", **delta("topn"),
-                 help=f"{row['topn']} of {row['photos']} with the right plate among the {TOPN} best candidates")
-    chars = {}
-    if ref is not None:
-        d = 100 * (row["char_accuracy"] - ref["char_accuracy"])
-        chars = {"delta": f"{d:+.1f} pp", "delta_color": "normal"} if abs(d) >= 0.05 else _SAME
-    cards.metric("Characters", _pct(row["char_accuracy"]), border=True, width="stretch", **chars,
-                 help="Characters of the labels read right (length minus edit distance)")
-    cards.metric("Per photo", f"{row['median_ms']:.0f} ms", border=True, width="stretch",
-                 **delta("median_ms", share=False),
-                 help=f"Median time to read one photo; 90th percentile {row['p90_ms']:.0f} ms")
-
-
-def group_table(runs) -> pd.DataFrame:
-    rows = []
-    for run in runs:
-        for r in ev.summarize(list(run.results)):
-            n = max(r["photos"], 1)
-            rows.append({
-                "Model": run.version, "Group": r["group"], "Plates": r["photos"], "Found": 100 * r["detected"] / n,
-                "Top-1": 100 * r["top1"] / n, f"Top-{TOPN}": 100 * r["topn"] / n, "Characters": 100 * r["char_accuracy"],
-                "Median ms": r["median_ms"], "p90 ms": r["p90_ms"], "Unreadable files": r["errors"],
-            })
-    return pd.DataFrame(rows)
-
 
 runs = evaluation.runs
 limited = f" (the first {len(evaluation.items)} of {evaluation.available})" if len(evaluation.items) < evaluation.available else ""
@@ -253,9 +173,7 @@ if len(runs) == 2:
                 for kind, paths in (("fixed", changes["fixed"]), ("broken", changes["broken"])) for p in paths
             ]), hide_index=True, key="evaluate_changes")
 
-percent = st.column_config.NumberColumn(format="%.1f%%")
-st.dataframe(group_table(runs), hide_index=True, key="evaluate_groups",
-             column_config={k: percent for k in ("Found", "Top-1", f"Top-{TOPN}", "Characters")})
+groups_table(runs)
 
 focus = runs[0]
 if len(runs) == 2:
@@ -266,97 +184,13 @@ errors = [(i, r) for i, r in enumerate(focus.results) if not r.top1]
 tab_errors, tab_confusion, tab_classes, tab_timing = st.tabs(
     [f"Errors ({len(errors)})", "Confusion matrix", "Per class", "Timing"], key="evaluate_tab")
 
-
-# --- error gallery ---------------------------------------------------------------------------
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def thumbnail(path: str, box: tuple | None) -> bytes:
-    from alpr.types import Box
-
-    return encode_png(figures.error_thumbnail(load_image(path), Box(*box) if box else None))
-
-
-def _send(indices: list[int], run_index: int) -> None:
-    """Store the plates with their labeled text (and the model's guesses), for the Relabel page."""
-    current: ev.Evaluation = st.session_state[_STATE]
-    sent: dict = st.session_state.setdefault(_SENT, {})
-    messages = []
-    try:
-        store = appstate.get_store()
-        classifier = appstate.load_model(current.runs[run_index].path)
-        for plate in ev.send_to_store(store, current, indices, classifier, appstate.author()):
-            sent[str(plate.path)] = (plate.plate_id, plate.matched, plate.characters)
-            if plate.matched:
-                messages.append(("success", f"{plate.name} is plate #{plate.plate_id} in the relabel queue: "
-                                            f"{plate.characters} characters labeled from its truth"))
-            else:
-                messages.append(("warning", f"{plate.name} is plate #{plate.plate_id} in the relabel queue, but it was "
-                                            f"cut into {plate.characters} segments for {plate.expected} characters: "
-                                            "fix it on the Relabel page"))
-    except AlprError as exc:
-        messages.append(("error", f"Could not send to the relabel queue: {exc}"))
-    except Exception as exc:  # noqa: BLE001 - no traceback on the page
-        log.exception("sending to the relabel queue failed")
-        messages.append(("error", f"Could not send to the relabel queue: {type(exc).__name__}: {exc}"))
-    if len(messages) > 3:
-        kinds = [k for k, _ in messages]
-        messages = [("success", f"Sent {kinds.count('success') + kinds.count('warning')} plates to the relabel queue "
-                                f"({kinds.count('warning')} need their segmentation fixed)")] + [
-            m for m in messages if m[0] == "error"]
-    for kind, text in messages:
-        flash("evaluate", kind, text)
-
-
-def _diff(read: str, truth: str) -> str:
-    """The read in Markdown, its characters that differ from the truth in red."""
-    if not read:
-        return ":red[nothing]"
-    if len(read) != len(truth):
-        return f":red[**{read}**]"
-    return "".join(f"**{a}**" if a == b else f":red[**{a}**]" for a, b in zip(read, truth))
-
-
 with tab_errors:
     for kind, text in pending_flashes("evaluate"):
         {"error": st.error, "warning": st.warning}.get(kind, st.success)(text)
     if not errors:
         st.success(f"{focus.version} read every plate right.", icon=":material/check_circle:")
     else:
-        run_index = runs.index(focus)
-        sent = st.session_state.get(_SENT, {})
-        waiting = [i for i, r in errors if r.path not in sent]
-        bar = st.container(horizontal=True, vertical_alignment="center", gap="medium")
-        bar.button(f"Send all {len(waiting)} to the relabel queue", key="evaluate_send_all", icon=":material/send:",
-                   disabled=not waiting, on_click=_send, args=(waiting, run_index),
-                   help="Store each photo with its labeled plate text, so its characters can be fixed on Relabel")
-        bar.page_link("pages/relabel.py", label="Open Relabel", icon=":material/edit_note:")
-        shown = st.session_state.get("evaluate_shown", GALLERY_PAGE)
-        for start in range(0, min(shown, len(errors)), GALLERY_COLUMNS):
-            cols = st.columns(GALLERY_COLUMNS, gap="small")
-            for col, (i, r) in zip(cols, errors[start:start + GALLERY_COLUMNS]):
-                item = evaluation.items[i]
-                with col, st.container(border=True, gap="small"):
-                    try:
-                        st.image(thumbnail(str(item.path), (item.box.x, item.box.y, item.box.w, item.box.h) if item.box else None),
-                                 width="stretch")
-                    except Exception as exc:  # noqa: BLE001 - a broken file is a caption, not a crash
-                        st.caption(f":material/broken_image: {exc}")
-                    st.markdown(f"Truth **{r.truth}**  \nRead {_diff(r.read, r.truth)}")
-                    why = r.error or ("" if r.detected else "no plate found at the labeled box")
-                    if not why and r.truth in r.candidates:
-                        why = f"right plate among the top {TOPN}"
-                    st.caption(f"{Path(r.path).name} · {r.group}" + (f" · {why}" if why else ""))
-                    if r.path in sent:
-                        plate_id, matched, _ = sent[r.path]
-                        st.page_link("pages/relabel.py", label=f"In the queue: plate #{plate_id}",
-                                     icon=":material/check:" if matched else ":material/warning:",
-                                     query_params={"plate": plate_id})
-                    else:
-                        st.button("Send to relabel queue", key=f"evaluate_send_{run_index}_{i}",
-                                  icon=":material/send:", on_click=_send, args=([i], run_index), disabled=bool(r.error))
-        if shown < len(errors):
-            st.button(f"Show more ({len(errors) - shown} left)", key="evaluate_more",
-                      on_click=lambda: st.session_state.update(evaluate_shown=shown + GALLERY_PAGE))
+        error_gallery(evaluation, focus, errors)
 
 
 # --- characters and time ---------------------------------------------------------------------

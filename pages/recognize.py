@@ -1,7 +1,6 @@
 """Recognize: read the plates in photos, and show every decision taken on the way to the answer."""
 import logging
 from pathlib import Path
-from statistics import median
 
 import pandas as pd
 import streamlit as st
@@ -9,10 +8,19 @@ import streamlit as st
 from alpr import figures
 from alpr import app as appstate
 from alpr.api.links import api_docs_markdown
+from alpr.app.recognize_view import (
+    STATIC_PLOT,
+    batch_metrics,
+    batch_table,
+    candidates_table,
+    plate_card,
+    regions_table,
+    show_plate_details,
+)
 from alpr.assemble import COUNTRIES
 from alpr.batch import view as batch_view
 from alpr.errors import ImageLoadError
-from alpr.readview import DEFAULT_VIEW, best_first, corrections, final_chars, outlined_photo, verdict
+from alpr.readview import batch_lines, best_first, outlined_photo, plain_binarization
 
 appstate.require_router("recognize")
 
@@ -21,7 +29,6 @@ log = logging.getLogger("alpr.app")
 # Plotly's toolbar without its logo and the selection tools (nothing here reacts to a selection);
 # zoom, pan and the camera button (save as PNG) stay for looking closely at a photo.
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-STATIC_PLOT = {"displayModeBar": False}
 
 st.title("Recognize")
 st.caption("Find and read the license plates in a photo: each plate is outlined with its text, its characters and "
@@ -87,56 +94,6 @@ if not photos:
 
 # --- one section per photo ---------------------------------------------------------------------
 
-def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list[int], key: str) -> None:
-    """The read of one plate, as a presenter says it: the text, whether to trust it, what the
-    format changed, and the way to fix it."""
-    said = verdict(plate, country_code)
-    with st.container(border=True, gap="small"):
-        colour = {"certain": "green", "uncertain": "orange"}.get(said.state, "gray")
-        st.metric(
-            f"Plate {index + 1}" if many else "Plate", plate.plate or "?", border=False,
-            delta=("matches a template" if said.state == "certain" else said.state) + f" · {plate.confidence:.1f}",
-            delta_color=colour, delta_arrow="off", help=said.why[0].upper() + said.why[1:],
-        )
-        if said.state != "certain":
-            st.caption(f":orange[Uncertain:] {said.why}.")
-        fixed = corrections(plate, country_code)
-        if fixed:
-            st.caption(f"Corrected by the plate format: {fixed}.")
-        st.plotly_chart(figures.plate_figure(plate, final_chars(plate), shown_width=340), key=f"{key}_crop", config=STATIC_PLOT)
-        if index < len(plate_ids):
-            st.page_link("pages/relabel.py", label="Fix this read", icon=":material/edit_note:",
-                         query_params={"plate": plate_ids[index]},
-                         help="Correct the characters on the Relabel page; the fixes become training data.")
-
-
-def show_plate_details(plate, key: str) -> None:
-    """One plate's evidence: what the classifier saw per crop, and every candidate reading."""
-    st.markdown("**What the classifier saw** · each character crop and its most likely classes (∅: not a character)")
-    st.plotly_chart(figures.topk_figure(plate), key=f"{key}_topk", config=STATIC_PLOT)
-
-
-def candidates_table(plate, key: str) -> None:
-    ranked = sorted(plate.candidates, key=lambda c: -c.confidence)
-    table = pd.DataFrame(
-        {
-            "Plate": [c.plate for c in ranked],
-            "Confidence": [c.confidence for c in ranked],
-            "Matches template": [c.matches_template for c in ranked],
-        },
-        index=pd.RangeIndex(1, len(ranked) + 1, name="#"),
-    )
-    st.dataframe(
-        table, key=f"{key}_candidates", height=min(36 + 35 * len(table), 300),
-        column_config={
-            "Plate": st.column_config.TextColumn(width=110),
-            "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=150),
-            "Matches template": st.column_config.CheckboxColumn(
-                "Template", help="Fits one of the country's plate formats", width=80),
-        },
-    )
-
-
 def show_result(photo: appstate.Photo, rec, key: str) -> None:
     """The read first (plates outlined on the photo, their text, crops and top-k), then, folded,
     how the detector decided."""
@@ -189,30 +146,7 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
         with timings_col:
             st.plotly_chart(figures.timings_figure(rec), key=f"{key}_timings", config=STATIC_PLOT)
         with regions_col:
-            st.markdown(f"**Detection regions** ({len(rec.plate_candidates)})")
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        "Kept": [c.kept for c in rec.plate_candidates],
-                        "Reason": [c.reason for c in rec.plate_candidates],
-                        "Found as": [c.source for c in rec.plate_candidates],
-                        "Ink": [plain_binarization(c.binarization) for c in rec.plate_candidates],
-                        "Characters": [c.char_count for c in rec.plate_candidates],
-                        "Score": [round(c.score, 2) for c in rec.plate_candidates],
-                        "Box (x, y, w, h)": [f"{c.box.x}, {c.box.y}, {c.box.w}, {c.box.h}" for c in rec.plate_candidates],
-                    }
-                ),
-                hide_index=True, key=f"{key}_regions", height=260,
-            )
-
-
-def plain_binarization(name: str) -> str:
-    """"otsu/dark" in words: how the photo was turned black and white, and which ink was read."""
-    method, _, ink = (name or "").partition("/")
-    how = {"otsu": "whole-photo threshold", "local": "local threshold", "adaptive": "local threshold"}.get(
-        method, method or "threshold")
-    colour = {"dark": "dark characters on a light plate", "light": "light characters on a dark plate"}.get(ink, ink)
-    return f"{colour} ({how})" if colour else how
+            regions_table(rec, key)
 
 
 def show_photo(photo: appstate.Photo, index: int) -> None:
@@ -245,45 +179,9 @@ def show_batch(photos: list[appstate.Photo]) -> None:
     rows = appstate.read_batch(photos, country, topn, classifier, show_progress, keep=True)
     status.empty()
 
-    read = [r for r in rows if r.error is None]
-    cards = st.container(horizontal=True, gap="small")
-    cards.metric("Photos read", f"{len(read)} of {len(rows)}", border=True, width=210)
-    cards.metric("Plates found", sum(r.plates for r in rows), border=True, width=210)
-    if read:
-        cards.metric("Median time per photo", f"{median(r.ms for r in read):.0f} ms", border=True, width=210)
-    if len(read) < len(rows):
-        cards.metric("Unusable files", len(rows) - len(read), border=True, width=210)
-
-    # One row per plate, best first within its photo; a photo without a plate (or unusable) keeps one row.
-    lines = []
-    for n, r in enumerate(rows, start=1):
-        readings = sorted(r.readings, key=lambda t: -t[1]) or [("", None, None)]
-        for k, (text, conf, template) in enumerate(readings, start=1):
-            uncertain = conf is not None and conf < DEFAULT_VIEW.certain_plate_confidence
-            lines.append({
-                "Photo": n, "File": r.file, "Plate #": k if r.readings else None, "Plate": text,
-                "Confidence": conf, "Matches template": template,
-                "Read": "" if conf is None else ("uncertain" if uncertain or not template else "certain"),
-                "Plates found": r.plates, "ms": None if r.ms is None else round(r.ms), "Error": r.error or "",
-            })
-    table = pd.DataFrame(lines).set_index("Photo")
-    st.dataframe(
-        table, key="recognize_batch_table", height=min(38 + 35 * len(table), 460),
-        column_config={
-            "File": st.column_config.TextColumn(width=200),
-            "Plate #": st.column_config.NumberColumn(help="Plates of one photo, best reading first", width=60),
-            "Plate": st.column_config.TextColumn(width=100),
-            "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=140),
-            "Matches template": st.column_config.CheckboxColumn(
-                "Template", help="The reading fits one of the country's plate formats", width=80),
-            "Read": st.column_config.TextColumn(
-                help=f"Uncertain: confidence under {DEFAULT_VIEW.certain_plate_confidence:.0f} or no plate format "
-                "fits; check it before trusting it", width=90),
-            "Plates found": st.column_config.NumberColumn("Plates", width=70),
-            "ms": st.column_config.NumberColumn("ms", help="Time the pipeline took on the photo", width=70),
-            "Error": st.column_config.TextColumn(help="Why the file could not be read", width="large"),
-        },
-    )
+    batch_metrics(rows)
+    table = pd.DataFrame(batch_lines(rows)).set_index("Photo")
+    batch_table(table)
     footer = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     footer.download_button(
         "Download table as CSV", table.to_csv(), file_name="plates.csv", mime="text/csv", on_click="ignore",

@@ -5,6 +5,8 @@
 - `store`: the label store, who labels, `keep_read` (the explicit write of a read)
 - `training`: device, ImageNet weights, folders for the Train page
 - `startup`: crash notes; `routing`: deep links; `flash`: messages left by actions
+- `relabel_actions`, `relabel_view`, `evaluate_view`, `recognize_view`: the callbacks and widgets of
+  those pages, so each page file only lays out its UI (imported by their page, not re-exported here)
 
 This package and the pages are the only code that imports Streamlit; the pipeline never does.
 """

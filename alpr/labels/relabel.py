@@ -127,3 +127,25 @@ def advice(typed: str, segments: int, can_recut: bool) -> Advice:
         f"{'or ' if merge else ''}mark each extra segment **∅** (not a character); you can also type the text with "
         f"_ for each extra segment, e.g. {example} when the first segment is not a character.",
         fixes)
+
+
+def display_name(label: str | None) -> str:
+    """A class as the page shows it: ∅ for "not a character", ? for none yet."""
+    return "∅" if label == REJECT else (label or "?")
+
+
+def status_text(label: str | None, source: str | None, guess: str | None) -> str:
+    """One character's review state in Markdown: corrected (a person changed the model's guess),
+    confirmed, imported, or not reviewed."""
+    if source == "person":
+        if guess is not None and label != guess:
+            return f":orange[**{display_name(label)}** · corrected]"
+        return f":green[**{display_name(label)}** · confirmed]"
+    if source == "import":
+        return f":green[**{display_name(label)}** · imported]"
+    return ":gray[not reviewed]"
+
+
+def shown_text(labels: Sequence[str | None], guesses: Sequence[str | None]) -> str:
+    """The plate's text as read now: each segment's label, else the model's guess; ∅ segments left out."""
+    return "".join(display_name(lab if lab is not None else g) for lab, g in zip(labels, guesses)).replace("∅", "")

@@ -11,9 +11,12 @@ from alpr.labels.relabel import (
     advice,
     aligned,
     choices,
+    display_name,
     label_plate,
     plate_text,
     save_label,
+    shown_text,
+    status_text,
 )
 from alpr.labels import LabelStore
 from alpr.types import REJECT
@@ -71,3 +74,22 @@ def test_too_many_segments_advise_merging_or_not_a_character():
     assert said.fixes == ("merge", "drop") and "A_BC123" in said.text
     assert advice("ABC123", 7, can_recut=False).fixes == ("drop",)
     assert advice("ABC123", 6, can_recut=True).fixes == ()
+
+
+def test_a_class_is_shown_as_its_letter_reject_as_the_empty_set_and_nothing_as_a_question_mark():
+    assert display_name("A") == "A"
+    assert display_name(REJECT) == "∅"
+    assert display_name(None) == "?"
+
+
+def test_a_label_that_differs_from_the_guess_reads_corrected_and_one_that_agrees_confirmed():
+    assert status_text("B", "person", "8") == ":orange[**B** · corrected]"
+    assert status_text("B", "person", "B") == ":green[**B** · confirmed]"
+    assert status_text("B", "person", None) == ":green[**B** · confirmed]"  # no guess to differ from
+    assert status_text(REJECT, "import", "0") == ":green[**∅** · imported]"
+    assert status_text(None, None, "B") == ":gray[not reviewed]"
+
+
+def test_the_plate_text_shown_takes_labels_over_guesses_and_leaves_out_not_a_character():
+    assert shown_text(["A", None, REJECT, None], ["4", "B", "C", "1"]) == "AB1"
+    assert shown_text([], []) == ""

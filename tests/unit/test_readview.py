@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from alpr.readview import best_first, corrections, final_chars, verdict
+from alpr.app.reads import BatchRow
+from alpr.readview import batch_lines, best_first, corrections, final_chars, plain_binarization, verdict
 from alpr.types import REJECT, Box, Candidate, CharCrop, PlateRead, Prediction
 
 
@@ -56,3 +57,22 @@ def test_the_demo_photo_outlines_each_plate_in_its_verdicts_colour():
     assert shown.shape == image.shape
     assert tuple(shown[115, 99]) == OUTLINE["uncertain"]  # on the outline, just left of the box
     assert tuple(shown[180, 20]) == (128, 128, 128)  # the photo elsewhere untouched
+
+
+def test_the_binarization_is_said_in_words_with_the_ink_first():
+    assert plain_binarization("otsu/dark") == "dark characters on a light plate (whole-photo threshold)"
+    assert plain_binarization("adaptive/light") == "light characters on a dark plate (local threshold)"
+    assert plain_binarization("") == "threshold"
+
+
+def test_the_batch_table_has_a_line_per_plate_best_first_and_one_for_a_photo_without_any():
+    rows = [
+        BatchRow("two.jpg", "ABC123", 95.0, True, 2, 40.0, None, (("XYZ1", 60.0, False), ("ABC123", 95.0, True))),
+        BatchRow("none.jpg", "", None, None, 0, 30.0, None),
+        BatchRow("bad.txt", "", None, None, 0, None, "not an image"),
+    ]
+    lines = batch_lines(rows)
+    assert [(n["Photo"], n["Plate #"], n["Plate"], n["Read"]) for n in lines] == [
+        (1, 1, "ABC123", "certain"), (1, 2, "XYZ1", "uncertain"), (2, None, "", ""), (3, None, "", "")]
+    assert lines[-1]["Error"] == "not an image"
+    assert lines[-1]["ms"] is None
