@@ -161,8 +161,9 @@ async def _round(page, url: str, n: int, r: int, photo: Photo, timeout_ms: int, 
     started = time.monotonic()
     await page.locator(UPLOAD).set_input_files(str(photo.path))
     await page.locator("[data-testid=stHeading]").filter(has_text=photo.name).wait_for(timeout=timeout_ms)
-    await page.get_by_text("Time per stage").first.wait_for(timeout=timeout_ms)
-    await page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=timeout_ms)
+    # Recognize opens on the read: the plate card and its crops; the detector's evidence is folded.
+    await page.locator("summary").filter(has_text="Show how it decided").wait_for(timeout=timeout_ms)
+    await page.get_by_text("What the classifier saw").first.wait_for(timeout=timeout_ms)
     read_s = time.monotonic() - started
     link = page.get_by_role("link", name="Fix this read").first
     shown = tuple(await page.locator("[data-testid=stMetricValue]").all_inner_texts())

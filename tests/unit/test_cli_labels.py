@@ -158,7 +158,7 @@ def test_import_benchmark_reports_progress_and_unreadable_files(labels, tmp_path
     err = done.err.splitlines()
     assert [line for line in err if line.startswith("import ")] == ["import 1/3 plates", "import 2/3 plates", "import 3/3 plates"]
     assert [line for line in err if line.startswith("  skipped: ")] == [
-        "  skipped: broken.png is not an image Pillow can read (got 9 bytes starting with b'not a png'); "
+        '  skipped: broken.png is not an image Pillow can read (9 bytes, starting with the text "not a png"); '
         "save it as JPEG, PNG, WebP, BMP, TIFF or GIF."
     ]
     assert done.out.startswith(f"imported 2 plate(s) from {benchmark} into {tmp_path / 'data' / DB_NAME}: ")
