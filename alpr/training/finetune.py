@@ -13,9 +13,10 @@ This is the job the Train page starts, in its own process. Read top to bottom:
    each crop's pixels holds a fifth of the real crops out: they, and rendered glyphs of their own,
    are the validation set and never train. The arrays are frozen in the run folder;
 4. train in stages with transfer learning: `head` (the feature layers frozen), then `top` (the last
-   convolution block unfrozen, at a lower learning rate). On a GPU: mixed precision, a tf.data
-   pipeline with prefetch, and MirroredStrategy across several GPUs. After every epoch: metrics to
-   metrics.jsonl and TensorBoard, a checkpoint, and early stopping on the validation loss;
+   convolution block unfrozen, at a lower learning rate), with Keras 3 APIs only, so it runs under
+   any KERAS_BACKEND (see `alpr.training.backend`). On a GPU: mixed precision; several devices:
+   keras.distribution.DataParallel (JAX) or MirroredStrategy (TensorFlow). After every epoch:
+   metrics to metrics.jsonl (and TensorBoard where installed), a checkpoint, and early stopping;
 5. compare the best epoch with the model active now on the same validation set, register the
    result as a new version (status "accepted", or "rejected" when it reads worse), and activate it
    only when asked and accepted.
@@ -44,7 +45,9 @@ from alpr.errors import AlprError, ModelError
 from alpr.training.datasets import (Split, Validation, held_out, one_hot, per_crop_repeats, read_training_folder,
                                     render_glyph_set, repeats_for, soft, split_replay)
 from alpr.training.fitting import (PARTS, TensorBoardWriter, cosine, evaluate, load_weights, predict, public,
-                                   save_float32, save_weights, set_trainable, stop_on_signal, tf_dataset, with_dtype)
+                                   save_float32, save_weights, set_trainable, stop_on_signal, with_dtype)
+from alpr.training import backend
+from alpr.training.batches import make_dataset
 from alpr.training.records import EpochRow, JobConfig, RunStatus
 from alpr.types import ALL_CLASSES
 
@@ -197,7 +200,7 @@ class Trainer:
         """Device, base model, data, the training stages, then the result published to the registry.
         Returns the fields the run's status gets when it ends."""
         self._setup_device()
-        with self.strategy.scope():
+        with self.parallel.scope():
             model, parent, backbone, harvest_classifier = self._base_model()
         self.guard.check()
         size = int(model.input_shape[1])
@@ -216,25 +219,26 @@ class Trainer:
 
     # ---- 1. device ----
     def _setup_device(self) -> None:
-        from alpr.classify import describe_device, quiet_tensorflow
+        from alpr.classify import quiet_tensorflow
 
-        quiet_tensorflow()
+        quiet_tensorflow()  # only under the TensorFlow backend
         import keras
-        import tensorflow as tf
 
         self.t_start = time.time()
         keras.utils.set_random_seed(self.cfg.seed)
-        self.gpus = tf.config.list_physical_devices("GPU")
-        self.device = describe_device()
-        self.log(f"device {self.device}")
-        if self.gpus:
-            # float16 compute with float32 weights: about twice the throughput on tensor cores.
-            keras.mixed_precision.set_global_policy("mixed_float16")
-            self.log(f"mixed precision float16 on {len(self.gpus)} GPU(s)")
-        else:
+        found = backend.devices()
+        self.device = found.line
+        self.log(f"device {self.device} · Keras {keras.__version__} on {backend.version()}")
+        policy = backend.precision_policy(self.cfg.precision, found)
+        keras.mixed_precision.set_global_policy(policy)
+        if policy != "float32":
+            self.log(f"mixed precision {policy} (weights stay float32; the saved version is float32)")
+        elif not found.accelerators:
             self.log("no GPU: training on the CPU with the same code, slower")
-        self.strategy = tf.distribute.MirroredStrategy() if len(self.gpus) > 1 else tf.distribute.get_strategy()
-        self.replicas = self.strategy.num_replicas_in_sync
+        self.parallel = backend.Parallel(found)
+        self.replicas = self.parallel.replicas
+        if self.replicas > 1:
+            self.log(f"data parallel: {self.parallel.kind}, global batch {self.cfg.batch_size * self.replicas}")
 
     # ---- 3. the training and validation sets ----
     def _training_sets(self, data: dict) -> tuple[Split, Validation, dict]:
@@ -320,11 +324,11 @@ class Trainer:
             if start >= stage.epochs:
                 continue
             fit = Split(data["x_pre"], one_hot(data["y_pre"])) if stage.name == "pretrain" else train
-            with self.strategy.scope():
+            with self.parallel.scope():
                 set_trainable(model, stage.trainable, backbone)
                 model.compile(optimizer=keras.optimizers.Adam(stage.lr),
                               loss=keras.losses.CategoricalCrossentropy(), metrics=["categorical_accuracy"])
-            train_ds = tf_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.gpus)
+            train_ds = make_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.replicas)
             trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
             self.log(f"training stage {stage.name}: {stage.epochs} epochs at lr {stage.lr:.1e}, {trainable:,} trainable "
                      f"weights, {len(fit.y)} samples per epoch")
@@ -350,13 +354,13 @@ class Trainer:
         model.optimizer.learning_rate.assign(lr)
         self.guard.in_fit = True
         try:
-            hist = model.fit(train_ds, epochs=1, verbose=0, shuffle=False,  # tf.data shuffles
+            hist = model.fit(train_ds, epochs=1, verbose=0, shuffle=False,  # the dataset shuffles
                              callbacks=[stop_on_signal(self.guard)])
         finally:
             self.guard.in_fit = False
         fit_s = time.time() - t0
         self.guard.check()
-        ev = evaluate(predict(model, val.x), val.y, val.parts)
+        ev = evaluate(predict(model, val.x, self.replicas), val.y, val.parts)
         self.guard.check()
         self.epoch_times.append(time.time() - t0)
         state["global_epoch"] += 1
@@ -393,7 +397,7 @@ class Trainer:
 
     # ---- 6. compare with the active model, register, maybe activate ----
     def _publish(self, model, parent: str, backbone: str, size: int, val: Validation, counts: dict) -> dict:
-        new_eval = evaluate(predict(model, val.x), val.y, val.parts)
+        new_eval = evaluate(predict(model, val.x, self.replicas), val.y, val.parts)
         active_eval, against = self._active_eval(val)
         accepted = active_eval is None or new_eval["correct"] >= active_eval["correct"]
         self.log(
