@@ -22,22 +22,27 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     n, h, w = x.shape
     if not n:
         return x
-    angle = rng.uniform(-ROTATE, ROTATE, n)
-    zoom = 1.0 + rng.uniform(-ZOOM, ZOOM, n)  # >1 samples a larger area: the glyph shrinks
-    dy = rng.uniform(-TRANSLATE, TRANSLATE, n) * h
-    dx = rng.uniform(-TRANSLATE, TRANSLATE, n) * w
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    gy, gx = np.meshgrid(np.arange(h, dtype=np.float32) - cy, np.arange(w, dtype=np.float32) - cx, indexing="ij")
+    # float32 and flat gathers throughout: this runs once per training sample on the host, and a GPU
+    # eats batches faster than a slow augmentation could feed it.
+    angle = rng.uniform(-ROTATE, ROTATE, n).astype(np.float32)
+    zoom = (1.0 + rng.uniform(-ZOOM, ZOOM, n)).astype(np.float32)  # >1 samples a larger area: the glyph shrinks
+    dy = (rng.uniform(-TRANSLATE, TRANSLATE, n) * h).astype(np.float32)
+    dx = (rng.uniform(-TRANSLATE, TRANSLATE, n) * w).astype(np.float32)
+    cy, cx = np.float32((h - 1) / 2.0), np.float32((w - 1) / 2.0)
+    gy = (np.arange(h, dtype=np.float32) - cy)[None, :, None]
+    gx = (np.arange(w, dtype=np.float32) - cx)[None, None, :]
     cos, sin = (np.cos(angle) * zoom)[:, None, None], (np.sin(angle) * zoom)[:, None, None]
-    sy = np.clip(cos * gy + sin * gx + cy - dy[:, None, None], 0, h - 1)
-    sx = np.clip(-sin * gy + cos * gx + cx - dx[:, None, None], 0, w - 1)
-    y0, x0 = np.floor(sy).astype(np.int64), np.floor(sx).astype(np.int64)
+    sy = np.clip(cos * gy + sin * gx + (cy - dy)[:, None, None], 0, h - 1)
+    sx = np.clip(cos * gx - sin * gy + (cx - dx)[:, None, None], 0, w - 1)
+    fy, fx = sy - np.floor(sy), sx - np.floor(sx)  # float32 (float32 minus int32 would be float64)
+    y0, x0 = sy.astype(np.int32), sx.astype(np.int32)  # floor: the coordinates are clipped to >= 0
     y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-    fy, fx = (sy - y0).astype(np.float32), (sx - x0).astype(np.float32)
-    b = np.arange(n)[:, None, None]
-    top = x[b, y0, x0] * (1 - fx) + x[b, y0, x1] * fx
-    bottom = x[b, y1, x0] * (1 - fx) + x[b, y1, x1] * fx
-    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+    base = (np.arange(n, dtype=np.int32) * (h * w))[:, None, None]
+    flat = np.ascontiguousarray(x, np.float32).reshape(-1)
+    r0, r1 = base + y0 * w, base + y1 * w
+    a, b, c, d = flat.take(r0 + x0), flat.take(r0 + x1), flat.take(r1 + x0), flat.take(r1 + x1)
+    top, bottom = a + (b - a) * fx, c + (d - c) * fx
+    return top + (bottom - top) * fy
 
 
 def batch_order(n: int, batch: int, rng: np.random.Generator, replicas: int = 1) -> list[np.ndarray]:
@@ -51,27 +56,29 @@ def batch_order(n: int, batch: int, rng: np.random.Generator, replicas: int = 1)
     return [order[i:i + batch] for i in range(0, len(order), batch)]
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, replicas: int = 1):
-    """A `keras.utils.PyDataset` of augmented (crops[..., None], targets) batches, reshuffled each epoch."""
+def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, replicas: int = 1, workers: int = 1):
+    """A `keras.utils.PyDataset` of augmented (crops[..., None], targets) batches, reshuffled each epoch.
+    Each batch draws its warps from (seed, epoch, batch index), so threads (`workers` > 1, for a GPU
+    that would otherwise wait on the host) give the same batches as one."""
     import keras
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
-            super().__init__(workers=1, use_multiprocessing=False)
+            super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
             self.x, self.y = np.asarray(x, np.float32), np.asarray(y)
             self.epoch = 0
             self._order()
 
         def _order(self):
-            self.rng = np.random.default_rng([seed, self.epoch])
-            self.batches = batch_order(len(self.y), batch, self.rng, replicas)
+            self.batches = batch_order(len(self.y), batch, np.random.default_rng([seed, self.epoch]), replicas)
 
         def __len__(self):
             return len(self.batches)
 
         def __getitem__(self, i):
             idx = self.batches[i]
-            return augment(self.x[idx], self.rng)[..., None], self.y[idx]
+            rng = np.random.default_rng([seed, self.epoch, i + 1])
+            return augment(self.x[idx], rng)[..., None], self.y[idx]
 
         def on_epoch_end(self):
             self.epoch += 1

@@ -236,6 +236,8 @@ class Trainer:
         elif not found.accelerators:
             self.log("no GPU: training on the CPU with the same code, slower")
         self.parallel = backend.Parallel(found)
+        # Host threads preparing batches: one keeps a CPU run's cores for the model; a GPU needs several.
+        self.loader_workers = min(8, os.cpu_count() or 1) if found.accelerators else 1
         self.replicas = self.parallel.replicas
         if self.replicas > 1:
             self.log(f"data parallel: {self.parallel.kind}, global batch {self.cfg.batch_size * self.replicas}")
@@ -328,7 +330,8 @@ class Trainer:
                 set_trainable(model, stage.trainable, backbone)
                 model.compile(optimizer=keras.optimizers.Adam(stage.lr),
                               loss=keras.losses.CategoricalCrossentropy(), metrics=["categorical_accuracy"])
-            train_ds = make_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.replicas)
+            train_ds = make_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.replicas,
+                                    workers=self.loader_workers)
             trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
             self.log(f"training stage {stage.name}: {stage.epochs} epochs at lr {stage.lr:.1e}, {trainable:,} trainable "
                      f"weights, {len(fit.y)} samples per epoch")
