@@ -75,7 +75,7 @@ def test_the_run_folder_holds_metrics_checkpoints_and_tensorboard_logs(first):
     rows = run.metrics()
     assert [(r.stage, r.epoch, r.global_epoch) for r in rows] == [("head", 1, 1), ("top", 1, 2)]
     for row in rows:
-        assert METRIC_KEYS <= set(row)
+        assert METRIC_KEYS <= set(row.as_dict())
         assert np.array(row.confusion).shape == (len(ALL_CLASSES), len(ALL_CLASSES))
         assert np.array(row.confusion).sum() == sum(p["n"] for p in row.val_parts.values())
         assert row.samples_per_s > 0
