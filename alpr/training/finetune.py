@@ -42,7 +42,7 @@ import numpy as np
 from alpr import paths
 from alpr.training import jobs, registry
 from alpr.errors import AlprError, ModelError
-from alpr.training.datasets import (Split, Validation, held_out, one_hot, per_crop_repeats, read_training_folder,
+from alpr.training.datasets import (Split, Validation, held_out, held_out_plates, one_hot, per_crop_repeats, read_training_folder,
                                     render_glyph_set, repeats_for, soft, split_replay)
 from alpr.training.fitting import (PARTS, TensorBoardWriter, cosine, evaluate, load_weights, predict, public,
                                    save_float32, save_weights, set_trainable, stop_on_signal, with_dtype)
@@ -402,12 +402,12 @@ class Trainer:
     def _publish(self, model, parent: str, backbone: str, size: int, val: Validation, counts: dict) -> dict:
         new_eval = evaluate(predict(model, val.x, self.replicas), val.y, val.parts)
         active_eval, against = self._active_eval(val)
-        accepted = active_eval is None or new_eval["correct"] >= active_eval["correct"]
+        accepted, gate = judge(new_eval, active_eval, against)
         self.log(
             f"validation: new {new_eval['accuracy']:.4f} ({new_eval['correct']}/{new_eval['n']})"
             + (f", active {against} {active_eval['accuracy']:.4f} ({active_eval['correct']}/{active_eval['n']})" if active_eval else "")
-            + (" -> accepted" if accepted else " -> rejected: it reads the validation set worse than the active model")
         )
+        self.log(f"gate: {gate}")
         self.guard.check()
         self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
         duration = round(self.elapsed_before + time.time() - self.t_start, 1)
@@ -428,13 +428,14 @@ class Trainer:
             + (" and activated" if activated else "")
             + f": validation accuracy {new_eval['accuracy']:.1%}"
             + (f" vs {active_eval['accuracy']:.1%} for {against}" if active_eval else "")
-            + ("" if accepted else "; rejected because it is worse, so it was not activated")
+            + ("" if accepted else "; rejected, so it was not activated")
+            + f". Gate: {gate}"
         )
         self.log(f"done in {duration} s: {message}")
         return {
             "state": "succeeded" if accepted else "rejected", "version": version.name, "activated": activated,
             "val_accuracy": new_eval["accuracy"], "active_val_accuracy": active_eval["accuracy"] if active_eval else None,
-            "compared_with": against, "duration_s": duration, "message": message,
+            "compared_with": against, "duration_s": duration, "message": message, "gate": gate,
         }
 
     def _active_eval(self, val: Validation) -> tuple[dict | None, str | None]:
@@ -470,7 +471,7 @@ class Trainer:
                 "hyperparameters": hyper,
                 "metrics": {f"val_accuracy_{PARTS[i]}": p["accuracy"] for i, p in enumerate(new_eval["parts_list"]) if p},
                 "comparison": {
-                    "against": against,
+                    "against": against, "gate": judge(new_eval, active_eval, against)[1],
                     "new": {"accuracy": new_eval["accuracy"], "correct": new_eval["correct"], "n": new_eval["n"], "parts": new_eval["parts"]},
                     "active": None if active_eval is None else {
                         "accuracy": active_eval["accuracy"], "correct": active_eval["correct"], "n": active_eval["n"],
@@ -545,6 +546,7 @@ class Trainer:
         empty_x, empty_y = np.zeros((0, size, size), np.float32), np.zeros((0,), np.int64)
         data = {"last_label_id": 0}
         x, y, fixed = empty_x, empty_y, np.zeros(0, bool)
+        plates = np.zeros(0, np.int64)
         data["x_rep"], data["y_rep"] = empty_x, np.zeros((0, len(ALL_CLASSES)), np.float32)
         if cfg.use_store:
             from alpr.labels.store import LabelStore
@@ -552,12 +554,13 @@ class Trainer:
             with LabelStore.open(self.folder) as store:
                 data["last_label_id"] = store.last_label_id()  # before reading: later labels stay pending
                 x, y, fixed = store.training_set(size)
+                plates = store.training_plate_ids()
                 unlabeled = store.review_queue(limit=REPLAY_SCAN, status="unreviewed") if cfg.replay else []
             self.log(f"label store: {len(y)} labeled characters, {len(unlabeled)} unlabeled")
             if unlabeled:
                 data["x_rep"], data["y_rep"] = self._replay(unlabeled, size, classifier)
         data["x_rep"], data["y_rep"], data["x_rv"], data["y_rv"] = split_replay(data["x_rep"], data["y_rep"])
-        val = held_out(x)
+        val = held_out_plates(plates) if cfg.use_store and len(plates) == len(y) else held_out(x)
         data.update(x_store_tr=x[~val], y_store_tr=y[~val], c_store_tr=fixed[~val], x_store_va=x[val], y_store_va=y[val])
         xs_tr, ys_tr, xs_va, ys_va = [empty_x], [empty_y], [empty_x], [empty_y]
         for folder in cfg.datasets:
@@ -617,6 +620,39 @@ class Trainer:
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+TRUTH = (PARTS.index("store"), PARTS.index("datasets"))  # labels a person gave: what the gate judges on
+
+
+def judge(new: dict, active: dict | None, against: str | None) -> tuple[bool, str]:
+    """(accepted, the decision in one line). The truth is the held-out crops a person labeled (the
+    store's confirmed and corrected plates, held out by plate, and labeled dataset folders): a run
+    is accepted when it reads at least as many of them right as the active model, and never when it
+    reads one fewer. Replay crops are answered with the base model's own confident reads, so a run
+    that rightly changes a confidently wrong read would count as a loss there: they are reported,
+    not judged on. Rendered glyphs judge only when no labeled crop was held out."""
+    if active is None:
+        return True, "accepted: no active model to compare with"
+
+    def correct(ev, parts):
+        return sum(ev["parts_list"][i]["correct"] for i in parts if ev["parts_list"][i])
+
+    def total(ev, parts):
+        return sum(ev["parts_list"][i]["n"] for i in parts if ev["parts_list"][i])
+
+    parts, what = TRUTH, "held-out crops you labeled"
+    if not total(new, parts):
+        parts, what = (PARTS.index("glyphs"),), "rendered glyphs (no labeled crop was held out)"
+    n, mine, theirs = total(new, parts), correct(new, parts), correct(active, parts)
+    accepted = mine >= theirs
+    verdict = "accepted" if accepted else "rejected"
+    line = f"{verdict}: reads {mine}/{n} {what} right vs {theirs}/{n} for {against}"
+    replay = PARTS.index("replay")
+    if new["parts_list"][replay] and active["parts_list"][replay]:
+        line += (f"; agrees with the old model's sure reads on {new['parts_list'][replay]['accuracy']:.1%} of "
+                 f"replay crops (not judged on: those answers are the old model's own)")
+    return accepted, line
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

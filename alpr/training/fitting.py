@@ -51,7 +51,8 @@ def evaluate(probs: np.ndarray, y: np.ndarray, parts: np.ndarray) -> dict:
     parts_list = []
     for i in range(len(PARTS)):
         mask = parts == i
-        parts_list.append({"n": int(mask.sum()), "accuracy": round(float(right[mask].mean()), 4)} if mask.any() else None)
+        parts_list.append({"n": int(mask.sum()), "correct": int(right[mask].sum()),
+                           "accuracy": round(float(right[mask].mean()), 4)} if mask.any() else None)
     return {
         "loss": loss, "accuracy": round(float(right.mean()), 4), "n": int(n), "correct": int(right.sum()),
         "parts": {PARTS[i]: p for i, p in enumerate(parts_list) if p}, "parts_list": parts_list,

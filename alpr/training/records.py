@@ -130,6 +130,7 @@ class RunStatus:
     ended: str | None = None
     cancel_requested: str | None = None
     message: str | None = None  # what happened, in one line, for the page
+    gate: str | None = None  # why the run was accepted or rejected, in one line
     version: str | None = None  # the registry version it registered
     activated: bool = False
     val_accuracy: float | None = None
