@@ -57,6 +57,7 @@ BASES = ("active", "glyphs", "imagenet")  # besides registry version names and .
 # does not unlearn, or unsettle the confidence of, the many it already reads right: the plate
 # assembler ranks strings by those probabilities (measured by scripts/learning_loop.py).
 REPLAY_SCAN = 60000  # unlabeled crops read from the store at most
+LEARNT_MAX = 200  # corrected plates listed per part in learnt.json (the page shows them)
 PRETRAIN_LR = 2e-3  # base "glyphs": a new network learns from scratch (as `alpr.train` pretrains)
 
 
@@ -208,6 +209,7 @@ class Trainer:
         data = self._data(size, harvest_classifier)  # frozen in the run folder: a resume reads the same arrays
         self.guard.check()
         train, val, counts = self._training_sets(data)
+        self.data = data
 
         stages = self._stages()
         state = self._start_state(model, stages)
@@ -414,6 +416,7 @@ class Trainer:
         metadata = self._metadata(size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted)
         version = registry.register(lambda path: save_float32(model, path, backbone), metadata, self.folder)
         self.log(f"registered {version.name} ({version.status}) in {version.path.parent}")
+        self._write_learnt(model)
         if accepted and counts["store_train"] + counts["store_val"] and self.cfg.use_store:
             self._mark_trained(version.name, counts["last_label_id"])
         activated = False
@@ -437,6 +440,33 @@ class Trainer:
             "val_accuracy": new_eval["accuracy"], "active_val_accuracy": active_eval["accuracy"] if active_eval else None,
             "compared_with": against, "duration_s": duration, "message": message, "gate": gate,
         }
+
+    def _write_learnt(self, model) -> None:
+        """learnt.json: every plate with a correction, its labeled characters as the active model read
+        them before and as the new version reads them, and whether it was trained on or held out."""
+        d = getattr(self, "data", None) or {}
+        if "p_store_tr" not in d or not (d["c_store_tr"].any() or d.get("c_store_va", np.zeros(0)).any()):
+            return
+        try:
+            before_clf = registry.load_active(self.folder)[0]
+        except ModelError:
+            return
+        rows = []
+        for part, held in (("tr", False), ("va", True)):
+            x, y, plates, fixed = d[f"x_store_{part}"], d[f"y_store_{part}"], d[f"p_store_{part}"], d[f"c_store_{part}"]
+            if not len(y):
+                continue
+            before = before_clf.probabilities(x).argmax(1)
+            after = predict(model, x, self.replicas).argmax(1)
+            for plate in sorted(set(plates[fixed].tolist()))[:LEARNT_MAX]:
+                on = plates == plate
+                text = lambda idx: "".join(ALL_CLASSES[i] for i in idx)  # noqa: E731
+                rows.append({"plate": int(plate), "held_out": held, "truth": text(y[on]), "before": text(before[on]),
+                             "after": text(after[on]), "fixed": bool((after[on] == y[on]).all())})
+        jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
+        trained = [r for r in rows if not r["held_out"]]
+        self.log(f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
+                 f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out")
 
     def _active_eval(self, val: Validation) -> tuple[dict | None, str | None]:
         try:
@@ -538,6 +568,9 @@ class Trainer:
             data.setdefault("x_rep", np.zeros((0, size, size), np.float32))
             data.setdefault("y_rep", np.zeros((0, len(ALL_CLASSES)), np.float32))
             data.setdefault("c_store_tr", np.zeros(len(data["y_store_tr"]), bool))  # runs from before corrections counted
+            for part in ("tr", "va"):  # runs from before plates were kept
+                data.setdefault(f"p_store_{part}", np.full(len(data[f"y_store_{part}"]), -1, np.int64))
+            data.setdefault("c_store_va", np.zeros(len(data["y_store_va"]), bool))
             data.setdefault("x_rv", np.zeros((0, size, size), np.float32))  # runs from before replay validated
             data.setdefault("y_rv", np.zeros((0,), np.int64))
             self.log(f"data: the run's frozen arrays ({path.name})")
@@ -562,6 +595,8 @@ class Trainer:
         data["x_rep"], data["y_rep"], data["x_rv"], data["y_rv"] = split_replay(data["x_rep"], data["y_rep"])
         val = held_out_plates(plates) if cfg.use_store and len(plates) == len(y) else held_out(x)
         data.update(x_store_tr=x[~val], y_store_tr=y[~val], c_store_tr=fixed[~val], x_store_va=x[val], y_store_va=y[val])
+        if len(plates) == len(y):  # which plate each crop is on, for the "what it learnt" table
+            data.update(p_store_tr=plates[~val], p_store_va=plates[val], c_store_va=fixed[val])
         xs_tr, ys_tr, xs_va, ys_va = [empty_x], [empty_y], [empty_x], [empty_y]
         for folder in cfg.datasets:
             (xt, yt), (xv, yv) = read_training_folder(folder, size, classifier, self.log)
