@@ -46,7 +46,7 @@ from alpr.training.datasets import (Split, Validation, held_out, held_out_plates
                                     render_glyph_set, repeats_for, soft, split_replay)
 from alpr.training.fitting import (PARTS, TensorBoardWriter, cosine, evaluate, load_weights, predict, public,
                                    save_float32, save_weights, set_trainable, stop_on_signal, with_dtype)
-from alpr.training import backend
+from alpr.training import backend, priors
 from alpr.training.batches import make_dataset
 from alpr.training.records import EpochRow, JobConfig, RunStatus
 from alpr.types import ALL_CLASSES
@@ -494,6 +494,8 @@ class Trainer:
             "data": counts,
             "validation": public(new_eval),
             "history": [r.summary() for r in self._metrics()],
+            # What the person's confirmed plates say of each region's format, for the assembler.
+            "format_priors": getattr(self, "format_priors", []),
             "registry": {
                 "parent": parent,
                 "status": registry.STATUS_ACCEPTED if accepted else registry.STATUS_REJECTED,
@@ -588,6 +590,7 @@ class Trainer:
                 data["last_label_id"] = store.last_label_id()  # before reading: later labels stay pending
                 x, y, fixed = store.training_set(size)
                 plates = store.training_plate_ids()
+                self.format_priors = priors.to_json(priors.from_store(store))
                 unlabeled = store.review_queue(limit=REPLAY_SCAN, status="unreviewed") if cfg.replay else []
             self.log(f"label store: {len(y)} labeled characters, {len(unlabeled)} unlabeled")
             if unlabeled:

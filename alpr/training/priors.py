@@ -8,6 +8,7 @@ per-position bonus when it ranks candidate strings, so a correction changes the 
 before any retraining. A person's plates are the truth here; the model's reads never count.
 
     priors = learn(store.confirmed_plates())     # or from_store(LabelStore.open(folder))
+    priors = from_json(version.metadata.get("format_priors"))   # what a fine-tune saved with its version
     priors.log_prior("US", 7)  # -> 7 dicts {class: log P(class | position)} or None when unseen
 """
 from __future__ import annotations
@@ -72,6 +73,21 @@ class FormatPriors:
                 pattern = "".join("L" if fmt.letter_share(i) > 0.5 else "D" for i in range(length))
                 rows.append({"region": region or "-", "length": length, "plates": fmt.plates, "pattern": pattern})
         return rows
+
+
+def to_json(priors: FormatPriors) -> list[dict]:
+    """The statistics as a version's metadata keeps them (`format_priors`), trusted formats only."""
+    return [{"region": f.region, "length": f.length, "plates": f.plates, "counts": list(f.counts)}
+            for f in priors.formats.values() if f.plates >= MIN_PLATES]
+
+
+def from_json(rows: list[dict] | None) -> FormatPriors:
+    """`to_json`'s rows back (a version's `format_priors`; None or [] gives no priors)."""
+    formats = {}
+    for r in rows or []:
+        formats[(r["region"], int(r["length"]))] = Format(r["region"], int(r["length"]), int(r["plates"]),
+                                                          tuple(dict(c) for c in r["counts"]))
+    return FormatPriors(formats)
 
 
 def learn(plates: list[tuple[str, str]]) -> FormatPriors:

@@ -54,3 +54,31 @@ def test_without_held_out_labels_the_gate_falls_back_to_rendered_glyphs():
     accepted, line = judge(_ev(None, glyphs=(70, 74)), _ev(None, glyphs=(71, 74)), "v2")
     assert not accepted and "rendered glyphs" in line
     assert judge(_ev((1, 1)), None, None) == (True, "accepted: no active model to compare with")
+
+
+def test_the_statistics_survive_a_versions_metadata():
+    from alpr.training.priors import from_json, to_json
+
+    priors = learn([("US", "ABC1234")] * MIN_PLATES + [("BR", "ABC1D23")])
+    back = from_json(to_json(priors))
+    assert back.summary() == priors.summary()
+    assert back.get("US", 7).probability(3, "1") == priors.get("US", 7).probability(3, "1")
+    assert from_json(None).summary() == []
+
+
+def test_the_store_gives_confirmed_plates_and_the_plate_of_every_training_crop(tmp_path):
+    from test_store import add
+
+    from alpr.labels.store import LabelStore
+    from alpr.training.priors import from_store
+
+    with LabelStore.open(tmp_path / "data") as store:
+        plates = [add(store, seed, read="ABC123") for seed in range(4)]
+        for plate in plates[:3]:
+            store.label_plate(plate, "ABC123", author="t")
+        store.label_plate(plates[3], "A8C123", author="t")  # a correction: B was an 8
+        assert store.confirmed_plates()[-1][1] == "A8C123"
+        ids = store.training_plate_ids()
+        assert len(ids) == len(store.training_set(32)[1]) == 24 and set(ids) == set(plates)
+        fmt = from_store(store).get(store.confirmed_plates()[0][0], 6)
+    assert fmt is not None and fmt.plates == 4 and fmt.counts[1] == {"B": 3, "8": 1}
