@@ -251,7 +251,7 @@ def _result(run: jobs.Run) -> None:
         st.success(status.message or f"{name} registered.", icon=":material/check_circle:")
     else:
         st.warning(
-            f"{name} reads the validation set worse than {status.compared_with or 'the active model'}, so it was "
+            f"{name} reads the held-out crops you labeled worse than {status.compared_with or 'the active model'}, so it was "
             "registered as rejected and not activated. Compare below; activate it anyway only if you know why.",
             icon=":material/block:",
         )
