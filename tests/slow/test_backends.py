@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from train_helpers import ROOT, run_cli, seed_store
 
-from alpr.classify import metadata_path
+from alpr.classify import load_classifier, metadata_path
 from alpr.synth import render_glyph
 from alpr.training import jobs, registry
 
@@ -76,11 +76,15 @@ def test_the_tensorflow_app_reads_the_jax_version_as_jax_does(jax_run, tmp_path)
     assert (by_tf.argmax(1) == by_jax.argmax(1)).all()
 
 
-def test_data_parallel_over_two_virtual_devices_trains_and_registers(tmp_path_factory, constant_model):
+def test_data_parallel_over_two_virtual_devices_in_bfloat16_registers_a_float32_version(tmp_path_factory, constant_model):
+    """As a GPU run trains (mixed_bfloat16, the batch split over the devices), on two CPU devices."""
     folder = _folder(tmp_path_factory, "dp", constant_model)
     env = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    proc, _ = run_cli("train", "--data-dir", folder, *TINY, env=env, timeout=600)
+    proc, _ = run_cli("train", "--data-dir", folder, *TINY, "--precision", "mixed_bfloat16", env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     assert "data parallel: keras.distribution.DataParallel over 2 devices, global batch 128" in proc.stdout
+    assert "mixed precision mixed_bfloat16" in proc.stdout
     version = registry.get("v3", folder)
     assert version.metadata["registry"]["comparison"]["new"]["n"] > 0
+    model = load_classifier(version.path)._model
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}  # shipped in float32
