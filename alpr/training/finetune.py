@@ -9,17 +9,18 @@ This is the job the Train page starts, in its own process. Read top to bottom:
 2. start from a base: the active model (default), any registry version, a network pretrained here
    on rendered glyphs, or an ImageNet backbone when its weights are on disk;
 3. gather data: the label store's person and import labels, exported datasets and labeled plate
-   folders, and rendered glyphs (so classes nobody corrected are not forgotten). A stable hash of
-   each crop's pixels holds a fifth of the real crops out: they, and rendered glyphs of their own,
-   are the validation set and never train. The arrays are frozen in the run folder;
+   folders, and rendered glyphs (so classes nobody corrected are not forgotten). A stable hash
+   holds a fifth out (the store's plates whole, by plate id; dataset crops by their pixels): they,
+   and rendered glyphs of their own, are the validation set and never train. The arrays are frozen
+   in the run folder;
 4. train in stages with transfer learning: `head` (the feature layers frozen), then `top` (the last
    convolution block unfrozen, at a lower learning rate), with Keras 3 APIs only, so it runs under
    any KERAS_BACKEND (see `alpr.training.backend`). On a GPU: mixed precision; several devices:
    keras.distribution.DataParallel (JAX) or MirroredStrategy (TensorFlow). After every epoch:
    metrics to metrics.jsonl (and TensorBoard where installed), a checkpoint, and early stopping;
 5. compare the best epoch with the model active now on the same validation set, register the
-   result as a new version (status "accepted", or "rejected" when it reads worse), and activate it
-   only when asked and accepted.
+   result as a new version (status "accepted", or "rejected" when it reads the held-out crops a
+   person labeled worse: `judge`), and activate it only when asked and accepted.
 
 A cancelled (SIGTERM), failed or killed run registers nothing and never touches the active model;
 a killed one resumes from its last checkpoint with `--resume`.
