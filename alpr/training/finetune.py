@@ -49,6 +49,7 @@ from alpr.training.fitting import (PARTS, TensorBoardWriter, cosine, evaluate, l
                                    save_float32, save_weights, set_trainable, stop_on_signal, with_dtype)
 from alpr.training import backend, priors
 from alpr.training.batches import make_dataset
+from alpr.training.gate import judge, learnt
 from alpr.training.records import EpochRow, JobConfig, RunStatus
 from alpr.types import ALL_CLASSES
 
@@ -443,27 +444,17 @@ class Trainer:
         }
 
     def _write_learnt(self, model) -> None:
-        """learnt.json: every plate with a correction, its labeled characters as the active model read
-        them before and as the new version reads them, and whether it was trained on or held out."""
+        """learnt.json: the corrected plates read before (the active model) and after (see `gate.learnt`)."""
         d = getattr(self, "data", None) or {}
-        if "p_store_tr" not in d or not (d["c_store_tr"].any() or d.get("c_store_va", np.zeros(0)).any()):
+        if "p_store_tr" not in d:
             return
         try:
-            before_clf = registry.load_active(self.folder)[0]
+            before = registry.load_active(self.folder)[0]
         except ModelError:
             return
-        rows = []
-        for part, held in (("tr", False), ("va", True)):
-            x, y, plates, fixed = d[f"x_store_{part}"], d[f"y_store_{part}"], d[f"p_store_{part}"], d[f"c_store_{part}"]
-            if not len(y):
-                continue
-            before = before_clf.probabilities(x).argmax(1)
-            after = predict(model, x, self.replicas).argmax(1)
-            for plate in sorted(set(plates[fixed].tolist()))[:LEARNT_MAX]:
-                on = plates == plate
-                text = lambda idx: "".join(ALL_CLASSES[i] for i in idx)  # noqa: E731
-                rows.append({"plate": int(plate), "held_out": held, "truth": text(y[on]), "before": text(before[on]),
-                             "after": text(after[on]), "fixed": bool((after[on] == y[on]).all())})
+        rows = learnt(d, before.probabilities, lambda x: predict(model, x, self.replicas), LEARNT_MAX)
+        if not rows:
+            return
         jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
         trained = [r for r in rows if not r["held_out"]]
         self.log(f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
@@ -660,37 +651,6 @@ class Trainer:
 
 # ------------------------------------------------------------------------------------- helpers
 
-TRUTH = (PARTS.index("store"), PARTS.index("datasets"))  # labels a person gave: what the gate judges on
-
-
-def judge(new: dict, active: dict | None, against: str | None) -> tuple[bool, str]:
-    """(accepted, the decision in one line). The truth is the held-out crops a person labeled (the
-    store's confirmed and corrected plates, held out by plate, and labeled dataset folders): a run
-    is accepted when it reads at least as many of them right as the active model, and never when it
-    reads one fewer. Replay crops are answered with the base model's own confident reads, so a run
-    that rightly changes a confidently wrong read would count as a loss there: they are reported,
-    not judged on. Rendered glyphs judge only when no labeled crop was held out."""
-    if active is None:
-        return True, "accepted: no active model to compare with"
-
-    def correct(ev, parts):
-        return sum(ev["parts_list"][i]["correct"] for i in parts if ev["parts_list"][i])
-
-    def total(ev, parts):
-        return sum(ev["parts_list"][i]["n"] for i in parts if ev["parts_list"][i])
-
-    parts, what = TRUTH, "held-out crops you labeled"
-    if not total(new, parts):
-        parts, what = (PARTS.index("glyphs"),), "rendered glyphs (no labeled crop was held out)"
-    n, mine, theirs = total(new, parts), correct(new, parts), correct(active, parts)
-    accepted = mine >= theirs
-    verdict = "accepted" if accepted else "rejected"
-    line = f"{verdict}: reads {mine}/{n} {what} right vs {theirs}/{n} for {against}"
-    replay = PARTS.index("replay")
-    if new["parts_list"][replay] and active["parts_list"][replay]:
-        line += (f"; agrees with the old model's sure reads on {new['parts_list'][replay]['accuracy']:.1%} of "
-                 f"replay crops (not judged on: those answers are the old model's own)")
-    return accepted, line
 
 
 def _now() -> str:

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from alpr.training.finetune import judge
+from alpr.training.gate import judge
 from alpr.training.priors import MIN_PLATES, learn
 from alpr.types import ALL_CLASSES
 
@@ -82,3 +82,20 @@ def test_the_store_gives_confirmed_plates_and_the_plate_of_every_training_crop(t
         assert len(ids) == len(store.training_set(32)[1]) == 24 and set(ids) == set(plates)
         fmt = from_store(store).get(store.confirmed_plates()[0][0], 6)
     assert fmt is not None and fmt.plates == 4 and fmt.counts[1] == {"B": 3, "8": 1}
+
+
+def test_what_a_run_learnt_lists_each_corrected_plate_read_before_and_after():
+    import numpy as np
+
+    from alpr.training.gate import learnt
+
+    k = len(ALL_CLASSES)
+    idx = {c: i for i, c in enumerate(ALL_CLASSES)}
+    y = np.array([idx[c] for c in "A8C" + "XY"])
+    data = {"x_store_tr": np.arange(5), "y_store_tr": y, "p_store_tr": np.array([1, 1, 1, 2, 2]),
+            "c_store_tr": np.array([False, True, False, False, False]),  # plate 1 was corrected: B -> 8
+            "x_store_va": np.zeros(0), "y_store_va": np.zeros(0, int), "p_store_va": np.zeros(0, int)}
+    old = np.eye(k)[[idx[c] for c in "ABCXY"]]
+    new = np.eye(k)[y]
+    rows = learnt(data, lambda x: old[x], lambda x: new[x], most=10)
+    assert rows == [{"plate": 1, "held_out": False, "truth": "A8C", "before": "ABC", "after": "A8C", "fixed": True}]
