@@ -174,6 +174,8 @@ def main() -> int:
         tf_check = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
         summary["tensorflow_reads_it_the_same"] = proc.returncode == 0
         print(tf_check)
+    elif backend.name() == "tensorflow":
+        print("trained under TensorFlow: the app's reads are the ones above")
     else:
         print(f"TensorFlow is not installed here: bring {args.out} back and run "
               f"`.venv/bin/python scripts/gpu_check.py --compare {args.out.name}` where it is")
