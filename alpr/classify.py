@@ -29,13 +29,17 @@ MODEL_FORMAT = 1
 BACKBONES = ("small", "mobilenet_v2", "inception_v3")
 
 
-def quiet_tensorflow() -> None:
+def quiet_tensorflow(always: bool = False) -> None:
     """Import TensorFlow with its C++ start-up lines (absl, oneDNN) kept off the user's stderr.
 
     TF_CPP_MIN_LOG_LEVEL does not silence them in TF 2.21, and a CLI that promises one-line
     messages cannot print six lines of noise first. Import errors still raise as usual.
     """
     if "tensorflow" in sys.modules:
+        return
+    from alpr.training.backend import name
+
+    if name() != "tensorflow" and not always:  # a JAX or PyTorch run never loads TensorFlow (the GPU machine may lack it)
         return
     saved = os.dup(2)
     try:
@@ -48,15 +52,10 @@ def quiet_tensorflow() -> None:
 
 
 def describe_device() -> str:
-    """The device TensorFlow computes on, in words: the GPU's name, or "CPU: no GPU found"."""
-    quiet_tensorflow()
-    import tensorflow as tf
+    """The device the Keras backend computes on, in words: the GPU's name, or "CPU: no GPU found"."""
+    from alpr.training.backend import devices
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU: no GPU found"
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-    return "GPU: " + ", ".join(names)
+    return devices().line
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -165,6 +164,12 @@ class CharClassifier:
         self.info = info
         self.config = config
         self._lock = threading.Lock()
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            # JAX / PyTorch (a training run under them): Keras compiles the forward pass per batch shape.
+            self._forward = model.predict_on_batch
+            return
         import tensorflow as tf
 
         # A traced graph runs a batch in ~3 ms where an eager call costs ~20 ms of overhead.

@@ -223,6 +223,20 @@ def _comparison(version: registry.Version) -> None:
     )
 
 
+def _learnt(run: jobs.Run) -> None:
+    """The corrected plates, read before (the model active then) and after; fixed ones green."""
+    rows = (jobs.read_json(run.dir / "learnt.json", {}) or {}).get("plates") or []
+    if not rows:
+        return
+    fixed = sum(r["fixed"] for r in rows)
+    st.markdown(f"**What it learnt**: {fixed} of {len(rows)} corrected plates read right now")
+    frame = pd.DataFrame([{"Plate": r["plate"], "Your label": r["truth"], "Read before": r["before"],
+                           "Read now": r["after"], "Trained on": "held out" if r["held_out"] else "yes",
+                           "Fixed": r["fixed"]} for r in rows])
+    st.dataframe(frame.style.apply(lambda row: ["background-color: #d4f4dd" if row["Fixed"] else "" for _ in row], axis=1),
+                 hide_index=True, key=f"train_learnt_{run.id}")
+
+
 def _result(run: jobs.Run) -> None:
     status = run.status
     name = status.version
@@ -237,10 +251,13 @@ def _result(run: jobs.Run) -> None:
         st.success(status.message or f"{name} registered.", icon=":material/check_circle:")
     else:
         st.warning(
-            f"{name} reads the validation set worse than {status.compared_with or 'the active model'}, so it was "
+            f"{name} reads the held-out crops you labeled worse than {status.compared_with or 'the active model'}, so it was "
             "registered as rejected and not activated. Compare below; activate it anyway only if you know why.",
             icon=":material/block:",
         )
+    if status.gate:
+        st.caption(f"Gate: {status.gate}")
+    _learnt(run)
     _comparison(version)
     bar = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     if registry.active_name(folder) == name:

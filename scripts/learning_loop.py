@@ -37,7 +37,7 @@ from alpr.training import registry  # noqa: E402
 from alpr.classify import load_classifier  # noqa: E402
 from alpr.data import harvest_crops, is_holdout, read_dataset  # noqa: E402
 from alpr.evaluate import evaluate_items  # noqa: E402
-from alpr.training.datasets import held_out  # noqa: E402
+from alpr.training.datasets import held_out_plates  # noqa: E402
 from alpr.assemble import COUNTRIES  # noqa: E402
 from alpr.imageio import load_image  # noqa: E402
 from alpr.pipeline import recognize  # noqa: E402
@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--data", action="append", default=[], help="labeled plate folders (default: the shared benchmark)")
     parser.add_argument("--work", default=None, help="data folder for the store and the registry (default: a new temp folder)")
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    parser.add_argument("--corrections", type=int, default=None, help="correct only the first N plates read wrong")
     parser.add_argument("--reuse", action="store_true", help="--work holds an earlier run's store: only train and measure")
     parser.add_argument("train", nargs=argparse.REMAINDER, help="options for `alpr train` after --")
     args = parser.parse_args()
@@ -115,7 +116,7 @@ def main() -> int:
             rec = recognize(image, country=code, topn=1, plate_crop=item.box is None, classifier=before)
             ids = store.add_recognition(image, rec, item.path.name, before.info.version)
             here = [(pid, p) for pid, p in zip(ids, rec.plates) if item.box is None or overlaps(p.box, item.box)]
-            if here and here[0][1].plate != item.plate:
+            if here and here[0][1].plate != item.plate and (args.corrections is None or len(corrected_items) < args.corrections):
                 text = typed_text(here[0][1], item.plate)
                 if text is None:
                     skipped += 1
@@ -138,6 +139,7 @@ def main() -> int:
     right = [c for c in person if c.label == c.pred_char]
     xf = np.stack([c.image for c in fixed])
     yf = np.array([index[c.label] for c in fixed])
+    pf = np.array([c.plate_id for c in fixed])
     xk = np.stack([c.image for c in right])
     yk = np.array([index[c.label] for c in right])
     xr, yr = harvest(rest_items, before)
@@ -148,7 +150,7 @@ def main() -> int:
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
     train_s = time.time() - t0
-    print("\n".join(l for l in proc.stdout.splitlines() if l.startswith(("stage ", "data ", "validation", "registered", "device", "active"))))
+    print("\n".join(l for l in proc.stdout.splitlines() if l.startswith(("stage ", "data ", "validation", "gate", "learnt", "registered", "device", "active"))))
     if proc.returncode:
         print(proc.stderr[-2000:], file=sys.stderr)
         return 1
@@ -156,7 +158,7 @@ def main() -> int:
     after = load_classifier(version.path)
 
     # 4. Measure.
-    val = held_out(xf)
+    val = held_out_plates(pf)  # as the run holds out the store's plates
     table = {
         "corrected characters the run trained on": (xf[~val], yf[~val]),
         "corrected characters it held out": (xf[val], yf[val]),
@@ -164,6 +166,7 @@ def main() -> int:
         "the rest: hold-out files' characters": (xr, yr),
     }
     report = {"model_before": before.info.version, "version_after": version.name, "status": version.status,
+              "corrected_plates": len(corrected_items), "corrected_characters": len(fixed),
               "train_seconds": round(train_s, 1), "device": version.metadata.get("device"),
               "train_options": train_opts, "data": version.metadata.get("data"), "crops": {}, "plates": {}}
     print(f"\n{'':46} {'n':>6} {'before':>8} {'after':>8}")

@@ -13,17 +13,18 @@ from alpr.training import jobs
 
 @st.cache_resource(show_spinner=False)
 def training_device() -> dict:
-    """The device a training run will use, as TensorFlow sees it from this process (the run is
-    another process on the same machine): {"gpu": bool, "name", "gpus": [...], "line"}."""
-    import tensorflow as tf
+    """The device a training run will use, as the Keras backend sees it from this process (the run is
+    another process on the same machine, with the same KERAS_BACKEND): {"gpu": bool, "name", "gpus": [...], "line"}."""
+    from alpr.training import backend
 
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    found = backend.devices()
+    names = list(found.accelerators)
     cores = os.cpu_count() or 1
     if names:
-        extra = "mixed precision" + (f", MirroredStrategy over {len(names)} GPUs" if len(names) > 1 else "")
+        parallel = {"jax": "keras.distribution.DataParallel", "tensorflow": "MirroredStrategy"}.get(found.backend, "data parallel")
+        extra = "mixed precision" + (f", {parallel} over {len(names)} GPUs" if len(names) > 1 else "")
         return {"gpu": True, "name": ", ".join(names), "gpus": names, "line": f"GPU: {', '.join(names)} ({extra})"}
-    return {"gpu": False, "name": "CPU", "gpus": [], "line": f"CPU: no GPU found · {cores} cores"}
+    return {"gpu": False, "name": "CPU", "gpus": [], "line": f"CPU: no GPU found · {cores} cores · Keras backend {found.backend}"}
 
 
 def imagenet_weights() -> dict[str, Path]:

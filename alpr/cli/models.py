@@ -28,7 +28,7 @@ non_negative = whole_number(0)
 LEGACY_OUT = "models/char_cnn.keras"
 # Options of the fine-tuning form only, with the value that means "not given".
 _FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "correction_weight": None, "data_dir": None,
-                  "dataset": [], "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None, "job": None}
+                  "dataset": [], "precision": None, "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None, "job": None}
 _PIPELINE_ONLY = ("finetune_epochs", "rounds")
 
 
@@ -54,6 +54,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                             "often as a confirmed label (default 1; more fixes more of them and unlearns more of the rest)")
     group.add_argument("--dataset", action="append", default=[], metavar="DIR",
                        help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
+    group.add_argument("--precision", default=None, choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                       help="Keras dtype policy (default auto: half precision on a GPU, float32 on a CPU)")
     group.add_argument("--no-store", action="store_true", help="leave the label store's labels out")
     group.add_argument("--no-replay", action="store_true",
                        help="leave out the store's unlabeled crops the base model reads confidently (kept by default "
@@ -167,7 +169,7 @@ def train(args: argparse.Namespace) -> int | None:
     for name, attr in (("epochs", "epochs"), ("unfreeze_epochs", "unfreeze_epochs"), ("lr", "lr"),
                        ("patience", "patience"), ("batch_size", "batch_size"), ("seed", "seed"),
                        ("glyphs_per_class", "glyphs_per_class"), ("pretrain_epochs", "pretrain_epochs"),
-                       ("correction_weight", "correction_weight")):
+                       ("correction_weight", "correction_weight"), ("precision", "precision")):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, attr, value)

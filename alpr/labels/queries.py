@@ -175,6 +175,24 @@ class Queries:
         images, labels, _ = self.training_set(size)
         return images, labels
 
+    def training_plate_ids(self) -> np.ndarray:
+        """The plate id of each row of `training_set`, in its order: fine-tuning holds out whole plates."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT c.plate_id FROM current_labels l JOIN chars c ON c.id = l.char_id "
+                "WHERE l.source IN ('person', 'import') AND c.retired_by_action IS NULL ORDER BY l.id"
+            ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def confirmed_plates(self) -> list[tuple[str, str]]:
+        """(country or "", confirmed text) of every plate a person confirmed or corrected."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT COALESCE(country, ''), text_confirmed FROM plates "
+                "WHERE text_confirmed IS NOT NULL AND text_confirmed != '' ORDER BY id"
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def training_set(self, size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`training_arrays` and a third array: True where the label differs from what the model
         read when the crop was stored (a correction), which fine-tuning weighs more."""

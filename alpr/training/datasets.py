@@ -52,6 +52,13 @@ def held_out(images: np.ndarray) -> np.ndarray:
     return out
 
 
+def held_out_plates(plate_ids: np.ndarray) -> np.ndarray:
+    """Which store crops are validation: those of one plate in five (by a hash of its id), so that a
+    plate's characters are judged together and never both trained and judged on (neighbouring crops
+    of one photo look alike; a pixel hash would split them)."""
+    return np.array([zlib.crc32(str(int(p)).encode()) % VAL_MODULUS == 0 for p in plate_ids], bool)
+
+
 def read_training_folder(folder: str | Path, size: int, classifier=None, log=print):
     """((x_train, y_train), (x_val, y_val)) from an export (labels.csv with path,label, as `alpr
     labels export` writes), a folder per class of crops, or a labeled plate folder (OpenALPR

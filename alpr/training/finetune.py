@@ -9,16 +9,18 @@ This is the job the Train page starts, in its own process. Read top to bottom:
 2. start from a base: the active model (default), any registry version, a network pretrained here
    on rendered glyphs, or an ImageNet backbone when its weights are on disk;
 3. gather data: the label store's person and import labels, exported datasets and labeled plate
-   folders, and rendered glyphs (so classes nobody corrected are not forgotten). A stable hash of
-   each crop's pixels holds a fifth of the real crops out: they, and rendered glyphs of their own,
-   are the validation set and never train. The arrays are frozen in the run folder;
+   folders, and rendered glyphs (so classes nobody corrected are not forgotten). A stable hash
+   holds a fifth out (the store's plates whole, by plate id; dataset crops by their pixels): they,
+   and rendered glyphs of their own, are the validation set and never train. The arrays are frozen
+   in the run folder;
 4. train in stages with transfer learning: `head` (the feature layers frozen), then `top` (the last
-   convolution block unfrozen, at a lower learning rate). On a GPU: mixed precision, a tf.data
-   pipeline with prefetch, and MirroredStrategy across several GPUs. After every epoch: metrics to
-   metrics.jsonl and TensorBoard, a checkpoint, and early stopping on the validation loss;
+   convolution block unfrozen, at a lower learning rate), with Keras 3 APIs only, so it runs under
+   any KERAS_BACKEND (see `alpr.training.backend`). On a GPU: mixed precision; several devices:
+   keras.distribution.DataParallel (JAX) or MirroredStrategy (TensorFlow). After every epoch:
+   metrics to metrics.jsonl (and TensorBoard where installed), a checkpoint, and early stopping;
 5. compare the best epoch with the model active now on the same validation set, register the
-   result as a new version (status "accepted", or "rejected" when it reads worse), and activate it
-   only when asked and accepted.
+   result as a new version (status "accepted", or "rejected" when it reads the held-out crops a
+   person labeled worse: `judge`), and activate it only when asked and accepted.
 
 A cancelled (SIGTERM), failed or killed run registers nothing and never touches the active model;
 a killed one resumes from its last checkpoint with `--resume`.
@@ -41,10 +43,13 @@ import numpy as np
 from alpr import paths
 from alpr.training import jobs, registry
 from alpr.errors import AlprError, ModelError
-from alpr.training.datasets import (Split, Validation, held_out, one_hot, per_crop_repeats, read_training_folder,
+from alpr.training.datasets import (Split, Validation, held_out, held_out_plates, one_hot, per_crop_repeats, read_training_folder,
                                     render_glyph_set, repeats_for, soft, split_replay)
 from alpr.training.fitting import (PARTS, TensorBoardWriter, cosine, evaluate, load_weights, predict, public,
-                                   save_float32, save_weights, set_trainable, stop_on_signal, tf_dataset, with_dtype)
+                                   save_float32, save_weights, set_trainable, stop_on_signal, with_dtype)
+from alpr.training import backend, priors
+from alpr.training.batches import make_dataset
+from alpr.training.gate import judge, learnt
 from alpr.training.records import EpochRow, JobConfig, RunStatus
 from alpr.types import ALL_CLASSES
 
@@ -54,6 +59,7 @@ BASES = ("active", "glyphs", "imagenet")  # besides registry version names and .
 # does not unlearn, or unsettle the confidence of, the many it already reads right: the plate
 # assembler ranks strings by those probabilities (measured by scripts/learning_loop.py).
 REPLAY_SCAN = 60000  # unlabeled crops read from the store at most
+LEARNT_MAX = 200  # corrected plates listed per part in learnt.json (the page shows them)
 PRETRAIN_LR = 2e-3  # base "glyphs": a new network learns from scratch (as `alpr.train` pretrains)
 
 
@@ -197,7 +203,7 @@ class Trainer:
         """Device, base model, data, the training stages, then the result published to the registry.
         Returns the fields the run's status gets when it ends."""
         self._setup_device()
-        with self.strategy.scope():
+        with self.parallel.scope():
             model, parent, backbone, harvest_classifier = self._base_model()
         self.guard.check()
         size = int(model.input_shape[1])
@@ -205,6 +211,7 @@ class Trainer:
         data = self._data(size, harvest_classifier)  # frozen in the run folder: a resume reads the same arrays
         self.guard.check()
         train, val, counts = self._training_sets(data)
+        self.data = data
 
         stages = self._stages()
         state = self._start_state(model, stages)
@@ -216,25 +223,28 @@ class Trainer:
 
     # ---- 1. device ----
     def _setup_device(self) -> None:
-        from alpr.classify import describe_device, quiet_tensorflow
+        from alpr.classify import quiet_tensorflow
 
-        quiet_tensorflow()
+        quiet_tensorflow()  # only under the TensorFlow backend
         import keras
-        import tensorflow as tf
 
         self.t_start = time.time()
         keras.utils.set_random_seed(self.cfg.seed)
-        self.gpus = tf.config.list_physical_devices("GPU")
-        self.device = describe_device()
-        self.log(f"device {self.device}")
-        if self.gpus:
-            # float16 compute with float32 weights: about twice the throughput on tensor cores.
-            keras.mixed_precision.set_global_policy("mixed_float16")
-            self.log(f"mixed precision float16 on {len(self.gpus)} GPU(s)")
-        else:
+        found = backend.devices()
+        self.device = found.line
+        self.log(f"device {self.device} · Keras {keras.__version__} on {backend.version()}")
+        policy = backend.precision_policy(self.cfg.precision, found)
+        keras.mixed_precision.set_global_policy(policy)
+        if policy != "float32":
+            self.log(f"mixed precision {policy} (weights stay float32; the saved version is float32)")
+        elif not found.accelerators:
             self.log("no GPU: training on the CPU with the same code, slower")
-        self.strategy = tf.distribute.MirroredStrategy() if len(self.gpus) > 1 else tf.distribute.get_strategy()
-        self.replicas = self.strategy.num_replicas_in_sync
+        self.parallel = backend.Parallel(found)
+        # Host threads preparing batches: one keeps a CPU run's cores for the model; a GPU needs several.
+        self.loader_workers = min(8, os.cpu_count() or 1) if found.accelerators else 1
+        self.replicas = self.parallel.replicas
+        if self.replicas > 1:
+            self.log(f"data parallel: {self.parallel.kind}, global batch {self.cfg.batch_size * self.replicas}")
 
     # ---- 3. the training and validation sets ----
     def _training_sets(self, data: dict) -> tuple[Split, Validation, dict]:
@@ -320,11 +330,12 @@ class Trainer:
             if start >= stage.epochs:
                 continue
             fit = Split(data["x_pre"], one_hot(data["y_pre"])) if stage.name == "pretrain" else train
-            with self.strategy.scope():
+            with self.parallel.scope():
                 set_trainable(model, stage.trainable, backbone)
                 model.compile(optimizer=keras.optimizers.Adam(stage.lr),
                               loss=keras.losses.CategoricalCrossentropy(), metrics=["categorical_accuracy"])
-            train_ds = tf_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.gpus)
+            train_ds = make_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.replicas,
+                                    workers=self.loader_workers)
             trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
             self.log(f"training stage {stage.name}: {stage.epochs} epochs at lr {stage.lr:.1e}, {trainable:,} trainable "
                      f"weights, {len(fit.y)} samples per epoch")
@@ -350,13 +361,13 @@ class Trainer:
         model.optimizer.learning_rate.assign(lr)
         self.guard.in_fit = True
         try:
-            hist = model.fit(train_ds, epochs=1, verbose=0, shuffle=False,  # tf.data shuffles
+            hist = model.fit(train_ds, epochs=1, verbose=0, shuffle=False,  # the dataset shuffles
                              callbacks=[stop_on_signal(self.guard)])
         finally:
             self.guard.in_fit = False
         fit_s = time.time() - t0
         self.guard.check()
-        ev = evaluate(predict(model, val.x), val.y, val.parts)
+        ev = evaluate(predict(model, val.x, self.replicas), val.y, val.parts)
         self.guard.check()
         self.epoch_times.append(time.time() - t0)
         state["global_epoch"] += 1
@@ -393,20 +404,21 @@ class Trainer:
 
     # ---- 6. compare with the active model, register, maybe activate ----
     def _publish(self, model, parent: str, backbone: str, size: int, val: Validation, counts: dict) -> dict:
-        new_eval = evaluate(predict(model, val.x), val.y, val.parts)
+        new_eval = evaluate(predict(model, val.x, self.replicas), val.y, val.parts)
         active_eval, against = self._active_eval(val)
-        accepted = active_eval is None or new_eval["correct"] >= active_eval["correct"]
+        accepted, gate = judge(new_eval, active_eval, against)
         self.log(
             f"validation: new {new_eval['accuracy']:.4f} ({new_eval['correct']}/{new_eval['n']})"
             + (f", active {against} {active_eval['accuracy']:.4f} ({active_eval['correct']}/{active_eval['n']})" if active_eval else "")
-            + (" -> accepted" if accepted else " -> rejected: it reads the validation set worse than the active model")
         )
+        self.log(f"gate: {gate}")
         self.guard.check()
         self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
         duration = round(self.elapsed_before + time.time() - self.t_start, 1)
         metadata = self._metadata(size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted)
         version = registry.register(lambda path: save_float32(model, path, backbone), metadata, self.folder)
         self.log(f"registered {version.name} ({version.status}) in {version.path.parent}")
+        self._write_learnt(model)
         if accepted and counts["store_train"] + counts["store_val"] and self.cfg.use_store:
             self._mark_trained(version.name, counts["last_label_id"])
         activated = False
@@ -421,14 +433,32 @@ class Trainer:
             + (" and activated" if activated else "")
             + f": validation accuracy {new_eval['accuracy']:.1%}"
             + (f" vs {active_eval['accuracy']:.1%} for {against}" if active_eval else "")
-            + ("" if accepted else "; rejected because it is worse, so it was not activated")
+            + ("" if accepted else "; rejected, so it was not activated")
+            + f". Gate: {gate}"
         )
         self.log(f"done in {duration} s: {message}")
         return {
             "state": "succeeded" if accepted else "rejected", "version": version.name, "activated": activated,
             "val_accuracy": new_eval["accuracy"], "active_val_accuracy": active_eval["accuracy"] if active_eval else None,
-            "compared_with": against, "duration_s": duration, "message": message,
+            "compared_with": against, "duration_s": duration, "message": message, "gate": gate,
         }
+
+    def _write_learnt(self, model) -> None:
+        """learnt.json: the corrected plates read before (the active model) and after (see `gate.learnt`)."""
+        d = getattr(self, "data", None) or {}
+        if "p_store_tr" not in d:
+            return
+        try:
+            before = registry.load_active(self.folder)[0]
+        except ModelError:
+            return
+        rows = learnt(d, before.probabilities, lambda x: predict(model, x, self.replicas), LEARNT_MAX)
+        if not rows:
+            return
+        jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
+        trained = [r for r in rows if not r["held_out"]]
+        self.log(f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
+                 f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out")
 
     def _active_eval(self, val: Validation) -> tuple[dict | None, str | None]:
         try:
@@ -456,6 +486,8 @@ class Trainer:
             "data": counts,
             "validation": public(new_eval),
             "history": [r.summary() for r in self._metrics()],
+            # What the person's confirmed plates say of each region's format, for the assembler.
+            "format_priors": getattr(self, "format_priors", []),
             "registry": {
                 "parent": parent,
                 "status": registry.STATUS_ACCEPTED if accepted else registry.STATUS_REJECTED,
@@ -463,7 +495,7 @@ class Trainer:
                 "hyperparameters": hyper,
                 "metrics": {f"val_accuracy_{PARTS[i]}": p["accuracy"] for i, p in enumerate(new_eval["parts_list"]) if p},
                 "comparison": {
-                    "against": against,
+                    "against": against, "gate": judge(new_eval, active_eval, against)[1],
                     "new": {"accuracy": new_eval["accuracy"], "correct": new_eval["correct"], "n": new_eval["n"], "parts": new_eval["parts"]},
                     "active": None if active_eval is None else {
                         "accuracy": active_eval["accuracy"], "correct": active_eval["correct"], "n": active_eval["n"],
@@ -530,6 +562,9 @@ class Trainer:
             data.setdefault("x_rep", np.zeros((0, size, size), np.float32))
             data.setdefault("y_rep", np.zeros((0, len(ALL_CLASSES)), np.float32))
             data.setdefault("c_store_tr", np.zeros(len(data["y_store_tr"]), bool))  # runs from before corrections counted
+            for part in ("tr", "va"):  # runs from before plates were kept
+                data.setdefault(f"p_store_{part}", np.full(len(data[f"y_store_{part}"]), -1, np.int64))
+            data.setdefault("c_store_va", np.zeros(len(data["y_store_va"]), bool))
             data.setdefault("x_rv", np.zeros((0, size, size), np.float32))  # runs from before replay validated
             data.setdefault("y_rv", np.zeros((0,), np.int64))
             self.log(f"data: the run's frozen arrays ({path.name})")
@@ -538,6 +573,7 @@ class Trainer:
         empty_x, empty_y = np.zeros((0, size, size), np.float32), np.zeros((0,), np.int64)
         data = {"last_label_id": 0}
         x, y, fixed = empty_x, empty_y, np.zeros(0, bool)
+        plates = np.zeros(0, np.int64)
         data["x_rep"], data["y_rep"] = empty_x, np.zeros((0, len(ALL_CLASSES)), np.float32)
         if cfg.use_store:
             from alpr.labels.store import LabelStore
@@ -545,13 +581,17 @@ class Trainer:
             with LabelStore.open(self.folder) as store:
                 data["last_label_id"] = store.last_label_id()  # before reading: later labels stay pending
                 x, y, fixed = store.training_set(size)
+                plates = store.training_plate_ids()
+                self.format_priors = priors.to_json(priors.from_store(store))
                 unlabeled = store.review_queue(limit=REPLAY_SCAN, status="unreviewed") if cfg.replay else []
             self.log(f"label store: {len(y)} labeled characters, {len(unlabeled)} unlabeled")
             if unlabeled:
                 data["x_rep"], data["y_rep"] = self._replay(unlabeled, size, classifier)
         data["x_rep"], data["y_rep"], data["x_rv"], data["y_rv"] = split_replay(data["x_rep"], data["y_rep"])
-        val = held_out(x)
+        val = held_out_plates(plates) if cfg.use_store and len(plates) == len(y) else held_out(x)
         data.update(x_store_tr=x[~val], y_store_tr=y[~val], c_store_tr=fixed[~val], x_store_va=x[val], y_store_va=y[val])
+        if len(plates) == len(y):  # which plate each crop is on, for the "what it learnt" table
+            data.update(p_store_tr=plates[~val], p_store_va=plates[val], c_store_va=fixed[val])
         xs_tr, ys_tr, xs_va, ys_va = [empty_x], [empty_y], [empty_x], [empty_y]
         for folder in cfg.datasets:
             (xt, yt), (xv, yv) = read_training_folder(folder, size, classifier, self.log)
@@ -610,6 +650,8 @@ class Trainer:
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

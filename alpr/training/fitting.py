@@ -1,5 +1,6 @@
-"""Keras pieces of a fine-tuning run: the learning-rate schedule, the tf.data pipeline, evaluation
-on the validation parts, which layers train, weights saved and loaded, and TensorBoard scalars."""
+"""Keras pieces of a fine-tuning run: the learning-rate schedule, evaluation on the validation
+parts, which layers train, weights saved and loaded, and TensorBoard scalars (where TensorFlow or
+`tensorboard` is installed). Batches come from `alpr.training.batches`; nothing here needs TensorFlow."""
 from __future__ import annotations
 
 import math
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpr.training.batches import pad_to_multiple
 from alpr.types import ALL_CLASSES
 
 PARTS = ("store", "datasets", "glyphs", "replay")  # where a validation crop came from
@@ -20,31 +22,13 @@ def cosine(lr: float, epoch: int, epochs: int) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1))))
 
 
-def tf_dataset(x, y, batch: int, seed: int, gpus):
-    """Shuffled, augmented batches built on the fly by tf.data, prefetched so the accelerator never waits."""
-    import keras
-    import tensorflow as tf
-
-    augment = keras.Sequential([
-        keras.layers.RandomTranslation(0.06, 0.06, fill_mode="nearest", seed=seed),
-        keras.layers.RandomZoom((-0.12, 0.12), fill_mode="nearest", seed=seed + 1),
-        keras.layers.RandomRotation(0.02, fill_mode="nearest", seed=seed + 2),
-    ])
-    ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.float32)[..., None], np.asarray(y, np.float32)))
-    if gpus:
-        ds = ds.cache()
-    return (
-        ds.shuffle(max(1, len(y)), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch)
-        .map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-def predict(model, x: np.ndarray) -> np.ndarray:
+def predict(model, x: np.ndarray, replicas: int = 1) -> np.ndarray:
+    """Softmax of (n, size, size) crops; under data parallelism the batch is padded to split evenly."""
     if not len(x):
         return np.zeros((0, len(ALL_CLASSES)), np.float32)
-    return np.asarray(model.predict(x[..., None], batch_size=512, verbose=0), np.float32)
+    batch = 512 - 512 % max(1, replicas)
+    probs = model.predict(pad_to_multiple(x, replicas)[..., None], batch_size=batch, verbose=0)
+    return np.asarray(probs, np.float32)[: len(x)]
 
 
 def evaluate(probs: np.ndarray, y: np.ndarray, parts: np.ndarray) -> dict:
@@ -67,7 +51,8 @@ def evaluate(probs: np.ndarray, y: np.ndarray, parts: np.ndarray) -> dict:
     parts_list = []
     for i in range(len(PARTS)):
         mask = parts == i
-        parts_list.append({"n": int(mask.sum()), "accuracy": round(float(right[mask].mean()), 4)} if mask.any() else None)
+        parts_list.append({"n": int(mask.sum()), "correct": int(right[mask].sum()),
+                           "accuracy": round(float(right[mask].mean()), 4)} if mask.any() else None)
     return {
         "loss": loss, "accuracy": round(float(right.mean()), 4), "n": int(n), "correct": int(right.sum()),
         "parts": {PARTS[i]: p for i, p in enumerate(parts_list) if p}, "parts_list": parts_list,
@@ -173,27 +158,59 @@ def save_float32(model, path: Path, backbone: str) -> None:
 
 
 class TensorBoardWriter:
-    """Scalars per epoch as TensorBoard event files, written with TensorFlow's own summary ops (the
-    `tensorboard` package is needed only to look at them)."""
+    """Scalars per epoch as TensorBoard event files: with TensorFlow's summary ops where TensorFlow is
+    installed, else with the `tensorboard` package's own writer, else none (metrics.jsonl holds the
+    same numbers, so a JAX machine without either loses nothing but the TensorBoard view)."""
+
+    TAGS = {"loss/train": "loss", "loss/validation": "val_loss", "accuracy/train": "acc",
+            "accuracy/validation": "val_acc", "learning_rate": "lr", "samples_per_second": "samples_per_s"}
 
     def __init__(self, folder: Path):
-        import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
+        import importlib.util
 
-        self.tf = tf
-        self.writer = tf.summary.create_file_writer(str(folder))
-        self.meta = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")).SerializeToString()
+        from alpr.training.backend import name
+
+        self.kind = None
+        has_tf = importlib.util.find_spec("tensorflow") is not None
+        # Under JAX/PyTorch the small `tensorboard` writer is preferred to loading all of TensorFlow.
+        if has_tf and (name() == "tensorflow" or importlib.util.find_spec("tensorboard") is None):
+            from alpr.classify import quiet_tensorflow
+
+            quiet_tensorflow(always=True)
+            import tensorflow as tf
+
+            if name() != "tensorflow":
+                tf.config.set_visible_devices([], "GPU")  # only its summary ops: the GPU is the backend's
+            from tensorflow.core.framework import summary_pb2
+
+            self.tf, self.kind = tf, "tensorflow"
+            self.writer = tf.summary.create_file_writer(str(folder))
+            self.meta = summary_pb2.SummaryMetadata(
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")).SerializeToString()
+        elif importlib.util.find_spec("tensorboard") is not None:
+            from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+            folder.mkdir(parents=True, exist_ok=True)
+            self.writer, self.kind = EventFileWriter(str(folder)), "tensorboard"
 
     def epoch(self, row) -> None:
-        """Write one EpochRow's scalars at its global epoch."""
-        values = {"loss/train": row.loss, "loss/validation": row.val_loss, "accuracy/train": row.acc,
-                  "accuracy/validation": row.val_acc, "learning_rate": row.lr, "samples_per_second": row.samples_per_s}
-        with self.writer.as_default():
-            for tag, value in values.items():
-                self.tf.summary.write(tag, self.tf.constant(float(value), self.tf.float32), step=row.global_epoch,
-                                      metadata=self.meta)
-        self.writer.flush()
+        row = row.as_dict() if hasattr(row, "as_dict") else row  # an EpochRow
+        values = {tag: float(row[key]) for tag, key in self.TAGS.items()}
+        if self.kind == "tensorflow":
+            with self.writer.as_default():
+                for tag, value in values.items():
+                    self.tf.summary.write(tag, self.tf.constant(value, self.tf.float32), step=row["global_epoch"],
+                                          metadata=self.meta)
+            self.writer.flush()
+        elif self.kind == "tensorboard":
+            import time
+
+            from tensorboard.compat.proto import event_pb2, summary_pb2
+
+            summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=t, simple_value=v) for t, v in values.items()])
+            self.writer.add_event(event_pb2.Event(wall_time=time.time(), step=row["global_epoch"], summary=summary))
+            self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.kind:
+            self.writer.close()

@@ -53,6 +53,9 @@ class JobConfig:
     correction_weight: int = 1
     seed: int = 0
     activate: bool = False  # make the new version active if it is not worse than the active one
+    # Keras dtype policy: "auto" is half precision on a GPU (mixed_bfloat16 under JAX/PyTorch,
+    # mixed_float16 under TensorFlow) and float32 on a CPU, where half precision is slower.
+    precision: str = "auto"
 
     def check(self) -> None:
         """Raise JobError (one line) when the run could not start: a missing folder, nothing to train on."""
@@ -127,6 +130,7 @@ class RunStatus:
     ended: str | None = None
     cancel_requested: str | None = None
     message: str | None = None  # what happened, in one line, for the page
+    gate: str | None = None  # why the run was accepted or rejected, in one line
     version: str | None = None  # the registry version it registered
     activated: bool = False
     val_accuracy: float | None = None

@@ -164,7 +164,8 @@ def main(cfg: TrainConfig) -> dict:
 def fit(model, stage: str, x, y, xv, yv, epochs: int, lr: float, cfg: TrainConfig) -> list[dict]:
     """Train one stage with cosine-decayed Adam and augmentation, printing one fixed line per epoch."""
     import keras
-    import tensorflow as tf
+
+    from alpr.training.batches import make_dataset
 
     steps = max(1, int(np.ceil(len(y) / cfg.batch_size)))
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps * epochs)
@@ -173,21 +174,9 @@ def fit(model, stage: str, x, y, xv, yv, epochs: int, lr: float, cfg: TrainConfi
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
     )
-    augment = keras.Sequential(
-        [
-            keras.layers.RandomTranslation(0.06, 0.06, fill_mode="nearest"),
-            keras.layers.RandomZoom((-0.12, 0.12), fill_mode="nearest"),
-            keras.layers.RandomRotation(0.02, fill_mode="nearest"),
-        ]
-    )
-    train = (
-        tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32), y.astype(np.int32)))
-        .shuffle(len(y), seed=cfg.seed, reshuffle_each_iteration=True)
-        .batch(cfg.batch_size)
-        .map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val = tf.data.Dataset.from_tensor_slices((xv[..., None].astype(np.float32), yv.astype(np.int32))).batch(512)
+    # Keras 3 batches (no tf.data), so the full pipeline trains under any KERAS_BACKEND too.
+    train = make_dataset(x, y.astype(np.int32), cfg.batch_size, cfg.seed)
+    val = (xv[..., None].astype(np.float32), yv.astype(np.int32))
     rows: list[dict] = []
 
     class Lines(keras.callbacks.Callback):
@@ -216,7 +205,7 @@ def fit(model, stage: str, x, y, xv, yv, epochs: int, lr: float, cfg: TrainConfi
                 flush=True,
             )
 
-    model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[Lines()])
+    model.fit(train, validation_data=val, validation_batch_size=512, epochs=epochs, verbose=0, callbacks=[Lines()])
     return rows
 
 

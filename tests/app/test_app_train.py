@@ -185,6 +185,22 @@ def test_a_finished_run_is_compared_with_the_active_model_and_can_be_activated(d
     assert any("**Model** `v2`" in c.value for c in recognize.sidebar.caption)
 
 
+def test_a_finished_run_shows_what_it_learnt_and_why_the_gate_decided(data, constant_model):
+    version = _version(data, constant_model)
+    gate = "accepted: reads 9/10 held-out crops you labeled right vs 6/10 for shipped"
+    run = _run(data, "done", "succeeded", _rows(2, 2), version=version.name, gate=gate, message="v2 registered")
+    jobs.write_json(run / "learnt.json", {"plates": [
+        {"plate": 4, "held_out": False, "truth": "A8C123", "before": "ABC123", "after": "A8C123", "fixed": True},
+        {"plate": 9, "held_out": True, "truth": "0XY11", "before": "OXY11", "after": "OXY11", "fixed": False},
+    ]})
+    at = _page()
+    assert_clean(at)
+    assert any(c.value == f"Gate: {gate}" for c in at.caption)
+    assert any("1 of 2 corrected plates read right now" in m.value for m in at.markdown)
+    learnt = _frame(at, "Your label")
+    assert list(learnt["Read before"]) == ["ABC123", "OXY11"] and list(learnt["Fixed"]) == [True, False]
+
+
 def test_a_rejected_version_needs_a_confirmation_to_activate(data, constant_model):
     version = _version(data, constant_model, status="rejected")
     _run(data, "done", "rejected", _rows(2, 2), version=version.name)
