@@ -23,8 +23,8 @@ echo "fresh clone of $(git -C "$work/clone" rev-parse --short HEAD) in $work/clo
     make run PORT="$port" >"$artifacts/fresh-clone-run.log" 2>&1) &
 server=$!
 
-# The first start installs the virtual environment: allow it ten minutes.
-for _ in $(seq 600); do
+# The first start installs the virtual environment (TensorFlow, JAX, PyAV, Dask...): allow it fifteen minutes.
+for _ in $(seq 900); do
     if curl -fsS "http://127.0.0.1:$port/_stcore/health" >/dev/null 2>&1; then break; fi
     if ! kill -0 "$server" 2>/dev/null; then echo "make run exited; see $artifacts/fresh-clone-run.log" >&2; exit 1; fi
     sleep 1
