@@ -71,8 +71,12 @@ def test_readme_names_the_two_commands_that_ci_runs():
 
 def test_an_uncommented_setting_does_not_borrow_its_neighbour_s_reason():
     why = {name: text for name, _, text in describe()}
-    assert why["segment.max_chars"] == "" and why["segment.min_char_extent"] == ""
+    # Each of these two sits right under a neighbour's comment and has one of its own now; before
+    # the fix they were documented with the neighbour's reason.
+    assert why["segment.max_chars"].startswith("The longest plates")
+    assert why["segment.min_char_extent"].startswith("A thin ring")
     assert why["segment.max_row_ink"].startswith("A row of glyphs is mostly plate")
+    assert why["segment.max_row_ink"] != why["segment.max_chars"]
 
 
 def test_the_other_half_of_a_min_max_pair_shares_its_comment():
