@@ -4,19 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from alpr.cli.argtypes import whole_number
-
-
-def _positive_float(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of frames per second, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"frames per second must be above 0, got {text}")
-    return value
+from alpr.cli.argtypes import positive_float, whole_number
 
 
 def add_options(parser) -> None:
@@ -24,7 +12,7 @@ def add_options(parser) -> None:
     sampling = parser.add_mutually_exclusive_group()
     sampling.add_argument("--every", type=whole_number(1), default=None, metavar="N",
                           help="clips: read every Nth frame")
-    sampling.add_argument("--fps", type=_positive_float, default=None, metavar="F",
+    sampling.add_argument("--fps", type=positive_float, default=None, metavar="F",
                           help="clips: read F frames per second of clip (default 2)")
     parser.add_argument("--frames", action="store_true",
                         help="clips: with --json, also one alpr -j line per sampled frame (with frame and time_s)")
