@@ -29,9 +29,10 @@ test: lint browser
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit tests/app
 
-# Lint only: formatting is applied by the lead when branches merge (`ruff format`, configured in pyproject.toml).
+# Lint and format check (configured in pyproject.toml); `ruff format .` applies the format.
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)

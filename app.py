@@ -4,6 +4,7 @@ One app, one page per job: Recognize reads photos, Relabel fixes what the model 
 training data), Evaluate measures a model on a labeled folder, Train fine-tunes the model on the fixes and
 picks the version that reads. Each is one `st.Page` entry in PAGES.
 """
+
 from pathlib import Path
 
 import streamlit as st

@@ -12,6 +12,7 @@ The confidence shown for a candidate is the score that ranks it, per crop read:
 `100 * exp(score / crops)`, so candidates are sorted by the number the page shows beside them and
 the headline plate is always the one with the highest confidence.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,10 +73,33 @@ COUNTRIES = {
         # The layouts of the 521 training labels of endtoend/us and plates/us (hold-out fifth left
         # out), those seen 3 times or more; at half weight, an unseen layout costs e^-2.2 ~ 9x.
         layout_counts={
-            "###@@@": 80, "@@@###": 65, "@@@####": 44, "#@@@###": 35, "@@#@#@": 32, "@@####": 19, "@@@@@@@": 17,
-            "#######": 14, "####": 14, "@######": 12, "@@@##@": 12, "####@@": 12, "@@###": 12, "#@@###": 11,
-            "######": 11, "@@@@@@": 8, "@@#@###": 8, "@@@@@": 8, "#####": 7, "##@@##": 5, "@@#@@@@": 4,
-            "#####@": 4, "#@@####": 3, "#@#####": 3, "@###@@": 3, "@####": 3, "#@####": 3,
+            "###@@@": 80,
+            "@@@###": 65,
+            "@@@####": 44,
+            "#@@@###": 35,
+            "@@#@#@": 32,
+            "@@####": 19,
+            "@@@@@@@": 17,
+            "#######": 14,
+            "####": 14,
+            "@######": 12,
+            "@@@##@": 12,
+            "####@@": 12,
+            "@@###": 12,
+            "#@@###": 11,
+            "######": 11,
+            "@@@@@@": 8,
+            "@@#@###": 8,
+            "@@@@@": 8,
+            "#####": 7,
+            "##@@##": 5,
+            "@@#@@@@": 4,
+            "#####@": 4,
+            "#@@####": 3,
+            "#@#####": 3,
+            "@###@@": 3,
+            "@####": 3,
+            "#@####": 3,
         },
         layout_weight=0.5,
     ),
@@ -85,8 +109,20 @@ COUNTRIES = {
         # The serial layouts of the common European formats (IT, FR, HR, ES, UK, DE-like, ...).
         # "@@#####" (PL WA 56660) and "#@#####" (CZ/SK 1Z7 5233): 7 of the 47 training labels of
         # endtoend/eu fit no other layout.
-        ("@@###@@", "@@##@@@", "@@@##@@", "@###@@@", "#@@####", "####@@@", "@@@###", "@@@####", "@@####", "@@@@###",
-         "@@#####", "#@#####"),
+        (
+            "@@###@@",
+            "@@##@@@",
+            "@@@##@@",
+            "@###@@@",
+            "#@@####",
+            "####@@@",
+            "@@@###",
+            "@@@####",
+            "@@####",
+            "@@@@###",
+            "@@#####",
+            "#@#####",
+        ),
         False,
         bonus=3.0,
     ),

@@ -4,6 +4,7 @@ The shipped network is the project's own small CNN (`backbone="small"`), pretrai
 glyphs and fine-tuned on real crops by `python -m alpr train`. ImageNet backbones (`inception_v3`,
 `mobilenet_v2`) are offered for users who have their weights locally; nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def quiet_tensorflow(always: bool = False) -> None:
         return
     from alpr.training.backend import name
 
-    if name() != "tensorflow" and not always:  # a JAX or PyTorch run never loads TensorFlow (the GPU machine may lack it)
+    if (
+        name() != "tensorflow" and not always
+    ):  # a JAX or PyTorch run never loads TensorFlow (the GPU machine may lack it)
         return
     saved = os.dup(2)
     try:
@@ -62,7 +65,9 @@ def metadata_path(model_path: Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def build_model(num_classes: int = len(ALL_CLASSES), input_size: int = 32, backbone: str = "small", weights: str | None = None):
+def build_model(
+    num_classes: int = len(ALL_CLASSES), input_size: int = 32, backbone: str = "small", weights: str | None = None
+):
     """A fresh classifier: a feature extractor named "features" and a small dense head.
 
     `weights` is only for ImageNet backbones: a local `.h5`/`.weights.h5` file, or "imagenet" to use

@@ -3,6 +3,7 @@
 Tuned on the development split of OpenALPR's benchmark (see README); change one, then re-run
 `python -m alpr eval` on real photos before trusting it.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -236,14 +237,14 @@ def _field_comments(cls) -> dict[str, str]:
 
 def _same_family(a: str, b: str) -> bool:
     """max_x / min_x, or two names with the same min_/max_ prefix (or none) and the same first word after it."""
+
     def split(name: str) -> tuple[str, str]:
         for prefix in ("min_", "max_"):
             if name.startswith(prefix):
-                return prefix, name[len(prefix):]
+                return prefix, name[len(prefix) :]
         return "", name
 
     (pa, ra), (pb, rb) = split(a), split(b)
     if pa and pb and pa != pb:
         return ra == rb
     return pa == pb and ra.split("_", 1)[0] == rb.split("_", 1)[0]
-

@@ -5,6 +5,7 @@ Two layouts are read, both from OpenALPR's benchmark repository:
 * plate crops: a `labels.csv` with `file,plate` columns (`state` optional).
 A folder holding such folders (e.g. `endtoend/` with `us/`, `eu/`, `br/`) is read recursively.
 """
+
 from __future__ import annotations
 
 import csv

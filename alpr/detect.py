@@ -11,6 +11,7 @@ image is labelled with `skimage.measure.label`, and candidates are built two way
 Every candidate carries the number of character-like components inside it, which ranks them before
 the (more expensive) segmentation and classification decide between them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -118,8 +119,7 @@ def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect) -> Det
         for c in ranked
     )
     scaled_components = tuple(
-        Component(c.label, _scale_box(c.box, inv, image.shape), c.area, c.kept, c.reason)
-        for c in components
+        Component(c.label, _scale_box(c.box, inv, image.shape), c.area, c.kept, c.reason) for c in components
     )
     return Detection(grey, scale, overlay, scaled_components, in_photo)
 
@@ -289,9 +289,7 @@ def _plate_blobs(view: Binarization, grey: np.ndarray, config: DetectConfig) -> 
         count = _count_glyphs(grey[by : by + bh, bx : bx + bw], dark_ink=light_blob, config=config)
         if count < 2:
             continue
-        out.append(
-            PlateCandidate(Box(bx, by, bw, bh), "component", view.name, count, 0.0, False, "plate-shaped")
-        )
+        out.append(PlateCandidate(Box(bx, by, bw, bh), "component", view.name, count, 0.0, False, "plate-shaped"))
     return out
 
 
@@ -330,10 +328,7 @@ def _rank(candidates: list[PlateCandidate], config: DetectConfig) -> list[PlateC
         return float(s)
 
     scored = sorted(
-        (
-            PlateCandidate(c.box, c.source, c.binarization, c.char_count, score(c), False, c.reason)
-            for c in candidates
-        ),
+        (PlateCandidate(c.box, c.source, c.binarization, c.char_count, score(c), False, c.reason) for c in candidates),
         key=lambda c: -c.score,
     )
     kept: list[PlateCandidate] = []
@@ -374,7 +369,9 @@ def _judge_components(
         if h < config.min_char_height or view.areas[i] < 20:
             continue  # specks: thousands of them, nothing to learn from drawing them
         if is_char[i]:
-            out.append(Component(i + 1, Box(int(x), int(y), int(w), int(h)), int(view.areas[i]), True, "character-like"))
+            out.append(
+                Component(i + 1, Box(int(x), int(y), int(w), int(h)), int(view.areas[i]), True, "character-like")
+            )
             continue
         aspect = w / max(h, 1)
         if w > config.max_plate_width_frac * width:

@@ -4,6 +4,7 @@ Photos (`NAME.txt` boxes) are read end to end; plate crops (`labels.csv`) in pla
 OpenALPR's segmentation+OCR benchmark does. Numbers are broken down by folder (us, eu, br, ...),
 and a folder named after a known country is read with that country's formats.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -342,8 +343,14 @@ class Evaluation:
     runs: tuple  # ModelRun
 
 
-def run_models(items: list[LabeledPlate], models: list[tuple[str, Path]], load: Callable, country: str | None,
-               topn: int, progress: Callable[[float, str], None] | None = None) -> tuple[ModelRun, ...]:
+def run_models(
+    items: list[LabeledPlate],
+    models: list[tuple[str, Path]],
+    load: Callable,
+    country: str | None,
+    topn: int,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[ModelRun, ...]:
     """Read every item with each (label, path) model in turn, `load(path)` giving its classifier;
     `progress(fraction done, what)` after each plate."""
     runs = []
@@ -355,8 +362,10 @@ def run_models(items: list[LabeledPlate], models: list[tuple[str, Path]], load: 
         for i, result in enumerate(evaluate_items(items, classifier, country, topn)):
             results.append(result)
             if progress is not None:
-                progress((k * len(items) + i + 1) / total,
-                         f"{classifier.info.version}: {i + 1} of {len(items)} · {Path(result.path).name}")
+                progress(
+                    (k * len(items) + i + 1) / total,
+                    f"{classifier.info.version}: {i + 1} of {len(items)} · {Path(result.path).name}",
+                )
         runs.append(ModelRun(label, Path(path), classifier.info.version, tuple(results), time.perf_counter() - t0))
     return tuple(runs)
 
@@ -405,7 +414,9 @@ class SentPlate:
     expected: int  # characters of its truth
 
 
-def send_to_store(store, evaluation: Evaluation, indices: list[int], classifier, author: str | None) -> Iterator[SentPlate]:
+def send_to_store(
+    store, evaluation: Evaluation, indices: list[int], classifier, author: str | None
+) -> Iterator[SentPlate]:
     """Store the evaluation's plates at `indices` with their labeled text (and the model's guesses),
     each in the country the evaluation read it with; yields each as it is stored. Raises AlprError
     (one line) on the first plate that cannot be stored; those before it stay stored."""
@@ -416,13 +427,21 @@ def send_to_store(store, evaluation: Evaluation, indices: list[int], classifier,
         root = evaluation.root
         name = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else item.path.name
         result = store.add_labeled_plate(
-            load_image(item.path, name=name), item.plate, country=item.country(evaluation.country),
-            plate_crop=item.box is None, classifier=classifier, name=name, box=item.box, source="import", author=author,
+            load_image(item.path, name=name),
+            item.plate,
+            country=item.country(evaluation.country),
+            plate_crop=item.box is None,
+            classifier=classifier,
+            name=name,
+            box=item.box,
+            source="import",
+            author=author,
         )
         yield SentPlate(item.path, name, result.plate_id, result.matched, result.characters, len(item.plate))
 
 
 # --- how the Evaluate page says its numbers (pure, so the wording is tested without Streamlit) -------
+
 
 def share_text(n: float, total: float = 1) -> str:
     """A share as people read it: 100% and 0% without decimals (they are exact), others with one."""
@@ -455,11 +474,20 @@ def group_rows(runs: list[ModelRun], topn: int) -> list[dict]:
     for run in runs:
         for r in summarize(list(run.results)):
             n = max(r["photos"], 1)
-            rows.append({
-                "Model": run.version, "Group": r["group"], "Plates": r["photos"], "Found": 100 * r["detected"] / n,
-                "Top-1": 100 * r["top1"] / n, f"Top-{topn}": 100 * r["topn"] / n, "Characters": 100 * r["char_accuracy"],
-                "Median ms": r["median_ms"], "p90 ms": r["p90_ms"], "Unreadable files": r["errors"],
-            })
+            rows.append(
+                {
+                    "Model": run.version,
+                    "Group": r["group"],
+                    "Plates": r["photos"],
+                    "Found": 100 * r["detected"] / n,
+                    "Top-1": 100 * r["top1"] / n,
+                    f"Top-{topn}": 100 * r["topn"] / n,
+                    "Characters": 100 * r["char_accuracy"],
+                    "Median ms": r["median_ms"],
+                    "p90 ms": r["p90_ms"],
+                    "Unreadable files": r["errors"],
+                }
+            )
     return rows
 
 
@@ -469,12 +497,22 @@ def sent_messages(sent: list[SentPlate]) -> list[tuple[str, str]]:
     messages = []
     for plate in sent:
         if plate.matched:
-            messages.append(("success", f"{plate.name} is plate #{plate.plate_id} in the relabel queue: "
-                                        f"{plate.characters} characters labeled from its truth"))
+            messages.append(
+                (
+                    "success",
+                    f"{plate.name} is plate #{plate.plate_id} in the relabel queue: "
+                    f"{plate.characters} characters labeled from its truth",
+                )
+            )
         else:
-            messages.append(("warning", f"{plate.name} is plate #{plate.plate_id} in the relabel queue, but it was "
-                                        f"cut into {plate.characters} segments for {plate.expected} characters: "
-                                        "fix it on the Relabel page"))
+            messages.append(
+                (
+                    "warning",
+                    f"{plate.name} is plate #{plate.plate_id} in the relabel queue, but it was "
+                    f"cut into {plate.characters} segments for {plate.expected} characters: "
+                    "fix it on the Relabel page",
+                )
+            )
     return messages
 
 
@@ -486,6 +524,10 @@ def fold_messages(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
     if len(messages) <= SENT_MESSAGES_SHOWN:
         return messages
     kinds = [k for k, _ in messages]
-    return [("success", f"Sent {kinds.count('success') + kinds.count('warning')} plates to the relabel queue "
-                        f"({kinds.count('warning')} need their segmentation fixed)")] + [
-        m for m in messages if m[0] == "error"]
+    return [
+        (
+            "success",
+            f"Sent {kinds.count('success') + kinds.count('warning')} plates to the relabel queue "
+            f"({kinds.count('warning')} need their segmentation fixed)",
+        )
+    ] + [m for m in messages if m[0] == "error"]

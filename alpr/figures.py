@@ -7,6 +7,7 @@ box, colour and hover line comes straight from the result the pipeline returned.
 Images go into the figures as data-URI `go.Image(source=...)` traces (JPEG for photos, PNG for the
 small crops) rather than as `z` arrays: a 1280 px photo as JSON numbers is ~10 MB, as JPEG ~150 kB.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,6 +55,7 @@ _OTHER_BAR = "#b0bec5"
 
 # --------------------------------------------------------------------------------------- helpers
 
+
 def _data_uri(pixels: np.ndarray, fmt: str = "PNG") -> str:
     image = Image.fromarray(np.ascontiguousarray(pixels))
     buffer = io.BytesIO()
@@ -77,8 +79,9 @@ def _image_trace(pixels: np.ndarray, width: float, height: float, fmt: str, name
     """An image stretched over [0, width] x [0, height] in data coordinates, whatever its pixel size,
     so boxes in the original's pixels land on it exactly (a pixel's edges, not its centre, at integers)."""
     dx, dy = width / pixels.shape[1], height / pixels.shape[0]
-    return go.Image(source=_data_uri(pixels, fmt), x0=dx / 2, y0=dy / 2, dx=dx, dy=dy, name=name,
-                    hoverinfo="skip", **kwargs)
+    return go.Image(
+        source=_data_uri(pixels, fmt), x0=dx / 2, y0=dy / 2, dx=dx, dy=dy, name=name, hoverinfo="skip", **kwargs
+    )
 
 
 def _rect_path(boxes: list[Box]) -> tuple[list, list]:
@@ -91,8 +94,9 @@ def _rect_path(boxes: list[Box]) -> tuple[list, list]:
     return xs, ys
 
 
-def _boxes_traces(group: str, boxes: list[Box], hover: list[str], anchors: list[tuple[float, float]],
-                  texts: list[str] | None = None) -> list[go.Scatter]:
+def _boxes_traces(
+    group: str, boxes: list[Box], hover: list[str], anchors: list[tuple[float, float]], texts: list[str] | None = None
+) -> list[go.Scatter]:
     """Outline trace plus an invisible marker trace carrying the per-box hover text.
 
     Both traces share a legend group, so clicking the legend entry hides the boxes and their hover.
@@ -100,15 +104,24 @@ def _boxes_traces(group: str, boxes: list[Box], hover: list[str], anchors: list[
     style = _STYLE[group]
     name = f"{_LABELS[group]} ({len(boxes)})"
     xs, ys = _rect_path(boxes)
-    outline = go.Scatter(x=xs, y=ys, mode="lines", line=style, name=name, legendgroup=group,
-                         showlegend=bool(boxes), hoverinfo="skip")
+    outline = go.Scatter(
+        x=xs, y=ys, mode="lines", line=style, name=name, legendgroup=group, showlegend=bool(boxes), hoverinfo="skip"
+    )
     hx = [a[0] for a in anchors]
     hy = [a[1] for a in anchors]
     marker_hover = go.Scatter(
-        x=hx, y=hy, mode="markers+text" if texts else "markers", text=texts,
-        textfont=dict(size=9, color=style["color"]), textposition="middle center",
-        marker=dict(size=12, color="rgba(0,0,0,0)"), customdata=hover,
-        hovertemplate="%{customdata}<extra></extra>", name=name, legendgroup=group, showlegend=False,
+        x=hx,
+        y=hy,
+        mode="markers+text" if texts else "markers",
+        text=texts,
+        textfont=dict(size=9, color=style["color"]),
+        textposition="middle center",
+        marker=dict(size=12, color="rgba(0,0,0,0)"),
+        customdata=hover,
+        hovertemplate="%{customdata}<extra></extra>",
+        name=name,
+        legendgroup=group,
+        showlegend=False,
     )
     return [outline, marker_hover]
 
@@ -127,28 +140,57 @@ def _pct(p: float) -> str:
 
 def _empty(message: str, height: int = 160) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=14, color="#6b7280"))
-    fig.update_layout(height=height, xaxis_visible=False, yaxis_visible=False, margin=dict(l=0, r=0, t=0, b=0),
-                      plot_bgcolor="rgba(0,0,0,0)")
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#6b7280")
+    )
+    fig.update_layout(
+        height=height,
+        xaxis_visible=False,
+        yaxis_visible=False,
+        margin=dict(l=0, r=0, t=0, b=0),
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
     return fig
 
 
 def _image_axes(fig: go.Figure, width: float, height: float, row=None, col=None) -> None:
     """Pixel axes: y down like an image, one data unit as wide as tall, no ticks."""
     y_id = "y" if row is None else fig.get_subplot(row, col).xaxis.anchor
-    fig.update_xaxes(range=[0, width], visible=False, showgrid=False, zeroline=False, constrain="domain",
-                     scaleanchor=y_id, scaleratio=1, row=row, col=col)
+    fig.update_xaxes(
+        range=[0, width],
+        visible=False,
+        showgrid=False,
+        zeroline=False,
+        constrain="domain",
+        scaleanchor=y_id,
+        scaleratio=1,
+        row=row,
+        col=col,
+    )
     # Spare height goes below the image, not above it: the picture stays under its legend and title.
-    fig.update_yaxes(range=[height, 0], visible=False, showgrid=False, zeroline=False, constrain="domain",
-                     constraintoward="top", row=row, col=col)
+    fig.update_yaxes(
+        range=[height, 0],
+        visible=False,
+        showgrid=False,
+        zeroline=False,
+        constrain="domain",
+        constraintoward="top",
+        row=row,
+        col=col,
+    )
 
 
 # ---------------------------------------------------------------------------------- photo figure
 
-def photo_figure(rec: Recognition, show_components: bool = True, show_candidates: bool = True,
-                 component_numbers: bool = False, max_width: int = MAX_FIGURE_WIDTH,
-                 shown_width: int = 920) -> go.Figure:
+
+def photo_figure(
+    rec: Recognition,
+    show_components: bool = True,
+    show_candidates: bool = True,
+    component_numbers: bool = False,
+    max_width: int = MAX_FIGURE_WIDTH,
+    shown_width: int = 920,
+) -> go.Figure:
     """The photo with what detection looked at and decided, drawn over it.
 
     Traces, bottom to top: the photo; rejected then kept connected components (outline + hover
@@ -187,8 +229,18 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
             fig.add_traces(_boxes_traces(group, [c.box for c in cands], hover, anchors))
 
     xs, ys = _rect_path([p.box for p in rec.plates])
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=_STYLE[PLATES], name=f"{_LABELS[PLATES]} ({len(rec.plates)})",
-                             legendgroup=PLATES, showlegend=bool(rec.plates), hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line=_STYLE[PLATES],
+            name=f"{_LABELS[PLATES]} ({len(rec.plates)})",
+            legendgroup=PLATES,
+            showlegend=bool(rec.plates),
+            hoverinfo="skip",
+        )
+    )
     for index, plate in enumerate(rec.plates):
         others = "<br>".join(
             f"{escape(c.plate)} · {c.confidence:.1f}{' · template' if c.matches_template else ''}"
@@ -197,10 +249,17 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
         # The text sits above the plate, or below it when there is no room above (it would cover the legend).
         above = plate.box.y > 0.06 * height
         fig.add_annotation(
-            x=plate.box.x + plate.box.w / 2, y=plate.box.y if above else plate.box.y2, yshift=4 if above else -4,
-            yanchor="bottom" if above else "top", showarrow=False,
-            text=f"<b>{escape(plate.plate) or '?'}</b>", font=dict(size=16, color="#111111"),
-            bgcolor=_STYLE[PLATES]["color"], bordercolor="#111111", borderwidth=1, borderpad=3,
+            x=plate.box.x + plate.box.w / 2,
+            y=plate.box.y if above else plate.box.y2,
+            yshift=4 if above else -4,
+            yanchor="bottom" if above else "top",
+            showarrow=False,
+            text=f"<b>{escape(plate.plate) or '?'}</b>",
+            font=dict(size=16, color="#111111"),
+            bgcolor=_STYLE[PLATES]["color"],
+            bordercolor="#111111",
+            borderwidth=1,
+            borderpad=3,
             hovertext=f"plate {index + 1}: {escape(plate.plate)}<br>confidence {plate.confidence:.1f}<br>{others}",
             name=f"plate-{index + 1}",
         )
@@ -215,8 +274,16 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
         margin=dict(l=0, r=0, t=36, b=0),
         # Fixed entry widths: plotly measures legend text before the page's web font has loaded,
         # and entries sized from that measurement overlap once the font arrives.
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font=dict(size=12), entrywidth=215,
-                    entrywidthmode="pixels", itemclick="toggle"),
+        legend=dict(
+            orientation="h",
+            yanchor="bottom",
+            y=1.0,
+            x=0,
+            font=dict(size=12),
+            entrywidth=215,
+            entrywidthmode="pixels",
+            itemclick="toggle",
+        ),
         hovermode="closest",
         hoverdistance=12,
         dragmode="zoom",
@@ -227,6 +294,7 @@ def photo_figure(rec: Recognition, show_components: bool = True, show_candidates
 
 
 # ---------------------------------------------------------------------------------- plate figure
+
 
 def plate_figure(plate: PlateRead, final: list[str | None] | None = None, shown_width: int = 560) -> go.Figure:
     """The plate crop with each segmented character boxed and numbered, its reading under it.
@@ -242,41 +310,85 @@ def plate_figure(plate: PlateRead, final: list[str | None] | None = None, shown_
     pairs = list(zip(plate.chars, plate.predictions))
     read = [c.box for c, p in pairs if p.char != REJECT]
     noise = [c.box for c, p in pairs if p.char == REJECT]
-    for boxes, colour, dash, name in ((read, _CHAR_COLOUR, "solid", "characters"),
-                                      (noise, _REJECT_COLOUR, "dot", "not a character")):
+    for boxes, colour, dash, name in (
+        (read, _CHAR_COLOUR, "solid", "characters"),
+        (noise, _REJECT_COLOUR, "dot", "not a character"),
+    ):
         xs, ys = _rect_path(boxes)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=colour, width=2, dash=dash),
-                                 name=f"{name} ({len(boxes)})", showlegend=False, hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(color=colour, width=2, dash=dash),
+                name=f"{name} ({len(boxes)})",
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
     hover = []
     for i, (c, p) in enumerate(pairs, start=1):
         runners = ", ".join(f"{char_label(k)} {_pct(q)}" for k, q in p.topk[1:4])
         what = "not a character" if p.char == REJECT else f"<b>{escape(p.char)}</b>"
-        hover.append(f"character {i}: {what} · {_pct(p.confidence)}" + (f"<br>then {runners}" if runners else "")
-                     + (f"<br>{escape(p.note)}" if p.note else "") + f"<br>line {c.line}, {_box_text(c.box)}")
-    fig.add_trace(go.Scatter(
-        x=[c.box.x + c.box.w / 2 for c, _ in pairs], y=[c.box.y + c.box.h / 2 for c, _ in pairs],
-        mode="markers", marker=dict(size=max(10, min(40, h // 3)), color="rgba(0,0,0,0)", symbol="square"),
-        customdata=hover, hovertemplate="%{customdata}<extra></extra>", name="character hover", showlegend=False,
-    ))
+        hover.append(
+            f"character {i}: {what} · {_pct(p.confidence)}"
+            + (f"<br>then {runners}" if runners else "")
+            + (f"<br>{escape(p.note)}" if p.note else "")
+            + f"<br>line {c.line}, {_box_text(c.box)}"
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[c.box.x + c.box.w / 2 for c, _ in pairs],
+            y=[c.box.y + c.box.h / 2 for c, _ in pairs],
+            mode="markers",
+            marker=dict(size=max(10, min(40, h // 3)), color="rgba(0,0,0,0)", symbol="square"),
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+            name="character hover",
+            showlegend=False,
+        )
+    )
     # Numbers above the boxes and the reading under the crop, so the figure reads without hovering.
     for i, (c, p) in enumerate(pairs, start=1):
         colour = _REJECT_COLOUR if p.char == REJECT else _CHAR_COLOUR
-        fig.add_annotation(x=c.box.x + c.box.w / 2, y=c.box.y, yshift=2, yanchor="bottom", text=str(i),
-                           showarrow=False, font=dict(size=11, color="white"), bgcolor=colour, borderpad=1)
+        fig.add_annotation(
+            x=c.box.x + c.box.w / 2,
+            y=c.box.y,
+            yshift=2,
+            yanchor="bottom",
+            text=str(i),
+            showarrow=False,
+            font=dict(size=11, color="white"),
+            bgcolor=colour,
+            borderpad=1,
+        )
         shown = final[i - 1] if final is not None and final[i - 1] is not None else p.char
         own = "" if shown == p.char else f"<br><span style='font-size:10px'>read {escape(char_label(p.char))}</span>"
-        fig.add_annotation(x=c.box.x + c.box.w / 2, y=h, yshift=-4, yanchor="top", showarrow=False,
-                           text=f"<b>{escape(char_label(shown))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>"
-                           + own, font=dict(size=15, color=colour))
+        fig.add_annotation(
+            x=c.box.x + c.box.w / 2,
+            y=h,
+            yshift=-4,
+            yanchor="top",
+            showarrow=False,
+            text=f"<b>{escape(char_label(shown))}</b><br><span style='font-size:10px'>{_pct(p.confidence)}</span>"
+            + own,
+            font=dict(size=15, color=colour),
+        )
     _image_axes(fig, w, h)
     # As tall as the crop drawn in a column `shown_width` px wide, so no blank band is left under it.
-    fig.update_layout(height=int(np.clip(shown_width * h / max(w, 1), 60, 240)) + 76, margin=dict(l=8, r=8, t=24, b=52),
-                      plot_bgcolor="rgba(0,0,0,0)",
-                      hovermode="closest", dragmode=False, showlegend=False)
+    fig.update_layout(
+        height=int(np.clip(shown_width * h / max(w, 1), 60, 240)) + 76,
+        margin=dict(l=8, r=8, t=24, b=52),
+        plot_bgcolor="rgba(0,0,0,0)",
+        hovermode="closest",
+        dragmode=False,
+        showlegend=False,
+    )
     return fig
 
 
 # ---------------------------------------------------------------------------------- top-k figure
+
 
 def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
     """One column per character: the 32 px crop the classifier saw, and its top-k classes as bars.
@@ -294,12 +406,16 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
     crop_px, bars_px, gap_px = 110, 26 * slots + 8, 24
     height = crop_px + bars_px + gap_px + 32
     fig = make_subplots(
-        rows=2, cols=n, row_heights=[crop_px / (crop_px + bars_px), bars_px / (crop_px + bars_px)],
+        rows=2,
+        cols=n,
+        row_heights=[crop_px / (crop_px + bars_px), bars_px / (crop_px + bars_px)],
         vertical_spacing=gap_px / (height - 32),
         horizontal_spacing=min(0.04, 0.3 / n),
         # A crop the pipeline overruled (a frame mark at the row's end) says so; the plate figure's hover says why.
-        subplot_titles=[f"{i}: <b>{escape(char_label(p.char))}</b>" + (" · end mark" if p.note else "")
-                        for i, (_, p) in enumerate(pairs, start=1)],
+        subplot_titles=[
+            f"{i}: <b>{escape(char_label(p.char))}</b>" + (" · end mark" if p.note else "")
+            for i, (_, p) in enumerate(pairs, start=1)
+        ],
     )
     for col, (crop, pred) in enumerate(pairs, start=1):
         glyph = (np.clip(crop.image, 0, 1) * 255).astype(np.uint8)
@@ -309,21 +425,47 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
         top = pred.topk[:k]
         labels = [char_label(c) for c, _ in top]
         probs = [p for _, p in top]
-        fig.add_trace(go.Bar(
-            x=probs, y=labels, orientation="h", name=f"top-{k} {col}",
-            marker_color=[_BEST_BAR] + [_OTHER_BAR] * (len(top) - 1),
-            text=[_pct(p) for p in probs], textposition="outside", cliponaxis=False,
-            textfont=dict(size=10), hovertemplate="%{y}: %{x:.1%}<extra>character " + str(col) + "</extra>",
-            showlegend=False,
-        ), row=2, col=col)
+        fig.add_trace(
+            go.Bar(
+                x=probs,
+                y=labels,
+                orientation="h",
+                name=f"top-{k} {col}",
+                marker_color=[_BEST_BAR] + [_OTHER_BAR] * (len(top) - 1),
+                text=[_pct(p) for p in probs],
+                textposition="outside",
+                cliponaxis=False,
+                textfont=dict(size=10),
+                hovertemplate="%{y}: %{x:.1%}<extra>character " + str(col) + "</extra>",
+                showlegend=False,
+            ),
+            row=2,
+            col=col,
+        )
         fig.update_xaxes(range=[0, 1.35], visible=False, fixedrange=True, row=2, col=col)
         # Best on top, and always k bar slots: a sure character has a single class above the
         # top-k threshold, and one bar stretched over the whole cell would look like a different chart.
-        fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, range=[slots - 0.5, -0.5],
-                         fixedrange=True, tickfont=dict(size=12), ticks="", showgrid=False, row=2, col=col)
+        fig.update_yaxes(
+            type="category",
+            categoryorder="array",
+            categoryarray=labels,
+            range=[slots - 0.5, -0.5],
+            fixedrange=True,
+            tickfont=dict(size=12),
+            ticks="",
+            showgrid=False,
+            row=2,
+            col=col,
+        )
     fig.update_annotations(font=dict(size=13))
-    fig.update_layout(height=height, margin=dict(l=8, r=8, t=28, b=4), bargap=0.25, dragmode=False,
-                      plot_bgcolor="rgba(0,0,0,0)", showlegend=False)
+    fig.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=28, b=4),
+        bargap=0.25,
+        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+    )
     return fig
 
 
@@ -335,19 +477,31 @@ _STAGES = ("detect", "segment", "classify", "assemble")
 def timings_figure(rec: Recognition) -> go.Figure:
     """Milliseconds per stage as horizontal bars, in pipeline order; the total is in the title."""
     stages = [s for s in _STAGES if s in rec.timings_ms] + sorted(
-        s for s in rec.timings_ms if s not in _STAGES and s != "total")
+        s for s in rec.timings_ms if s not in _STAGES and s != "total"
+    )
     ms = [float(rec.timings_ms[s]) for s in stages]
-    fig = go.Figure(go.Bar(
-        x=ms, y=stages, orientation="h", name="ms per stage", marker_color=_BEST_BAR,
-        text=[f"{v:.0f} ms" if v >= 1 else f"{v:.1f} ms" for v in ms], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:.1f} ms<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=ms,
+            y=stages,
+            orientation="h",
+            name="ms per stage",
+            marker_color=_BEST_BAR,
+            text=[f"{v:.0f} ms" if v >= 1 else f"{v:.1f} ms" for v in ms],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1f} ms<extra></extra>",
+        )
+    )
     total = rec.timings_ms.get("total", sum(ms))
     fig.update_yaxes(autorange="reversed", fixedrange=True, ticks="", showgrid=False)
     fig.update_xaxes(range=[0, max(ms + [1.0]) * 1.3], visible=False, fixedrange=True)
     fig.update_layout(
         title=dict(text=f"Time per stage · {total:.0f} ms in all", font=dict(size=14), x=0, xanchor="left"),
-        height=60 + 32 * len(stages), margin=dict(l=8, r=8, t=36, b=4), showlegend=False, dragmode=False,
+        height=60 + 32 * len(stages),
+        margin=dict(l=8, r=8, t=36, b=4),
+        showlegend=False,
+        dragmode=False,
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
@@ -405,22 +559,65 @@ def stored_plate_figure(photo: np.ndarray | None, scale: float, plate_box: Box |
         label, colour = _char_state(c)
         b = c.box.shifted(-int(x0), -int(y0))
         xs, ys = _rect_path([b])
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="skip",
-                                 line=dict(color=colour, width=2, dash="dot" if label == REJECT else "solid")))
-        fig.add_annotation(x=b.x + b.w / 2, y=b.y, yshift=2, yanchor="bottom", text=str(i), showarrow=False,
-                           font=dict(size=11, color="white"), bgcolor=colour, borderpad=1)
-        fig.add_annotation(x=b.x + b.w / 2, y=h, yshift=-4, yanchor="top", showarrow=False,
-                           text=f"<b>{escape(char_label(label or '?'))}</b>", font=dict(size=16, color=colour))
-        guess = f"model: {escape(char_label(c.pred_char))} {_pct(c.pred_conf or 0)}" if c.pred_char else "no model guess"
-        who = {"person": "labeled by a person", "import": "imported label", "model": "not reviewed yet"}.get(c.source or "", "unlabeled")
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                showlegend=False,
+                hoverinfo="skip",
+                line=dict(color=colour, width=2, dash="dot" if label == REJECT else "solid"),
+            )
+        )
+        fig.add_annotation(
+            x=b.x + b.w / 2,
+            y=b.y,
+            yshift=2,
+            yanchor="bottom",
+            text=str(i),
+            showarrow=False,
+            font=dict(size=11, color="white"),
+            bgcolor=colour,
+            borderpad=1,
+        )
+        fig.add_annotation(
+            x=b.x + b.w / 2,
+            y=h,
+            yshift=-4,
+            yanchor="top",
+            showarrow=False,
+            text=f"<b>{escape(char_label(label or '?'))}</b>",
+            font=dict(size=16, color=colour),
+        )
+        guess = (
+            f"model: {escape(char_label(c.pred_char))} {_pct(c.pred_conf or 0)}" if c.pred_char else "no model guess"
+        )
+        who = {"person": "labeled by a person", "import": "imported label", "model": "not reviewed yet"}.get(
+            c.source or "", "unlabeled"
+        )
         hover.append(f"character {i}: <b>{escape(char_label(label or '?'))}</b> · {who}<br>{guess}")
         hx.append(b.x + b.w / 2)
         hy.append(b.y + b.h / 2)
-    fig.add_trace(go.Scatter(x=hx, y=hy, mode="markers", marker=dict(size=14, color="rgba(0,0,0,0)", symbol="square"),
-                             customdata=hover, hovertemplate="%{customdata}<extra></extra>", showlegend=False))
+    fig.add_trace(
+        go.Scatter(
+            x=hx,
+            y=hy,
+            mode="markers",
+            marker=dict(size=14, color="rgba(0,0,0,0)", symbol="square"),
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+            showlegend=False,
+        )
+    )
     _image_axes(fig, w, h)
-    fig.update_layout(height=int(np.clip(520 * h / max(w, 1), 120, 260)) + 40, margin=dict(l=4, r=4, t=22, b=30),
-                      plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", dragmode=False, showlegend=False)
+    fig.update_layout(
+        height=int(np.clip(520 * h / max(w, 1), 120, 260)) + 40,
+        margin=dict(l=4, r=4, t=22, b=30),
+        plot_bgcolor="rgba(0,0,0,0)",
+        hovermode="closest",
+        dragmode=False,
+        showlegend=False,
+    )
     return fig
 
 
@@ -432,27 +629,49 @@ def label_counts_figure(per_class: dict[str, int], pending: dict[str, int] | Non
     waiting = [min(pending.get(c, 0), per_class[c]) for c in classes]
     trained = [per_class[c] - w for c, w in zip(classes, waiting)]
     names = [char_label(c) for c in classes]
-    fig = go.Figure([
-        go.Bar(x=names, y=trained, name="in a training run", marker_color=_OTHER_BAR,
-               hovertemplate="%{x}: %{y} trained on<extra></extra>"),
-        go.Bar(x=names, y=waiting, name="waiting for training", marker_color=_BEST_BAR,
-               hovertemplate="%{x}: %{y} waiting for training<extra></extra>"),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=trained,
+                name="in a training run",
+                marker_color=_OTHER_BAR,
+                hovertemplate="%{x}: %{y} trained on<extra></extra>",
+            ),
+            go.Bar(
+                x=names,
+                y=waiting,
+                name="waiting for training",
+                marker_color=_BEST_BAR,
+                hovertemplate="%{x}: %{y} waiting for training<extra></extra>",
+            ),
+        ]
+    )
     total = sum(per_class.values())
     fig.update_layout(
-        barmode="stack", height=300, margin=dict(l=8, r=8, t=40, b=8), dragmode=False, plot_bgcolor="rgba(0,0,0,0)",
-        title=dict(text=f"Labeled characters per class · {total} in all, {sum(waiting)} waiting for training",
-                   font=dict(size=14), x=0, xanchor="left"),
+        barmode="stack",
+        height=300,
+        margin=dict(l=8, r=8, t=40, b=8),
+        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)",
+        title=dict(
+            text=f"Labeled characters per class · {total} in all, {sum(waiting)} waiting for training",
+            font=dict(size=14),
+            x=0,
+            xanchor="left",
+        ),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
     )
     fig.update_xaxes(type="category", fixedrange=True, tickfont=dict(size=12))
     top = max([t + w for t, w in zip(trained, waiting)] + [1])
-    fig.update_yaxes(fixedrange=True, gridcolor="#eef0f3", rangemode="tozero", tickformat="d",
-                     dtick=1 if top <= 6 else None)
+    fig.update_yaxes(
+        fixedrange=True, gridcolor="#eef0f3", rangemode="tozero", tickformat="d", dtick=1 if top <= 6 else None
+    )
     return fig
 
 
 # ------------------------------------------------------------------------------ evaluation figures
+
 
 def confusion_figure(counts: dict[tuple[str, str], int], hide_correct: bool = False) -> go.Figure:
     """Per-character confusion matrix as a heatmap: truth down, read across, only classes that occur.
@@ -475,21 +694,51 @@ def confusion_figure(counts: dict[tuple[str, str], int], hide_correct: bool = Fa
     text = [[str(int(v)) if v else "" for v in row] for row in shown]
     row_total = z.sum(axis=1, keepdims=True)
     share = np.divide(z, row_total, out=np.zeros_like(z), where=row_total > 0)
-    fig = go.Figure(go.Heatmap(
-        z=np.where(shown > 0, shown, np.nan), x=names, y=names, text=text, texttemplate="%{text}",
-        customdata=share, colorscale="Blues", showscale=False, xgap=1, ygap=1,
-        hovertemplate="truth %{y}, read %{x}: %{z:.0f} (%{customdata:.0%} of %{y})<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(shown > 0, shown, np.nan),
+            x=names,
+            y=names,
+            text=text,
+            texttemplate="%{text}",
+            customdata=share,
+            colorscale="Blues",
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            hovertemplate="truth %{y}, read %{x}: %{z:.0f} (%{customdata:.0%} of %{y})<extra></extra>",
+        )
+    )
     side = max(320, min(760, 22 * len(classes) + 140))
-    fig.update_xaxes(title="read as", type="category", side="top", fixedrange=True, tickfont=dict(size=11),
-                     categoryorder="array", categoryarray=names)
-    fig.update_yaxes(title="truth", type="category", autorange="reversed", fixedrange=True, tickfont=dict(size=11),
-                     scaleanchor="x", scaleratio=1, categoryorder="array", categoryarray=names)
+    fig.update_xaxes(
+        title="read as",
+        type="category",
+        side="top",
+        fixedrange=True,
+        tickfont=dict(size=11),
+        categoryorder="array",
+        categoryarray=names,
+    )
+    fig.update_yaxes(
+        title="truth",
+        type="category",
+        autorange="reversed",
+        fixedrange=True,
+        tickfont=dict(size=11),
+        scaleanchor="x",
+        scaleratio=1,
+        categoryorder="array",
+        categoryarray=names,
+    )
     total = int(z.sum())
-    title = (f"{wrong} of {total} characters read as another class" if wrong
-             else f"All {total} characters read right")
-    fig.update_layout(height=side, margin=dict(l=8, r=8, t=84, b=8), plot_bgcolor="rgba(0,0,0,0)", dragmode=False,
-                      title=dict(text=title, font=dict(size=14), x=0, xanchor="left"))
+    title = f"{wrong} of {total} characters read as another class" if wrong else f"All {total} characters read right"
+    fig.update_layout(
+        height=side,
+        margin=dict(l=8, r=8, t=84, b=8),
+        plot_bgcolor="rgba(0,0,0,0)",
+        dragmode=False,
+        title=dict(text=title, font=dict(size=14), x=0, xanchor="left"),
+    )
     return fig
 
 
@@ -499,17 +748,24 @@ def class_accuracy_figure(accuracy: dict[str, tuple[int, int]]) -> go.Figure:
         return _empty("No character pairs to score yet.")
     classes = list(accuracy)
     share = [r / n if n else 0.0 for r, n in accuracy.values()]
-    fig = go.Figure(go.Bar(
-        x=[char_label(c) for c in classes], y=share,
-        marker_color=[_BEST_BAR if s >= 0.9 else ("#f59e0b" if s >= 0.6 else "#ef4444") for s in share],
-        customdata=[[r, n] for r, n in accuracy.values()],
-        text=[f"{s:.0%}" for s in share], textposition="outside", cliponaxis=False, textfont=dict(size=10),
-        hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} read right<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=[char_label(c) for c in classes],
+            y=share,
+            marker_color=[_BEST_BAR if s >= 0.9 else ("#f59e0b" if s >= 0.6 else "#ef4444") for s in share],
+            customdata=[[r, n] for r, n in accuracy.values()],
+            text=[f"{s:.0%}" for s in share],
+            textposition="outside",
+            cliponaxis=False,
+            textfont=dict(size=10),
+            hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} read right<extra></extra>",
+        )
+    )
     fig.update_xaxes(type="category", fixedrange=True)
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%", fixedrange=True, gridcolor="#eef0f3")
-    fig.update_layout(height=300, margin=dict(l=8, r=8, t=16, b=8), plot_bgcolor="rgba(0,0,0,0)", dragmode=False,
-                      showlegend=False)
+    fig.update_layout(
+        height=300, margin=dict(l=8, r=8, t=16, b=8), plot_bgcolor="rgba(0,0,0,0)", dragmode=False, showlegend=False
+    )
     return fig
 
 
@@ -523,20 +779,31 @@ def stage_times_figure(runs: dict[str, dict[str, float]]) -> go.Figure:
     fig = go.Figure()
     for i, (name, stages) in enumerate(runs.items()):
         keys = [s for s in _STAGES if s in stages]
-        fig.add_trace(go.Bar(
-            x=[float(stages[s]) for s in keys], y=keys, orientation="h", name=name,
-            marker_color=_COMPARE_COLOURS[i % len(_COMPARE_COLOURS)],
-            text=[f"{stages[s]:.1f} ms" for s in keys], textposition="outside", cliponaxis=False,
-            hovertemplate="%{y}: %{x:.1f} ms (median)<extra>" + escape(name) + "</extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=[float(stages[s]) for s in keys],
+                y=keys,
+                orientation="h",
+                name=name,
+                marker_color=_COMPARE_COLOURS[i % len(_COMPARE_COLOURS)],
+                text=[f"{stages[s]:.1f} ms" for s in keys],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y}: %{x:.1f} ms (median)<extra>" + escape(name) + "</extra>",
+            )
+        )
     top = max((float(v) for s in runs.values() for v in s.values()), default=1.0)
     fig.update_yaxes(autorange="reversed", fixedrange=True, ticks="", showgrid=False)
     fig.update_xaxes(range=[0, max(top, 1.0) * 1.3], visible=False, fixedrange=True)
     fig.update_layout(
         title=dict(text="Median time per stage, per photo", font=dict(size=14), x=0, xanchor="left"),
-        barmode="group", height=90 + 34 * len(_STAGES) * len(runs), margin=dict(l=8, r=8, t=40, b=4),
-        showlegend=len(runs) > 1, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
-        dragmode=False, plot_bgcolor="rgba(0,0,0,0)",
+        barmode="group",
+        height=90 + 34 * len(_STAGES) * len(runs),
+        margin=dict(l=8, r=8, t=40, b=4),
+        showlegend=len(runs) > 1,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
 
@@ -559,16 +826,20 @@ def error_thumbnail(image: np.ndarray, box: Box | None, width: int = 360, aspect
         cx, cy = box.x + box.w / 2, box.y + box.h / 2
         x0 = int(np.clip(cx - rw / 2, 0, max(0, W - rw)))
         y0 = int(np.clip(cy - rh / 2, 0, max(0, H - rh)))
-        region = Image.fromarray(rgb[y0:y0 + rh, x0:x0 + rw])
+        region = Image.fromarray(rgb[y0 : y0 + rh, x0 : x0 + rw])
         f = min(width / region.width, height / region.height)
-        picture = region.resize((max(1, round(region.width * f)), max(1, round(region.height * f))), Image.Resampling.LANCZOS)
+        picture = region.resize(
+            (max(1, round(region.width * f)), max(1, round(region.height * f))), Image.Resampling.LANCZOS
+        )
         draw = ImageDraw.Draw(picture)
         bx, by = (box.x - x0) * f, (box.y - y0) * f
         draw.rectangle([bx - 2, by - 2, bx + box.w * f + 2, by + box.h * f + 2], outline="#22c55e", width=3)
     else:
         region = Image.fromarray(rgb)
         f = min(width / region.width, height / region.height)
-        picture = region.resize((max(1, round(region.width * f)), max(1, round(region.height * f))), Image.Resampling.LANCZOS)
+        picture = region.resize(
+            (max(1, round(region.width * f)), max(1, round(region.height * f))), Image.Resampling.LANCZOS
+        )
     canvas = Image.new("RGB", (width, height), (244, 246, 249))
     canvas.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2))
     return np.asarray(canvas)

@@ -5,6 +5,7 @@ once. Anything wrong with the input (empty, not an image, truncated, too large, 
 an `ImageLoadError` whose one-line message names the file and says what to do about it, so the
 CLI and the app can show it as is.
 """
+
 from __future__ import annotations
 
 import io
@@ -96,7 +97,11 @@ def images_in(folder: str | os.PathLike) -> list[Path]:
     except OSError as exc:
         raise ImageLoadError(f"cannot list the folder {os.fspath(folder)}: {exc.strerror or exc}") from None
     return sorted(
-        (p for p in entries if not p.name.startswith(".") and p.suffix.lower().lstrip(".") in IMAGE_TYPES and p.is_file()),
+        (
+            p
+            for p in entries
+            if not p.name.startswith(".") and p.suffix.lower().lstrip(".") in IMAGE_TYPES and p.is_file()
+        ),
         key=lambda p: p.name,
     )
 
@@ -110,9 +115,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
             "Scale to 0..255 and cast with .astype(np.uint8) first."
         )
     if not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] in (3, 4))):
-        raise InputError(
-            f"encode_png expects shape (H, W), (H, W, 3) or (H, W, 4); got {rgb.shape}."
-        )
+        raise InputError(f"encode_png expects shape (H, W), (H, W, 3) or (H, W, 4); got {rgb.shape}.")
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise InputError(f"encode_png cannot encode an empty image; got shape {rgb.shape}.")
     buffer = io.BytesIO()
@@ -136,8 +139,7 @@ def _read_source(source: Source, config: LoadConfig, name: str | None) -> tuple[
     elif isinstance(source, io.TextIOBase):
         # Reading a photo through a text-mode file fails later with a confusing UnicodeDecodeError.
         raise TypeError(
-            f"load_image needs a binary file; got a text-mode {type(source).__name__}. "
-            "Open the file with mode 'rb'."
+            f"load_image needs a binary file; got a text-mode {type(source).__name__}. Open the file with mode 'rb'."
         )
     elif hasattr(source, "read"):
         label = name if name is not None else _stream_name(source)
@@ -165,7 +167,9 @@ def _read_path(path: Path, label: str, max_bytes: int) -> bytes:
     except FileNotFoundError:
         raise ImageLoadError(f"no such file: {label}; check the path.") from None
     except IsADirectoryError:
-        raise ImageLoadError(f"{label} is a directory, not an image file; pass the path of a photo inside it.") from None
+        raise ImageLoadError(
+            f"{label} is a directory, not an image file; pass the path of a photo inside it."
+        ) from None
     except PermissionError:
         raise ImageLoadError(f"{label} cannot be read (permission denied); check the file's permissions.") from None
     except OSError as e:
@@ -244,7 +248,9 @@ def _decode(data: bytes, label: str, config: LoadConfig) -> Image.Image:
                 f"{config.max_pixels} pixels (LoadConfig.max_pixels)."
             ) from None
         except _DECODE_ERRORS as e:
-            raise ImageLoadError(f"{label} has a corrupt header ({_reason(e)}); re-export or upload it again.") from None
+            raise ImageLoadError(
+                f"{label} has a corrupt header ({_reason(e)}); re-export or upload it again."
+            ) from None
 
         # Checked on the header's size, before load(): decoding is what costs the memory.
         width, height = image.size

@@ -3,6 +3,7 @@
 One place, so the label store, the model registry, the training runs, the app and the CLI agree on
 the data folder without each keeping its own copy of the rule.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 The page, the CLI and the tests all look at the same `Recognition` object, so what the page draws is
 exactly what was decided.
 """
+
 from __future__ import annotations
 
 import threading
@@ -66,7 +67,15 @@ def recognize(
         plates = tuple(read for score, read in reads if read.predictions)[:1]
         grey = to_grey(image)
         return Recognition(
-            image, grey, 1.0, np.zeros(grey.shape, np.int32), (), (whole,), plates, country, topn,
+            image,
+            grey,
+            1.0,
+            np.zeros(grey.shape, np.int32),
+            (),
+            (whole,),
+            plates,
+            country,
+            topn,
             _total(timings, t0),
         )
 
@@ -92,8 +101,9 @@ def recognize(
     )
 
 
-def _choose_plates(reads: list[tuple[float, PlateRead]], config: Config, image_height: int = 0,
-                   rejected: list | None = None) -> list[PlateRead]:
+def _choose_plates(
+    reads: list[tuple[float, PlateRead]], config: Config, image_height: int = 0, rejected: list | None = None
+) -> list[PlateRead]:
     """The reads convincing enough to report, best first, one per place in the photo. Reads the
     verifier calls no plate are appended to `rejected` as (read, why)."""
     from alpr.verify import why_not_a_plate

@@ -4,6 +4,7 @@ changed from the classifier's own reading, in one line. The page draws; this dec
 Nothing here re-ranks: the Recognition's plates and candidates are shown in the order and with the
 confidences the pipeline gave them (the assembler owns the ranking).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,8 +38,11 @@ class Verdict:
 def verdict(plate: PlateRead, country: str, config: ReadViewConfig = DEFAULT_VIEW) -> Verdict:
     if not plate.candidates:
         return Verdict("no read", "no character string could be built from this box")
-    weak = [i for i, p in enumerate(plate.predictions, start=1)
-            if p.char != REJECT and p.confidence < config.certain_char_probability]
+    weak = [
+        i
+        for i, p in enumerate(plate.predictions, start=1)
+        if p.char != REJECT and p.confidence < config.certain_char_probability
+    ]
     fmt = COUNTRIES[country].name if country in COUNTRIES else country
     if plate.confidence < config.certain_plate_confidence:
         return Verdict("uncertain", f"confidence {plate.confidence:.0f} is below {config.certain_plate_confidence:.0f}")
@@ -125,10 +129,11 @@ def outlined_photo(rec, max_side: int = 1400, config: ReadViewConfig = DEFAULT_V
 
 
 def plain_binarization(name: str) -> str:
-    """"otsu/dark" in words: how the photo was turned black and white, and which ink was read."""
+    """ "otsu/dark" in words: how the photo was turned black and white, and which ink was read."""
     method, _, ink = (name or "").partition("/")
     how = {"otsu": "whole-photo threshold", "local": "local threshold", "adaptive": "local threshold"}.get(
-        method, method or "threshold")
+        method, method or "threshold"
+    )
     colour = {"dark": "dark characters on a light plate", "light": "light characters on a dark plate"}.get(ink, ink)
     return f"{colour} ({how})" if colour else how
 
@@ -141,10 +146,18 @@ def batch_lines(rows, config: ReadViewConfig = DEFAULT_VIEW) -> list[dict]:
         readings = sorted(r.readings, key=lambda t: -t[1]) or [("", None, None)]
         for k, (text, conf, template) in enumerate(readings, start=1):
             uncertain = conf is not None and conf < config.certain_plate_confidence
-            lines.append({
-                "Photo": n, "File": r.file, "Plate #": k if r.readings else None, "Plate": text,
-                "Confidence": conf, "Matches template": template,
-                "Read": "" if conf is None else ("uncertain" if uncertain or not template else "certain"),
-                "Plates found": r.plates, "ms": None if r.ms is None else round(r.ms), "Error": r.error or "",
-            })
+            lines.append(
+                {
+                    "Photo": n,
+                    "File": r.file,
+                    "Plate #": k if r.readings else None,
+                    "Plate": text,
+                    "Confidence": conf,
+                    "Matches template": template,
+                    "Read": "" if conf is None else ("uncertain" if uncertain or not template else "certain"),
+                    "Plates found": r.plates,
+                    "ms": None if r.ms is None else round(r.ms),
+                    "Error": r.error or "",
+                }
+            )
     return lines

@@ -1,4 +1,5 @@
 """A Recognition as OpenALPR's `alpr -j` JSON, so existing tooling can read our output."""
+
 from __future__ import annotations
 
 import time
@@ -25,7 +26,11 @@ def to_openalpr(rec: Recognition, filename: str | None = None, regions_of_intere
                 "requested_topn": rec.topn,
                 "coordinates": plate.box.corners(),
                 "candidates": [
-                    {"plate": c.plate, "confidence": round(c.confidence, 3), "matches_template": int(c.matches_template)}
+                    {
+                        "plate": c.plate,
+                        "confidence": round(c.confidence, 3),
+                        "matches_template": int(c.matches_template),
+                    }
                     for c in plate.candidates
                 ],
                 "characters": [

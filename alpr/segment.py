@@ -6,6 +6,7 @@ characters are the largest set of components sharing a height and a baseline: th
 bolts (too small), frames (too tall or too long), state names and slogans (too short) and stickers
 (off the row). The binarization whose row looks most like a plate's wins.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -367,5 +368,8 @@ def _row_quality(boxes: list[Box], ink: np.ndarray, config: SegmentConfig) -> fl
 
 def _unscale(box: Box, scale: float) -> Box:
     return Box(
-        int(round(box.x / scale)), int(round(box.y / scale)), max(1, int(round(box.w / scale))), max(1, int(round(box.h / scale)))
+        int(round(box.x / scale)),
+        int(round(box.y / scale)),
+        max(1, int(round(box.w / scale))),
+        max(1, int(round(box.h / scale))),
     )

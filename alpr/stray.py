@@ -2,6 +2,7 @@
 cut as a thin segment at either end of the row reads as "1" or "I" to the classifier; its size and
 spacing against the row's own characters say it is not one, and it becomes "not a character".
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,8 +13,9 @@ from alpr.config import DEFAULT, ReadConfig
 from alpr.types import REJECT, CharCrop, Prediction
 
 
-def overrule_stray_ends(chars: Sequence[CharCrop], preds: tuple[Prediction, ...],
-                        config: ReadConfig = DEFAULT.read) -> tuple[Prediction, ...]:
+def overrule_stray_ends(
+    chars: Sequence[CharCrop], preds: tuple[Prediction, ...], config: ReadConfig = DEFAULT.read
+) -> tuple[Prediction, ...]:
     """The predictions, with a thin mark at either end of a one-line row set to "not a character"
     when its size or spacing says it is the plate's frame, a bolt or a border (see ReadConfig).
 
@@ -40,7 +42,11 @@ def overrule_stray_ends(chars: Sequence[CharCrop], preds: tuple[Prediction, ...]
             why = f"set {apart:.0f} px further apart than the row's characters are"
         else:
             continue
-        out[end] = Prediction(REJECT, 1.0, ((REJECT, 1.0),),
-                              note=f"a mark at the row's end ({why}), not a character; the classifier read "
-                                   f"{pred.char} at {pred.confidence:.0%}")
+        out[end] = Prediction(
+            REJECT,
+            1.0,
+            ((REJECT, 1.0),),
+            note=f"a mark at the row's end ({why}), not a character; the classifier read "
+            f"{pred.char} at {pred.confidence:.0%}",
+        )
     return tuple(out)

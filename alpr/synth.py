@@ -9,6 +9,7 @@ drawn with Pillow from fonts in `alpr/fonts/`, and every random choice comes fro
 Glyphs go through the degradations a real crop goes through (small size, blur, low contrast, noise,
 a loose segmenter box) and then through `alpr.segment.normalize_crop`, the classifier's own framing.
 """
+
 from __future__ import annotations
 
 import io
@@ -36,10 +37,33 @@ CAR_PER_PLATE = {"us": 5.9, "eu": 3.5, "br": 4.5}
 _CAP_FRAC = {"us": (0.55, 0.70), "eu": (0.62, 0.70), "br": (0.55, 0.60)}
 _STYLES = tuple(PLATE_ASPECT)
 
-_STATES = ("CALIFORNIA", "TEXAS", "FLORIDA", "NEW YORK", "OHIO", "ARIZONA", "NEVADA", "OREGON",
-           "ILLINOIS", "GEORGIA", "MICHIGAN", "VIRGINIA", "COLORADO", "UTAH")
-_SLOGANS = ("SUNSHINE STATE", "LAND OF LINCOLN", "EMPIRE STATE", "THE LONE STAR STATE",
-            "GRAND CANYON STATE", "PURE MICHIGAN", "DMV.CA.GOV", "PEACH STATE", "COLORFUL")
+_STATES = (
+    "CALIFORNIA",
+    "TEXAS",
+    "FLORIDA",
+    "NEW YORK",
+    "OHIO",
+    "ARIZONA",
+    "NEVADA",
+    "OREGON",
+    "ILLINOIS",
+    "GEORGIA",
+    "MICHIGAN",
+    "VIRGINIA",
+    "COLORADO",
+    "UTAH",
+)
+_SLOGANS = (
+    "SUNSHINE STATE",
+    "LAND OF LINCOLN",
+    "EMPIRE STATE",
+    "THE LONE STAR STATE",
+    "GRAND CANYON STATE",
+    "PURE MICHIGAN",
+    "DMV.CA.GOV",
+    "PEACH STATE",
+    "COLORFUL",
+)
 _EU_CODES = ("D", "F", "NL", "I", "B", "E", "PL", "A", "CZ")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
@@ -47,6 +71,7 @@ _GLYPH_CAP = 64  # cap height of glyphs before degradation: sharp enough to shri
 
 
 # ---------------------------------------------------------------------------- fonts and warping
+
 
 @lru_cache(maxsize=256)
 def _font(path: Path, cap_px: int) -> ImageFont.FreeTypeFont:
@@ -62,8 +87,9 @@ def _glyph_mask(text: str, path: Path, cap_px: int, stroke: int = 0) -> tuple[Im
     font = _font(path, cap_px)
     pad = cap_px * 2 + stroke
     canvas = Image.new("L", (pad * 2 + round(font.getlength(text)), pad * 2))
-    ImageDraw.Draw(canvas).text((pad, pad + cap_px), text, font=font, fill=255, anchor="ls",
-                                stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(canvas).text(
+        (pad, pad + cap_px), text, font=font, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255
+    )
     box = canvas.getbbox() or (pad, pad, pad + 1, pad + cap_px)
     return canvas.crop(box), box[1] - (pad + cap_px)
 
@@ -85,12 +111,17 @@ def quad(cx, cy, w, h, angle, yaw=0.0) -> list[tuple[float, float]]:
     """Corners (clockwise from top-left) of a w x h rectangle rotated by angle; yaw makes one side
     taller than the other, the way a plate looks when the camera is off to one side."""
     c, s = math.cos(angle), math.sin(angle)
-    pts = [(-w / 2, -h / 2 * (1 + yaw)), (w / 2, -h / 2 * (1 - yaw)),
-           (w / 2, h / 2 * (1 - yaw)), (-w / 2, h / 2 * (1 + yaw))]
+    pts = [
+        (-w / 2, -h / 2 * (1 + yaw)),
+        (w / 2, -h / 2 * (1 - yaw)),
+        (w / 2, h / 2 * (1 - yaw)),
+        (-w / 2, h / 2 * (1 + yaw)),
+    ]
     return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts]
 
 
 # ---------------------------------------------------------------------------------------- glyphs
+
 
 def _char_canvas(char: str, rng: np.random.Generator, augment: bool):
     """A wide canvas with the character, sometimes flanked by neighbours, and a canvas holding only
@@ -132,28 +163,37 @@ def _reject_canvas(rng: np.random.Generator):
         sx, sy = rng.choice([-1, 1]), rng.choice([-1, 1])  # which way the frame runs on from the corner
         x, y = cx - sx * fw * 0.3, cy - sy * fh * 0.3
         corner = sorted((x, x + sx * 4 * u)), sorted((y, y + sy * 4 * u))
-        draw.rounded_rectangle((corner[0][0], corner[1][0], corner[0][1], corner[1][1]), radius=u * 0.3,
-                               outline=255, width=max(3, round(u * rng.uniform(0.06, 0.15))))
+        draw.rounded_rectangle(
+            (corner[0][0], corner[1][0], corner[0][1], corner[1][1]),
+            radius=u * 0.3,
+            outline=255,
+            width=max(3, round(u * rng.uniform(0.06, 0.15))),
+        )
         ImageDraw.Draw(focus).rectangle(_centred(cx, cy, fw, fh), fill=255)
         return ink, focus
     elif kind == 3:  # top or bottom third of a real character (a character cut by a bad split)
         mask, _ = _glyph_mask(str(rng.choice(CLASSES)), FONTS[rng.integers(len(FONTS))], u, 2)
         keep = round(mask.height * rng.uniform(0.25, 0.4))
-        part = mask.crop((0, 0, mask.width, keep) if rng.random() < 0.5
-                         else (0, mask.height - keep, mask.width, mask.height))
+        part = mask.crop(
+            (0, 0, mask.width, keep) if rng.random() < 0.5 else (0, mask.height - keep, mask.width, mask.height)
+        )
         ink.paste(part, (round(cx - part.width / 2), round(cy - keep / 2)))
     elif kind == 4:  # the state name or slogan: a row of tiny letters, merged into one blob or not
         word = "".join(rng.choice(list(_LETTERS), size=rng.integers(3, 8)))
-        mask, _ = _glyph_mask(word, FONTS[rng.integers(len(FONTS))], round(u * rng.uniform(0.15, 0.3)),
-                              int(rng.integers(0, 2)))
+        mask, _ = _glyph_mask(
+            word, FONTS[rng.integers(len(FONTS))], round(u * rng.uniform(0.15, 0.3)), int(rng.integers(0, 2))
+        )
         ink.paste(mask, (round(cx - mask.width / 2), round(cy - mask.height / 2)))
     elif kind == 5:  # registration sticker: a filled block with printing on it
         w, h = u * rng.uniform(0.5, 1.2), u * rng.uniform(0.4, 0.9)
         draw.rectangle(_centred(cx, cy, w, h), fill=int(rng.integers(150, 256)))
         for _ in range(rng.integers(2, 6)):
             y = cy + rng.uniform(-h / 2, h / 2)
-            draw.line((cx - w * 0.4, y, cx + w * rng.uniform(-0.3, 0.4), y), fill=int(rng.integers(0, 100)),
-                      width=int(rng.integers(2, 5)))
+            draw.line(
+                (cx - w * 0.4, y, cx + w * rng.uniform(-0.3, 0.4), y),
+                fill=int(rng.integers(0, 100)),
+                width=int(rng.integers(2, 5)),
+            )
     elif kind == 6:  # blank, textured plate background (ink stays empty; only the box is chosen)
         w, h = u * rng.uniform(0.4, 1.0), u * rng.uniform(0.5, 1.0)
         for _ in range(rng.integers(0, 6)):
@@ -195,8 +235,7 @@ def _warp_glyph(images, rng: np.random.Generator):
         x, y = (x - w / 2) * sx + shear * (y - h / 2), y - h / 2
         dst.append((w / 2 + x * c - y * s + rng.normal(0, 2), h / 2 + x * s + y * c + rng.normal(0, 2)))
     coeffs = perspective_coeffs(dst, src)
-    return [im.transform(im.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
-            for im in images]
+    return [im.transform(im.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR) for im in images]
 
 
 def _photograph(ink: Image.Image, box, rng: np.random.Generator, augment: bool) -> tuple[np.ndarray, Box]:
@@ -215,12 +254,16 @@ def _photograph(ink: Image.Image, box, rng: np.random.Generator, augment: bool) 
     # The scale follows the plate's character height, so bolts and small print shrink with it.
     scale = rng.uniform(10, 30) / _GLYPH_CAP
     crop = ink.crop(window)
-    crop = crop.resize((max(4, round(crop.width * scale)), max(4, round(crop.height * scale))),
-                       Image.Resampling.LANCZOS)
+    crop = crop.resize(
+        (max(4, round(crop.width * scale)), max(4, round(crop.height * scale))), Image.Resampling.LANCZOS
+    )
     a = np.asarray(crop, np.float32) / 255.0
-    yy, xx = np.mgrid[0:a.shape[0], 0:a.shape[1]]
-    bg = rng.uniform(0.6, 1.0) + rng.uniform(-0.15, 0.15) * (xx / a.shape[1] - 0.5) \
+    yy, xx = np.mgrid[0 : a.shape[0], 0 : a.shape[1]]
+    bg = (
+        rng.uniform(0.6, 1.0)
+        + rng.uniform(-0.15, 0.15) * (xx / a.shape[1] - 0.5)
         + rng.uniform(-0.15, 0.15) * (yy / a.shape[0] - 0.5)
+    )
     img = np.clip(bg, 0, 1) * (1.0 - rng.uniform(0.3, 1.0) * a)
     # Mostly in focus, now and then very soft: squaring the draw skews the blur towards sharp.
     img = gaussian(img, sigma=1.2 * rng.random() ** 2, preserve_range=True)
@@ -261,6 +304,7 @@ def render_glyph(char: str, rng: np.random.Generator, size: int = 32, augment: b
 
 # ---------------------------------------------------------------------------------------- plates
 
+
 def _text(img: Image.Image, text: str, path: Path, cap: float, centre, colour, max_w=None) -> None:
     """Small print (state names, slogans) centred on a point, squeezed to fit max_w."""
     mask, _ = _glyph_mask(text, path, max(2, round(cap)))
@@ -281,17 +325,30 @@ def _decorate(img: Image.Image, rng: np.random.Generator, style: str):
         img.paste(Image.fromarray((top * (1 - t) + 250 * t).repeat(W, axis=1).astype(np.uint8)))
         ink = [(25, 40, 110), (20, 20, 25), (140, 25, 35), (20, 75, 45)][rng.integers(4)]
         if rng.random() < 0.7:
-            draw.rounded_rectangle((frame, frame, W - frame, H - frame), radius=H * 0.07,
-                                   outline=ink, width=frame)
+            draw.rounded_rectangle((frame, frame, W - frame, H - frame), radius=H * 0.07, outline=ink, width=frame)
         for x in (0.2 * W, 0.8 * W):  # the two mounting holes, shadowed
             draw.ellipse(_centred(x, 0.13 * H, 0.08 * H, 0.08 * H), fill=(70, 70, 75))
         state_ink = [(180, 30, 40), (30, 50, 140), (20, 20, 25)][rng.integers(3)]
-        _text(img, str(rng.choice(_STATES)), font, H * rng.uniform(0.09, 0.13), (W / 2, 0.13 * H),
-              state_ink, max_w=0.5 * W)
+        _text(
+            img,
+            str(rng.choice(_STATES)),
+            font,
+            H * rng.uniform(0.09, 0.13),
+            (W / 2, 0.13 * H),
+            state_ink,
+            max_w=0.5 * W,
+        )
         bottom = 0.9  # clear of the frame, or blur would weld the characters to it
         if rng.random() < 0.6:
-            _text(img, str(rng.choice(_SLOGANS)), font, H * rng.uniform(0.07, 0.09), (W / 2, 0.9 * H),
-                  state_ink, max_w=0.6 * W)
+            _text(
+                img,
+                str(rng.choice(_SLOGANS)),
+                font,
+                H * rng.uniform(0.07, 0.09),
+                (W / 2, 0.9 * H),
+                state_ink,
+                max_w=0.6 * W,
+            )
             bottom = 0.84
         return (0.05 * W, 0.23 * H, 0.95 * W, bottom * H), ink
     ink = tuple(int(v) for v in rng.integers(10, 40, 3))
@@ -306,10 +363,10 @@ def _decorate(img: Image.Image, rng: np.random.Generator, style: str):
             a = 2 * math.pi * k / 12
             x, y = bx + 0.13 * H * math.cos(a), 0.33 * H + 0.13 * H * math.sin(a)
             draw.ellipse(_centred(x, y, 0.04 * H, 0.04 * H), fill=(255, 204, 0))
-        _text(img, str(rng.choice(_EU_CODES)), _PLATE_FONTS[0], 0.2 * H, (bx, 0.72 * H), (255, 255, 255),
-              max_w=band * 0.8)
-        draw.rounded_rectangle((frame, frame, W - frame, H - frame), radius=H * 0.08, outline=ink,
-                               width=frame)
+        _text(
+            img, str(rng.choice(_EU_CODES)), _PLATE_FONTS[0], 0.2 * H, (bx, 0.72 * H), (255, 255, 255), max_w=band * 0.8
+        )
+        draw.rounded_rectangle((frame, frame, W - frame, H - frame), radius=H * 0.08, outline=ink, width=frame)
         return (frame + band + 0.05 * H, 0.1 * H, W - 0.06 * H, 0.9 * H), ink
     band = 0.22 * H  # Mercosul: blue band on top with the country name and flag
     draw.rectangle((frame, frame, W - frame, band), fill=blue)
@@ -320,8 +377,9 @@ def _decorate(img: Image.Image, rng: np.random.Generator, style: str):
     return (0.06 * W, band + 0.05 * H, 0.94 * W, 0.93 * H), ink
 
 
-def render_plate(text: str, rng: np.random.Generator, style: str = "us",
-                 height: int = 60) -> tuple[np.ndarray, list[Box]]:
+def render_plate(
+    text: str, rng: np.random.Generator, style: str = "us", height: int = 60
+) -> tuple[np.ndarray, list[Box]]:
     """RGB uint8 plate of the given height, and the box of each non-space character, left to right.
 
     A space renders a wider gap; other characters (a dash) render as themselves and get a box.
@@ -356,14 +414,18 @@ def render_plate(text: str, rng: np.random.Generator, style: str = "us",
         boxes.append((px, py, px + mask.width, py + mask.height))
         x += mask.width + gap * squeeze
     img = img.resize((W // ss, H // ss), Image.Resampling.LANCZOS)
-    return np.asarray(img), [Box(bx0 // ss, by0 // ss, -(-bx1 // ss) - bx0 // ss, -(-by1 // ss) - by0 // ss)
-                             for bx0, by0, bx1, by1 in boxes]
+    return np.asarray(img), [
+        Box(bx0 // ss, by0 // ss, -(-bx1 // ss) - bx0 // ss, -(-by1 // ss) - by0 // ss) for bx0, by0, bx1, by1 in boxes
+    ]
 
 
 def random_plate_text(rng: np.random.Generator, style: str = "us") -> str:
     """A plausible registration: L = letter, D = digit, by the patterns each style uses."""
-    patterns = {"us": ("LLLDDDD", "DLLLDDD", "LLLDDD", "DDDLLL", "LLDDDD", "LLLDD", "DLLDD", "DDLLDDD"),
-                "eu": ("LLDDDLL",), "br": ("LLLDLDD", "LLLDDDD")}
+    patterns = {
+        "us": ("LLLDDDD", "DLLLDDD", "LLLDDD", "DDDLLL", "LLDDDD", "LLLDD", "DLLDD", "DDLLDDD"),
+        "eu": ("LLDDDLL",),
+        "br": ("LLLDLDD", "LLLDDDD"),
+    }
     if style not in patterns:
         raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
     pattern = patterns[style][rng.integers(len(patterns[style]))]
@@ -371,6 +433,7 @@ def random_plate_text(rng: np.random.Generator, style: str = "us") -> str:
 
 
 # ---------------------------------------------------------------------------------------- scenes
+
 
 def _rgb(rng: np.random.Generator, lo: int, hi: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in rng.integers(lo, hi, 3))
@@ -396,12 +459,15 @@ def street(rng: np.random.Generator, W: int, H: int) -> Image.Image:
     for k in range(rng.integers(1, 4)):  # lane markings converging to the horizon
         x = W * rng.uniform(0, 1)
         far = W / 2 + (x - W / 2) * 0.1
-        draw.polygon([(far, horizon), (far + 2, horizon), (x + 10, H), (x - 10, H)],
-                     fill=(225, 225, 215) if k else (220, 190, 60))
+        draw.polygon(
+            [(far, horizon), (far + 2, horizon), (x + 10, H), (x - 10, H)],
+            fill=(225, 225, 215) if k else (220, 190, 60),
+        )
     for _ in range(rng.integers(0, 4)):
         px, r = W * rng.uniform(0, 1), W * rng.uniform(0.03, 0.08)
-        draw.rectangle((px, H * rng.uniform(0, 0.2), px + rng.integers(3, 8), horizon + 20),
-                       fill=_rgb(rng, 30, 80))  # lamp post
+        draw.rectangle(
+            (px, H * rng.uniform(0, 0.2), px + rng.integers(3, 8), horizon + 20), fill=_rgb(rng, 30, 80)
+        )  # lamp post
         draw.ellipse((px - r, horizon - r * 2.5, px + r, horizon), fill=(40, int(rng.integers(80, 130)), 40))
     return img
 
@@ -415,8 +481,16 @@ def car(img: Image.Image, rng: np.random.Generator, cx: float, cy: float, car_w:
     def at(*f):  # fractions of the car's box to pixels, so the drawing below reads like a sketch
         return [(x0 + car_w * fx, y0 + car_h * fy) for fx, fy in zip(f[::2], f[1::2])]
 
-    body = [(235, 235, 235), (185, 188, 192), (30, 30, 34), (165, 30, 30), (35, 60, 140), (110, 112, 115),
-            (40, 80, 55), (200, 185, 150)][rng.integers(8)]
+    body = [
+        (235, 235, 235),
+        (185, 188, 192),
+        (30, 30, 34),
+        (165, 30, 30),
+        (35, 60, 140),
+        (110, 112, 115),
+        (40, 80, 55),
+        (200, 185, 150),
+    ][rng.integers(8)]
     body = tuple(int(np.clip(c + rng.integers(-15, 16), 0, 255)) for c in body)
     shade = tuple(int(c * 0.75) for c in body)
     draw = ImageDraw.Draw(img)
@@ -429,16 +503,21 @@ def car(img: Image.Image, rng: np.random.Generator, cx: float, cy: float, car_w:
     draw.line(at(0.05, 0.48, 0.95, 0.48), fill=shade, width=2)  # edge of the boot lid
     ly = rng.uniform(0.42, 0.48)
     for fx in (0.03, 0.8):  # tail lights
-        draw.rounded_rectangle(at(fx, ly, fx + 0.17, ly + 0.09), radius=car_w * 0.015,
-                               fill=(int(rng.integers(170, 230)), int(rng.integers(15, 50)), 30))
+        draw.rounded_rectangle(
+            at(fx, ly, fx + 0.17, ly + 0.09),
+            radius=car_w * 0.015,
+            fill=(int(rng.integers(170, 230)), int(rng.integers(15, 50)), 30),
+        )
     bumper = min(0.9, (max(y for _, y in recess) - y0) / car_h + 0.03)
-    draw.rounded_rectangle(at(-0.01, bumper, 1.01, 0.94), radius=car_w * 0.03,
-                           fill=_rgb(rng, 30, 60) if rng.random() < 0.5 else shade)
+    draw.rounded_rectangle(
+        at(-0.01, bumper, 1.01, 0.94), radius=car_w * 0.03, fill=_rgb(rng, 30, 60) if rng.random() < 0.5 else shade
+    )
     draw.polygon(recess, fill=_rgb(rng, 20, 55))
 
 
-def render_scene(text: str, rng: np.random.Generator, style: str = "us",
-                 size: tuple[int, int] = (960, 640)) -> tuple[np.ndarray, Box]:
+def render_scene(
+    text: str, rng: np.random.Generator, style: str = "us", size: tuple[int, int] = (960, 640)
+) -> tuple[np.ndarray, Box]:
     """RGB uint8 photo (height, width, 3) of a car's rear carrying the plate, and the plate's box."""
     if style not in PLATE_ASPECT:
         raise InputError(f"unknown plate style {style!r}; expected one of {_STYLES}")
@@ -455,8 +534,11 @@ def render_scene(text: str, rng: np.random.Generator, style: str = "us",
     plate, _ = render_plate(text, rng, style, height=max(12, round(ph)))
     src = [(0, 0), (plate.shape[1], 0), (plate.shape[1], plate.shape[0]), (0, plate.shape[0])]
     coeffs = perspective_coeffs(quad(cx, cy, pw, ph, angle, yaw), src)
-    layer = Image.fromarray(plate).convert("RGBA").transform(img.size, Image.Transform.PERSPECTIVE, coeffs,
-                                                             Image.Resampling.BICUBIC)
+    layer = (
+        Image.fromarray(plate)
+        .convert("RGBA")
+        .transform(img.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    )
     img.paste(layer, (0, 0), layer)
     ys, xs = np.nonzero(np.asarray(layer)[..., 3] > 127)
     box = Box(int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))

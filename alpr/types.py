@@ -3,6 +3,7 @@
 Every stage returns these, so the page draws exactly what the CLI prints and what the tests assert.
 Arrays inside them are never written to after the stage that made them returns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -16,6 +16,7 @@ are letters only.
 
 Each rule returns why it fired, so the page can show why a read was not reported.
 """
+
 from __future__ import annotations
 
 from alpr.config import DEFAULT, VerifyConfig
@@ -23,7 +24,7 @@ from alpr.types import PlateRead
 
 
 def why_not_a_plate(read: PlateRead, image_height: int, first: bool, config: VerifyConfig = DEFAULT.verify) -> str:
-    """"" when `read` may be a plate; else the reason it is not, in words."""
+    """ "" when `read` may be a plate; else the reason it is not, in words."""
     text = read.plate
     n = len(text)
     if not n or not config.enabled:

@@ -1,4 +1,5 @@
 """Evaluate: a model's accuracy and speed on a labeled folder, its errors, and two models side by side."""
+
 import logging
 from pathlib import Path
 
@@ -41,12 +42,18 @@ source_name = ""
 allowed: list[Path] = []
 with source_col:
     source = st.segmented_control(
-        "Labeled plates", ["folder", "zip"], default="folder", required=True, key="evaluate_source",
+        "Labeled plates",
+        ["folder", "zip"],
+        default="folder",
+        required=True,
+        key="evaluate_source",
         format_func={"folder": "A labeled folder", "zip": "Upload a zip"}.get,
     )
     if source == "zip":
         upload = st.file_uploader(
-            "Zip of a labeled folder", type=["zip"], key="evaluate_zip",
+            "Zip of a labeled folder",
+            type=["zip"],
+            key="evaluate_zip",
             help="OpenALPR's benchmark layout: NAME.txt (IMAGE, x, y, w, h, PLATE separated by tabs) beside each photo, "
             "or labels.csv (file,plate) beside plate crops; sub-folders are read too.",
         )
@@ -65,10 +72,15 @@ with source_col:
             where = ", ".join(f"`{r}`" for r in roots) or "(none exist)"
             st.info(
                 f"No labeled folders under the data folders {where}. Set `{appstate.DATA_ROOTS_ENV}` to folders "
-                "holding OpenALPR-style benchmarks, or upload a zip.", icon=":material/folder_off:",
+                "holding OpenALPR-style benchmarks, or upload a zip.",
+                icon=":material/folder_off:",
             )
         picked = st.selectbox(
-            "Folder", list(folders), index=None, key="evaluate_folder", placeholder="Choose a labeled folder…",
+            "Folder",
+            list(folders),
+            index=None,
+            key="evaluate_folder",
+            placeholder="Choose a labeled folder…",
             help=f"Labeled folders found under {', '.join(str(r) for r in roots) or 'no folder'} "
             f"(set `{appstate.DATA_ROOTS_ENV}` to change them).",
         )
@@ -91,35 +103,59 @@ with settings_col:
         st.stop()
     model_label = st.selectbox("Model", list(models), key="evaluate_model")
     compare_label = st.selectbox(
-        "Compare with", ["", *[m for m in models if m != model_label]], key="evaluate_compare",
+        "Compare with",
+        ["", *[m for m in models if m != model_label]],
+        key="evaluate_compare",
         format_func=lambda m: m or "No comparison",
         help="Another model read on the same plates, shown side by side (models/ and the data folder's models/).",
     )
     row = st.container(horizontal=True, gap="small", vertical_alignment="bottom")
     codes = ["", *COUNTRIES]
-    country = row.selectbox("Country", codes, key="evaluate_country",
-                            format_func=lambda c: "By folder name" if not c else f"{COUNTRIES[c].name} ({c})",
-                            help="Plate formats used to rank candidates; by default a folder named us, eu or br "
-                            "uses that country's, any other us.")
-    limit = row.number_input("Plates at most", min_value=1, max_value=100_000, value=DEFAULT_LIMIT, step=10,
-                             key="evaluate_limit", help="The first N plates (in path order), so a demo finishes quickly.")
-    holdout = st.toggle("Held-out plates only", key="evaluate_holdout",
-                        help="Only the files the shipped model never trained on (a fixed fifth, by file-name hash).")
+    country = row.selectbox(
+        "Country",
+        codes,
+        key="evaluate_country",
+        format_func=lambda c: "By folder name" if not c else f"{COUNTRIES[c].name} ({c})",
+        help="Plate formats used to rank candidates; by default a folder named us, eu or br "
+        "uses that country's, any other us.",
+    )
+    limit = row.number_input(
+        "Plates at most",
+        min_value=1,
+        max_value=100_000,
+        value=DEFAULT_LIMIT,
+        step=10,
+        key="evaluate_limit",
+        help="The first N plates (in path order), so a demo finishes quickly.",
+    )
+    holdout = st.toggle(
+        "Held-out plates only",
+        key="evaluate_holdout",
+        help="Only the files the shipped model never trained on (a fixed fifth, by file-name hash).",
+    )
 
-run_clicked = st.button("Run evaluation", type="primary", icon=":material/play_arrow:", key="evaluate_run",
-                        disabled=folder is None)
+run_clicked = st.button(
+    "Run evaluation", type="primary", icon=":material/play_arrow:", key="evaluate_run", disabled=folder is None
+)
 
 
 def run_evaluation() -> ev.Evaluation | None:
     items = ev.select(items_all, holdout=holdout, limit=int(limit))
     if not items:
-        st.warning("No plates left to read with these options (try without the hold-out filter).",
-                   icon=":material/warning:")
+        st.warning(
+            "No plates left to read with these options (try without the hold-out filter).", icon=":material/warning:"
+        )
         return None
     chosen = [model_label] + ([compare_label] if compare_label else [])
     bar = st.progress(0.0, text="Loading the model…")
-    runs = ev.run_models(items, [(label, models[label]) for label in chosen], appstate.load_model, country or None, TOPN,
-                         progress=lambda done, text: bar.progress(done, text=text))
+    runs = ev.run_models(
+        items,
+        [(label, models[label]) for label in chosen],
+        appstate.load_model,
+        country or None,
+        TOPN,
+        progress=lambda done, text: bar.progress(done, text=text),
+    )
     bar.empty()
     return ev.Evaluation(source_name, folder, tuple(items), len(items_all), country or None, holdout, runs)
 
@@ -143,7 +179,11 @@ if evaluation is None:
 # --- results ---------------------------------------------------------------------------------
 
 runs = evaluation.runs
-limited = f" (the first {len(evaluation.items)} of {evaluation.available})" if len(evaluation.items) < evaluation.available else ""
+limited = (
+    f" (the first {len(evaluation.items)} of {evaluation.available})"
+    if len(evaluation.items) < evaluation.available
+    else ""
+)
 st.subheader("Results", divider="gray")
 st.caption(
     f"**{evaluation.source}** · {len(evaluation.items)} plates{limited}"
@@ -167,22 +207,36 @@ if len(runs) == 2:
     if changes["fixed"] or changes["broken"]:
         by_path = {r.path: (a, r) for a, r in zip(runs[0].results, runs[1].results)}
         with st.expander("Plates read differently", icon=":material/compare_arrows:"):
-            st.dataframe(pd.DataFrame([
-                {"Plate": Path(p).name, "Truth": by_path[p][0].truth, runs[0].version: by_path[p][0].read,
-                 runs[1].version: by_path[p][1].read, "Change": kind}
-                for kind, paths in (("fixed", changes["fixed"]), ("broken", changes["broken"])) for p in paths
-            ]), hide_index=True, key="evaluate_changes")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Plate": Path(p).name,
+                            "Truth": by_path[p][0].truth,
+                            runs[0].version: by_path[p][0].read,
+                            runs[1].version: by_path[p][1].read,
+                            "Change": kind,
+                        }
+                        for kind, paths in (("fixed", changes["fixed"]), ("broken", changes["broken"]))
+                        for p in paths
+                    ]
+                ),
+                hide_index=True,
+                key="evaluate_changes",
+            )
 
 groups_table(runs)
 
 focus = runs[0]
 if len(runs) == 2:
-    picked = st.segmented_control("Details for", [r.version for r in runs], default=runs[0].version, required=True,
-                                  key="evaluate_focus")
+    picked = st.segmented_control(
+        "Details for", [r.version for r in runs], default=runs[0].version, required=True, key="evaluate_focus"
+    )
     focus = next((r for r in runs if r.version == picked), runs[0])
 errors = [(i, r) for i, r in enumerate(focus.results) if not r.top1]
 tab_errors, tab_confusion, tab_classes, tab_timing = st.tabs(
-    [f"Errors ({len(errors)})", "Confusion matrix", "Per class", "Timing"], key="evaluate_tab")
+    [f"Errors ({len(errors)})", "Confusion matrix", "Per class", "Timing"], key="evaluate_tab"
+)
 
 with tab_errors:
     for kind, text in pending_flashes("evaluate"):
@@ -197,17 +251,22 @@ with tab_errors:
 
 counts, used, total = ev.char_confusion(list(focus.results))
 with tab_confusion:
-    show_right = st.toggle("Show right reads (the diagonal)", key="evaluate_diagonal",
-                           help="Off, the colours are set by the errors alone; the right reads would dwarf them.")
-    st.plotly_chart(figures.confusion_figure(counts, hide_correct=not show_right), key="evaluate_confusion",
-                    config=STATIC_PLOT)
+    show_right = st.toggle(
+        "Show right reads (the diagonal)",
+        key="evaluate_diagonal",
+        help="Off, the colours are set by the errors alone; the right reads would dwarf them.",
+    )
+    st.plotly_chart(
+        figures.confusion_figure(counts, hide_correct=not show_right), key="evaluate_confusion", config=STATIC_PLOT
+    )
     st.caption(
         f"Characters of the {used} of {total} plates read with as many characters as their label: a missed or "
         "extra character shifts every pair after it, so those plates are left out. ∅: not a character."
     )
 with tab_classes:
-    st.plotly_chart(figures.class_accuracy_figure(ev.class_accuracy(counts)), key="evaluate_classes",
-                    config=STATIC_PLOT)
+    st.plotly_chart(
+        figures.class_accuracy_figure(ev.class_accuracy(counts)), key="evaluate_classes", config=STATIC_PLOT
+    )
     st.caption(f"Share of each labeled character read right, over the same {used} plates as the confusion matrix.")
 with tab_timing:
     stage_rows = {r.version: ev.summarize(list(r.results))[-1]["stage_median_ms"] for r in runs}

@@ -1,4 +1,5 @@
 """Recognize: read the plates in photos, and show every decision taken on the way to the answer."""
+
 import logging
 from pathlib import Path
 
@@ -31,8 +32,10 @@ log = logging.getLogger("alpr.app")
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 st.title("Recognize")
-st.caption("Find and read the license plates in a photo: each plate is outlined with its text, its characters and "
-           "how sure the reader is. **Show how it decided** unfolds what the detector looked at.")
+st.caption(
+    "Find and read the license plates in a photo: each plate is outlined with its text, its characters and "
+    "how sure the reader is. **Show how it decided** unfolds what the detector looked at."
+)
 
 st.caption(api_docs_markdown())
 classifier = appstate.get_classifier()
@@ -40,35 +43,59 @@ classifier = appstate.get_classifier()
 # --- inputs: photos on the left, the few reading settings on the right --------------------------
 # Folded once a photo is chosen, so the read opens above the fold; the key changes with that, so
 # the panel is drawn anew (open or closed) exactly then. The widgets keep their own keys and values.
-chosen = bool(st.session_state.get("recognize_upload")) or st.session_state.get("recognize_sample") is not None \
+chosen = (
+    bool(st.session_state.get("recognize_upload"))
+    or st.session_state.get("recognize_sample") is not None
     or bool(st.session_state.get("recognize_camera_on"))
-inputs = st.expander("Photos and settings", expanded=not chosen, icon=":material/add_photo_alternate:",
-                     key=f"recognize_inputs_{int(chosen)}")
+)
+inputs = st.expander(
+    "Photos and settings",
+    expanded=not chosen,
+    icon=":material/add_photo_alternate:",
+    key=f"recognize_inputs_{int(chosen)}",
+)
 photos_col, settings_col = inputs.columns([3, 1], gap="large")
 
 with settings_col:
     codes = list(COUNTRIES)
     country = st.selectbox(
-        "Plate country", codes, index=codes.index("us"), key="recognize_country",
+        "Plate country",
+        codes,
+        index=codes.index("us"),
+        key="recognize_country",
         format_func=lambda code: f"{COUNTRIES[code].name} ({code})",
         help="Plate formats of this country rank the candidate strings.",
     )
     topn = st.slider(
-        "Candidates per plate", min_value=1, max_value=30, value=10, key="recognize_topn",
+        "Candidates per plate",
+        min_value=1,
+        max_value=30,
+        value=10,
+        key="recognize_topn",
         help="How many alternative readings to list for each plate (OpenALPR's top-N).",
     )
 
 with photos_col:
     uploads = st.file_uploader(
-        "Photos", type=list(appstate.IMAGE_TYPES), accept_multiple_files=True, key="recognize_upload",
+        "Photos",
+        type=list(appstate.IMAGE_TYPES),
+        accept_multiple_files=True,
+        key="recognize_upload",
         help="Each photo is read separately; up to 50 MB per file.",
     )
     samples = appstate.sample_choices()
     sample = st.selectbox(
-        "Or try a sample photo", list(samples), index=None, key="recognize_sample",
+        "Or try a sample photo",
+        list(samples),
+        index=None,
+        key="recognize_sample",
         placeholder="Choose a sample photo…",
         help="Synthetic street scenes drawn by alpr.synth"
-        + (f", and the images in the folder named by `{appstate.SAMPLES_DIR_ENV}`." if appstate.folder_samples() else "."),
+        + (
+            f", and the images in the folder named by `{appstate.SAMPLES_DIR_ENV}`."
+            if appstate.folder_samples()
+            else "."
+        ),
     )
     with st.expander("Take a photo with the camera", icon=":material/photo_camera:"):
         # The browser asks for camera access only once the user opts in, not on every page load.
@@ -85,7 +112,7 @@ if sample is not None:
         st.error(f"Could not open the sample {sample}: {exc}", icon=":material/error:")
 
 # A deep link from the Batch page: ?photo=PATH, read only when inside the data roots.
-if (linked := batch_view.linked_photo(st.query_params.get(batch_view.PHOTO_PARAM), appstate.data_roots())):
+if linked := batch_view.linked_photo(st.query_params.get(batch_view.PHOTO_PARAM), appstate.data_roots()):
     photos.append(appstate.Photo(linked.name, linked.read_bytes()))
 if not photos:
     st.info("Upload a photo, take one with the camera, or pick a sample photo to start.", icon=":material/info:")
@@ -93,6 +120,7 @@ if not photos:
 
 
 # --- one section per photo ---------------------------------------------------------------------
+
 
 def show_result(photo: appstate.Photo, rec, key: str) -> None:
     """The read first (plates outlined on the photo, their text, crops and top-k), then, folded,
@@ -109,16 +137,20 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
     with photo_col:
         # A picture, not a chart: it scales with the column (no blank band on a phone) and has no
         # tooltips to cover the plate in front of an audience.
-        st.image(outlined_photo(rec), width="stretch",
-                 caption="Green: a read to trust · orange: uncertain, check it")
+        st.image(outlined_photo(rec), width="stretch", caption="Green: a read to trust · orange: uncertain, check it")
     with read_col:
         for index, plate in order:
             plate_card(plate, rec.country, index, len(rec.plates) > 1, plate_ids, f"{key}_plate{index}")
         footer = st.container(horizontal=True, vertical_alignment="center", gap="small")
         footer.download_button(
-            "OpenALPR JSON", appstate.openalpr_json(rec, photo.name),
-            file_name=f"{Path(photo.name).stem}.json", mime="application/json", on_click="ignore",
-            icon=":material/download:", key=f"{key}_json", help="The read in OpenALPR's JSON format",
+            "OpenALPR JSON",
+            appstate.openalpr_json(rec, photo.name),
+            file_name=f"{Path(photo.name).stem}.json",
+            mime="application/json",
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"{key}_json",
+            help="The read in OpenALPR's JSON format",
         )
         if photo.expected:
             footer.caption(f"This sample was drawn with the plate **{photo.expected}**.")
@@ -127,20 +159,37 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
         show_plate_details(plate, f"{key}_plate{index}")
 
     with st.expander("Show how it decided", icon=":material/manage_search:"):
-        st.caption("The detector looks at connected blobs of ink (components) and regions that might hold a plate "
-                   "(candidates); hover over a box to see why it was kept or rejected.")
+        st.caption(
+            "The detector looks at connected blobs of ink (components) and regions that might hold a plate "
+            "(candidates); hover over a box to see why it was kept or rejected."
+        )
         toggles = st.container(horizontal=True, gap="medium")
-        components = toggles.toggle("Components", value=True, key=f"{key}_components",
-                                    help="Connected components: green kept as character- or plate-like, red rejected.")
-        candidates = toggles.toggle("Plate candidates", value=True, key=f"{key}_candidates_on",
-                                    help="Regions that might hold a plate: blue kept, orange rejected.")
-        numbers = toggles.toggle("Component labels", value=False, key=f"{key}_labels",
-                                 disabled=not components, help="Write each component's label number on it.")
-        st.plotly_chart(figures.photo_figure(rec, components, candidates, numbers), key=f"{key}_photo_decided",
-                        config=PLOT_CONFIG)
+        components = toggles.toggle(
+            "Components",
+            value=True,
+            key=f"{key}_components",
+            help="Connected components: green kept as character- or plate-like, red rejected.",
+        )
+        candidates = toggles.toggle(
+            "Plate candidates",
+            value=True,
+            key=f"{key}_candidates_on",
+            help="Regions that might hold a plate: blue kept, orange rejected.",
+        )
+        numbers = toggles.toggle(
+            "Component labels",
+            value=False,
+            key=f"{key}_labels",
+            disabled=not components,
+            help="Write each component's label number on it.",
+        )
+        st.plotly_chart(
+            figures.photo_figure(rec, components, candidates, numbers), key=f"{key}_photo_decided", config=PLOT_CONFIG
+        )
         for index, plate in order:
-            st.markdown(f"**Candidate readings of plate {index + 1}** · found on the "
-                        f"{plain_binarization(plate.binarization)}")
+            st.markdown(
+                f"**Candidate readings of plate {index + 1}** · found on the {plain_binarization(plate.binarization)}"
+            )
             candidates_table(plate, f"{key}_plate{index}")
         timings_col, regions_col = st.columns([2, 3], gap="large")
         with timings_col:
@@ -167,6 +216,7 @@ def show_photo(photo: appstate.Photo, index: int) -> None:
 
 # --- many photos: one row each, any one opened in full ------------------------------------------
 
+
 def show_batch(photos: list[appstate.Photo]) -> None:
     """A progress bar while the photos are read, then what each one read, and a picker to open
     any of them in the full view. Only the rows are kept, so a batch of hundreds stays small."""
@@ -184,15 +234,26 @@ def show_batch(photos: list[appstate.Photo]) -> None:
     batch_table(table)
     footer = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     footer.download_button(
-        "Download table as CSV", table.to_csv(), file_name="plates.csv", mime="text/csv", on_click="ignore",
-        icon=":material/download:", key="recognize_batch_csv",
+        "Download table as CSV",
+        table.to_csv(),
+        file_name="plates.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="recognize_batch_csv",
     )
     # Labels, not indexes, as options: a new upload changes them, so the picker resets instead
     # of opening whichever photo now has the old index.
-    labels = {f"{i}. {r.file} · {r.plate or ('unusable file' if r.error else 'no plate')}": i
-              for i, r in enumerate(rows, start=1)}
+    labels = {
+        f"{i}. {r.file} · {r.plate or ('unusable file' if r.error else 'no plate')}": i
+        for i, r in enumerate(rows, start=1)
+    }
     choice = footer.selectbox(
-        "Open a photo", list(labels), index=None, key="recognize_batch_open", width=420,
+        "Open a photo",
+        list(labels),
+        index=None,
+        key="recognize_batch_open",
+        width=420,
         placeholder="Choose a photo to see how it was read…",
         help="Shows every step of that photo's read, as for a single photo.",
     )

@@ -1,4 +1,5 @@
 """Relabel: fix what the model read, crop by crop or a whole plate at once; every fix is kept as training data."""
+
 import logging
 
 import pandas as pd
@@ -63,34 +64,70 @@ except AlprError as exc:
 show_messages(pending_flashes("relabel"))
 
 head = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-head.metric("Plates stored", stats["plates"], border=True, width=172,
-            help="Every plate read on the Recognize page, sent from Evaluate, or imported")
-head.metric("Characters labeled", stats["labeled"], border=True, width=172,
-            help="Characters whose label came from a person or an import: the training data")
-head.metric("Corrections", stats["corrections"], border=True, width=172,
-            help="Labels given by a person that differ from the model's guess")
-head.metric("Waiting for training", stats["pending_training"], border=True, width=172,
-            help="Training labels newer than the last training run")
+head.metric(
+    "Plates stored",
+    stats["plates"],
+    border=True,
+    width=172,
+    help="Every plate read on the Recognize page, sent from Evaluate, or imported",
+)
+head.metric(
+    "Characters labeled",
+    stats["labeled"],
+    border=True,
+    width=172,
+    help="Characters whose label came from a person or an import: the training data",
+)
+head.metric(
+    "Corrections",
+    stats["corrections"],
+    border=True,
+    width=172,
+    help="Labels given by a person that differ from the model's guess",
+)
+head.metric(
+    "Waiting for training",
+    stats["pending_training"],
+    border=True,
+    width=172,
+    help="Training labels newer than the last training run",
+)
 tools = head.container(horizontal=True, horizontal_alignment="right", vertical_alignment="bottom", gap="small")
 try:
     undoable = history.last_action(store)
 except AlprError:
     undoable = None
 undo_words = undoable.describe() if undoable is not None else ""
-tools.button("Undo", key="relabel_undo", icon=":material/undo:", on_click=actions.undo,
-             args=(undoable.id if undoable else None, undo_words), shortcut="Alt+Z", disabled=undoable is None,
-             help=(f"Take back {undo_words} (Alt+Z). The history is kept with the labels, so Undo works after a "
-                   "reload too." if undoable else "Nothing to undo in this data folder"))
+tools.button(
+    "Undo",
+    key="relabel_undo",
+    icon=":material/undo:",
+    on_click=actions.undo,
+    args=(undoable.id if undoable else None, undo_words),
+    shortcut="Alt+Z",
+    disabled=undoable is None,
+    help=(
+        f"Take back {undo_words} (Alt+Z). The history is kept with the labels, so Undo works after a reload too."
+        if undoable
+        else "Nothing to undo in this data folder"
+    ),
+)
 tools.download_button(
-    "Export", actions.export_zip, file_name="alpr-labels.zip", mime="application/zip", on_click="ignore",
-    icon=":material/download:", key="relabel_export",
+    "Export",
+    actions.export_zip,
+    file_name="alpr-labels.zip",
+    mime="application/zip",
+    on_click="ignore",
+    icon=":material/download:",
+    key="relabel_export",
     help="The labeled characters as a zip: a folder per class of PNG crops and labels.csv "
     "(what `python -m alpr labels export --zip` writes)",
 )
 
 
 tab_plates, tab_queue, tab_counts = st.tabs(
-    ["Plates", "Review queue", "Counts"], key="relabel_tab",
+    ["Plates", "Review queue", "Counts"],
+    key="relabel_tab",
 )
 
 with tab_plates:
@@ -106,13 +143,35 @@ with tab_plates:
         if st.session_state.get(_PLATE) not in by_id:
             st.session_state[_PLATE] = ids[0]
         picker = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-        picker.selectbox("Plate", ids, key=_PLATE, format_func=lambda i: plate_label(by_id[i]), width=620,
-                         help="Newest first: the reads of the Recognize page, errors sent from Evaluate, imports")
-        picker.button("Newer", key="relabel_newer", icon=":material/arrow_back:", on_click=actions.step, args=(ids, -1),
-                      disabled=st.session_state[_PLATE] == ids[0], shortcut="Alt+P", help="Newer plate (Alt+P)")
-        picker.button("Older", key="relabel_older", icon=":material/arrow_forward:", icon_position="right",
-                      on_click=actions.step, args=(ids, 1), disabled=st.session_state[_PLATE] == ids[-1], shortcut="Alt+N",
-                      help="Older plate (Alt+N)")
+        picker.selectbox(
+            "Plate",
+            ids,
+            key=_PLATE,
+            format_func=lambda i: plate_label(by_id[i]),
+            width=620,
+            help="Newest first: the reads of the Recognize page, errors sent from Evaluate, imports",
+        )
+        picker.button(
+            "Newer",
+            key="relabel_newer",
+            icon=":material/arrow_back:",
+            on_click=actions.step,
+            args=(ids, -1),
+            disabled=st.session_state[_PLATE] == ids[0],
+            shortcut="Alt+P",
+            help="Newer plate (Alt+P)",
+        )
+        picker.button(
+            "Older",
+            key="relabel_older",
+            icon=":material/arrow_forward:",
+            icon_position="right",
+            on_click=actions.step,
+            args=(ids, 1),
+            disabled=st.session_state[_PLATE] == ids[-1],
+            shortcut="Alt+N",
+            help="Older plate (Alt+N)",
+        )
         current = by_id[st.session_state[_PLATE]]
         try:
             with st.container(border=True):
@@ -126,16 +185,21 @@ with tab_plates:
         st.markdown("**Recent reads** · click a row to open it")
         table_key = f"relabel_recent_{current.id}"
         st.dataframe(
-            pd.DataFrame({
-                "Plate": [f"#{p.id}" for p in recent],
-                "Photo": [p.name or "imported crops" for p in recent],
-                "Read": [p.text_read for p in recent],
-                "Confirmed": [p.text_confirmed or "" for p in recent],
-                "Labeled": [p.labeled / p.characters if p.characters else 0.0 for p in recent],
-                "Segments": [p.characters for p in recent],
-                "Stored": [p.created_at[:19].replace("T", " ") for p in recent],
-            }),
-            key=table_key, on_select=lambda: actions.open_row(table_key, ids), selection_mode="single-row", hide_index=True,
+            pd.DataFrame(
+                {
+                    "Plate": [f"#{p.id}" for p in recent],
+                    "Photo": [p.name or "imported crops" for p in recent],
+                    "Read": [p.text_read for p in recent],
+                    "Confirmed": [p.text_confirmed or "" for p in recent],
+                    "Labeled": [p.labeled / p.characters if p.characters else 0.0 for p in recent],
+                    "Segments": [p.characters for p in recent],
+                    "Stored": [p.created_at[:19].replace("T", " ") for p in recent],
+                }
+            ),
+            key=table_key,
+            on_select=lambda: actions.open_row(table_key, ids),
+            selection_mode="single-row",
+            hide_index=True,
             height=min(36 + 35 * len(recent), 320),
             column_config={
                 "Labeled": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent", width=120),
@@ -143,33 +207,59 @@ with tab_plates:
         )
 
 with tab_queue:
-    st.markdown("The model's least certain guesses first, across everything read so far. Each card names its "
-                "plate: click it to see the crop in its photo, or to mark the whole plate **not a plate**.")
+    st.markdown(
+        "The model's least certain guesses first, across everything read so far. Each card names its "
+        "plate: click it to see the crop in its photo, or to mark the whole plate **not a plate**."
+    )
     filters = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-    status = filters.segmented_control("Show", list(STATUS_NAMES), default="unreviewed", required=True,
-                                       format_func=STATUS_NAMES.get, key="relabel_queue_status")
+    status = filters.segmented_control(
+        "Show",
+        list(STATUS_NAMES),
+        default="unreviewed",
+        required=True,
+        format_func=STATUS_NAMES.get,
+        key="relabel_queue_status",
+    )
     # "" rather than None for "any": a None value would show the selectbox's clear button.
-    wanted_class = filters.selectbox("Class", ["", *ALL_CLASSES], key="relabel_queue_class", width=170,
-                                     format_func=lambda c: "∅ not a character" if c == REJECT else (c or "Any class"))
+    wanted_class = filters.selectbox(
+        "Class",
+        ["", *ALL_CLASSES],
+        key="relabel_queue_class",
+        width=170,
+        format_func=lambda c: "∅ not a character" if c == REJECT else (c or "Any class"),
+    )
     try:
         versions = store.model_versions()
     except AlprError:
         versions = []
-    version = filters.selectbox("Model version", ["", *versions], key="relabel_queue_model", width=240,
-                                format_func=lambda v: v or "Any model")
+    version = filters.selectbox(
+        "Model version", ["", *versions], key="relabel_queue_model", width=240, format_func=lambda v: v or "Any model"
+    )
     size = filters.selectbox("Crops shown", QUEUE_SIZES, key="relabel_queue_size", width=120)
-    junk = filters.toggle("Include not-a-plate boxes", key="relabel_queue_junk",
-                          help="Crops of boxes marked not a plate are hidden from the queue; show them too")
+    junk = filters.toggle(
+        "Include not-a-plate boxes",
+        key="relabel_queue_junk",
+        help="Crops of boxes marked not a plate are hidden from the queue; show them too",
+    )
     try:
-        queue = store.review_queue(limit=size, class_filter=wanted_class or None, model_version=version or None,
-                                   status=status or "unreviewed", include_not_plates=junk)
+        queue = store.review_queue(
+            limit=size,
+            class_filter=wanted_class or None,
+            model_version=version or None,
+            status=status or "unreviewed",
+            include_not_plates=junk,
+        )
         sources = {pid: store.plate(pid) for pid in {c.plate_id for c in queue}}
     except AlprError as exc:
         st.error(f"Could not read the review queue: {exc}", icon=":material/error:")
         queue, sources = [], {}
     if not queue:
-        st.info("No characters match these filters." if stats["characters"] else
-                "No characters stored yet: read a photo on the Recognize page first.", icon=":material/check:")
+        st.info(
+            "No characters match these filters."
+            if stats["characters"]
+            else "No characters stored yet: read a photo on the Recognize page first.",
+            icon=":material/check:",
+        )
     else:
         try:
             char_grid(actions, queue, [str(c.idx + 1) for c in queue], "queue", sources)
@@ -182,11 +272,13 @@ with tab_counts:
         pending = store.pending_per_class()
     except AlprError:
         pending = {}
-    st.plotly_chart(figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts",
-                    config=STATIC_PLOT)
+    st.plotly_chart(figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts", config=STATIC_PLOT)
     last = stats["last_training"]
     st.caption(
-        (f"Last training run: model {last['model_version']} at {last['trained_at'][:19].replace('T', ' ')}. "
-         if last else "No training run has used these labels yet. ")
+        (
+            f"Last training run: model {last['model_version']} at {last['trained_at'][:19].replace('T', ' ')}. "
+            if last
+            else "No training run has used these labels yet. "
+        )
         + f"Labels are kept in `{store.path}`; `python -m alpr labels stats` prints these counts."
     )

@@ -13,6 +13,7 @@ queued), and the peak resident memory of the server and its worker processes sum
 (/proc/PID/status VmHWM). Prints a Markdown table. Not a test: the numbers depend on the machine
 and on whatever else shares its CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,9 @@ def peak_mb(pid: int) -> float:
         pids += [int(c) for c in children]
     for p in pids:
         try:
-            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line)
+            fields = dict(
+                line.split(":", 1) for line in Path(f"/proc/{p}/status").read_text().splitlines() if ":" in line
+            )
             total += int(fields["VmHWM"].split()[0]) / 1024
         except (OSError, KeyError):
             pass
@@ -71,8 +74,13 @@ def peak_mb(pid: int) -> float:
 def start(workers: int, data_dir: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "ALPR_DATA_DIR": data_dir}
-    process = subprocess.Popen([sys.executable, "-m", "alpr", "serve", "--port", str(port), "--workers", str(workers)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alpr", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -91,7 +99,9 @@ def run(url: str, images: list[bytes], clients: int, requests: int) -> dict:
 
     def one(i: int) -> None:
         started = time.perf_counter()
-        response = httpx.post(url + "/v1/plate-reader/", files={"upload": (f"{i}.jpg", images[i % len(images)])}, timeout=120)
+        response = httpx.post(
+            url + "/v1/plate-reader/", files={"upload": (f"{i}.jpg", images[i % len(images)])}, timeout=120
+        )
         statuses.append(response.status_code)
         if response.status_code == 200:
             latencies.append(time.perf_counter() - started)
@@ -140,8 +150,10 @@ def main() -> int:
     print("| workers | clients | p50 ms | p95 ms | answered req/s | 200 | 429 | other | peak memory MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for workers, clients, r, mb in rows:
-        print(f"| {workers} | {clients} | {r['p50']:.0f} | {r['p95']:.0f} | {r['rps']:.2f} | {r['ok']} | {r['429']} | "
-              f"{r['other']} | {mb:.0f} |")
+        print(
+            f"| {workers} | {clients} | {r['p50']:.0f} | {r['p95']:.0f} | {r['rps']:.2f} | {r['ok']} | {r['429']} | "
+            f"{r['other']} | {mb:.0f} |"
+        )
     return 0
 
 

@@ -26,6 +26,7 @@ the model) over the time after it. Then a projection, not a measurement, for a c
 
 Not a test: the numbers depend on the machine and on whatever else shares its CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,21 +91,34 @@ def _bench_engines(work: Path, n: int, seed: int, nodes: int) -> int:
         arrivals: list[tuple[float, int]] = []
         started = time.perf_counter()
         with open(os.devnull, "w") as quiet:
-            summary = run_batch([str(work / "photos")], str(work / f"{engine}-{workers}.jsonl"), settings, engine,
-                                workers, config=config, stream=quiet,
-                                on_rows=lambda rows, seen=arrivals: seen.append((time.perf_counter(), len(rows))))
+            summary = run_batch(
+                [str(work / "photos")],
+                str(work / f"{engine}-{workers}.jsonl"),
+                settings,
+                engine,
+                workers,
+                config=config,
+                stream=quiet,
+                on_rows=lambda rows, seen=arrivals: seen.append((time.perf_counter(), len(rows))),
+            )
         seconds = time.perf_counter() - started
         # Steady: after each worker has finished its first chunk (which waited for TensorFlow).
         t0 = arrivals[workers - 1][0]
         steady_photos = sum(k for _, k in arrivals[workers:])
         steady = steady_photos / (arrivals[-1][0] - t0) if arrivals[-1][0] > t0 else float("nan")
         best[(engine, workers)] = steady / workers
-        print(f"{engine:>6} {workers:>7} {seconds:>8.1f} {summary.photos / seconds:>9.2f} {steady:>16.2f} "
-              f"{steady / workers:>11.2f}", flush=True)
+        print(
+            f"{engine:>6} {workers:>7} {seconds:>8.1f} {summary.photos / seconds:>9.2f} {steady:>16.2f} "
+            f"{steady / workers:>11.2f}",
+            flush=True,
+        )
     per_worker = best[("dask", 2)]
     rate = per_worker * 2 * nodes
-    print(f"projection, not a measurement: {nodes} nodes x 2 workers x {per_worker:.2f} photos/s per worker "
-          f"(dask, 2 workers, steady) = {rate:.0f} photos/s, a million photos in {1e6 / rate / 3600:.1f} h", flush=True)
+    print(
+        f"projection, not a measurement: {nodes} nodes x 2 workers x {per_worker:.2f} photos/s per worker "
+        f"(dask, 2 workers, steady) = {rate:.0f} photos/s, a million photos in {1e6 / rate / 3600:.1f} h",
+        flush=True,
+    )
     print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
@@ -127,8 +141,11 @@ def _bench(work: Path, sizes: list[int], seed: int, page: bool) -> int:
         row = _bench_cli(folder, env)
         if row is None:
             return 1
-        print(f"{n:>6} {row['process_s']:>10.1f} {row['reading_s']:>10.1f} {n / row['process_s']:>9.2f} "
-              f"{row['median_ms']:>10} {row['peak_mb']:>12.0f}", flush=True)
+        print(
+            f"{n:>6} {row['process_s']:>10.1f} {row['reading_s']:>10.1f} {n / row['process_s']:>9.2f} "
+            f"{row['median_ms']:>10} {row['peak_mb']:>12.0f}",
+            flush=True,
+        )
     return 0
 
 
@@ -145,16 +162,28 @@ def _render(folder: Path, n: int, seed: int) -> list[Path]:
 
 
 def _machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown CPU")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return f"machine: {os.cpu_count()} cores, {model}; load average before: {load}"
 
 
 def _bench_cli(folder: Path, env: dict[str, str]) -> dict | None:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "alpr", "recognize", "--json", str(folder)], cwd=ROOT, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "alpr", "recognize", "--json", str(folder)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     match = SUMMARY.search(done.stderr)
     if done.returncode or match is None:
@@ -169,28 +198,38 @@ def _bench_page(photos: list[Path], sizes: list[int], env: dict[str, str]) -> in
 
     os.environ.clear()
     os.environ.update(env)  # the server inherits this process's environment
-    print(f"{'photos':>6} {'seconds':>8} {'photos/s':>9} {'median ms':>10} {'server RSS before MB':>21} "
-          f"{'server peak MB':>15}")
+    print(
+        f"{'photos':>6} {'seconds':>8} {'photos/s':>9} {'median ms':>10} {'server RSS before MB':>21} "
+        f"{'server peak MB':>15}"
+    )
     with streamlit_server("streamlit-server-bench-batch.log") as server, chromium() as browser:
         for n in sizes:
             with open_app(browser, server.url, 120_000) as page:
                 before = server.memory_mb()
                 started = time.perf_counter()
-                page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files([str(p) for p in photos[:n]])
+                page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(
+                    [str(p) for p in photos[:n]]
+                )
                 timeout_ms = 1000 * (60 + PAGE_TIMEOUT_S_PER_PHOTO * n)
                 page.locator("[data-testid=stHeading]").filter(has_text=f"{n} photos").wait_for(timeout=timeout_ms)
                 page.locator("[data-testid=stDataFrame]").wait_for(timeout=timeout_ms)
                 seconds = time.perf_counter() - started
                 after = server.memory_mb()
-                metrics = dict(zip(page.locator("[data-testid=stMetricLabel]").all_inner_texts(),
-                                   page.locator("[data-testid=stMetricValue]").all_inner_texts()))
+                metrics = dict(
+                    zip(
+                        page.locator("[data-testid=stMetricLabel]").all_inner_texts(),
+                        page.locator("[data-testid=stMetricValue]").all_inner_texts(),
+                    )
+                )
                 if "Traceback" in page.locator("body").inner_text():
                     print("the page shows a traceback", file=sys.stderr)
                     return 1
             median = metrics.get("Median time per photo", "?").removesuffix(" ms")
-            print(f"{n:>6} {seconds:>8.1f} {n / seconds:>9.2f} {median:>10} {before['rss']:>21.0f} {after['peak']:>15.0f}"
-                  f"   (page: {metrics.get('Photos read', '?')} read, {metrics.get('Plates found', '?')} plates)",
-                  flush=True)
+            print(
+                f"{n:>6} {seconds:>8.1f} {n / seconds:>9.2f} {median:>10} {before['rss']:>21.0f} {after['peak']:>15.0f}"
+                f"   (page: {metrics.get('Photos read', '?')} read, {metrics.get('Plates found', '?')} plates)",
+                flush=True,
+            )
     return 0
 
 

@@ -6,6 +6,7 @@ Seeds a temporary label store with rendered character crops, runs `python -m alp
 (the Train page's job) and reads the run's metrics.jsonl. The first epoch of each stage includes
 tracing the training step, so it is reported apart. Not a test: the numbers depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,22 @@ def main() -> int:
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="alpr-bench-")) / "data"
     seed_store(data, args.labels)
-    proc, seconds = run_cli("train", "--data-dir", data, "--epochs", args.epochs, "--unfreeze-epochs", args.unfreeze_epochs,
-                            "--glyphs-per-class", args.glyphs, "--batch-size", args.batch_size, "--patience", 99, timeout=3600)
+    proc, seconds = run_cli(
+        "train",
+        "--data-dir",
+        data,
+        "--epochs",
+        args.epochs,
+        "--unfreeze-epochs",
+        args.unfreeze_epochs,
+        "--glyphs-per-class",
+        args.glyphs,
+        "--batch-size",
+        args.batch_size,
+        "--patience",
+        99,
+        timeout=3600,
+    )
     if proc.returncode:
         print(proc.stderr[-2000:], file=sys.stderr)
         return 1
@@ -42,16 +57,20 @@ def main() -> int:
     from alpr.training import registry
 
     samples = registry.get(run.status.version, data).metadata["data"]["train_samples_per_epoch"]
-    device = next((l[len("device "):] for l in proc.stdout.splitlines() if l.startswith("device ")), "?")
-    print(f"device: {device}; batch {args.batch_size}; {samples} training samples per epoch; "
-          f"whole process {seconds:.0f} s (TensorFlow start, data and glyph rendering included)")
+    device = next((l[len("device ") :] for l in proc.stdout.splitlines() if l.startswith("device ")), "?")
+    print(
+        f"device: {device}; batch {args.batch_size}; {samples} training samples per epoch; "
+        f"whole process {seconds:.0f} s (TensorFlow start, data and glyph rendering included)"
+    )
     for stage in dict.fromkeys(r.stage for r in rows):
         part = [r for r in rows if r.stage == stage]
         steady = part[1:] or part
         rate = sum(r.samples_per_s for r in steady) / len(steady)
         epoch_s = sum(r.epoch_s for r in steady) / len(steady)
-        print(f"  stage {stage:<5} first epoch {part[0]['epoch_s']:.1f} s (tracing included); then {rate:,.0f} samples/s "
-              f"and {epoch_s:.1f} s per epoch, validation included ({len(steady)} epochs)")
+        print(
+            f"  stage {stage:<5} first epoch {part[0]['epoch_s']:.1f} s (tracing included); then {rate:,.0f} samples/s "
+            f"and {epoch_s:.1f} s per epoch, validation included ({len(steady)} epochs)"
+        )
     return 0
 
 

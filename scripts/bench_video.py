@@ -7,6 +7,7 @@ little, plates ~6% of the frame's width), encodes them as H.264, then reads the 
 default settings. Accuracy compares, per car, the group's voted plate and the plate of the group's
 single most confident frame against the truth. Prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,15 +52,23 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(args.seed)
     plates = tuple(synth.random_plate_text(rng, "us") for _ in range(args.cars))
-    cars = [c.__class__(**{**c.__dict__, "plate_width": 0.06})
-            for c in synthclip.traffic(args.seconds, plates=plates, seed=args.seed)]
+    cars = [
+        c.__class__(**{**c.__dict__, "plate_width": 0.06})
+        for c in synthclip.traffic(args.seconds, plates=plates, seed=args.seed)
+    ]
     # Rendering takes longer than reading: a clip rendered with the same settings is reused.
-    path = Path(tempfile.gettempdir()) / f"alpr-bench-{args.seconds:g}s-{args.size}-{args.clip_fps:g}-{args.cars}-{args.seed}.mp4"
+    path = (
+        Path(tempfile.gettempdir())
+        / f"alpr-bench-{args.seconds:g}s-{args.size}-{args.clip_fps:g}-{args.cars}-{args.seed}.mp4"
+    )
     t0 = time.perf_counter()
     if not path.exists():
         partial = path.with_suffix(".part.mp4")
-        synthclip.encode(synthclip.render_frames(cars, size=size, fps=args.clip_fps, seconds=args.seconds, blur=0.7,
-                                                 seed=args.seed), partial, fps=args.clip_fps)
+        synthclip.encode(
+            synthclip.render_frames(cars, size=size, fps=args.clip_fps, seconds=args.seconds, blur=0.7, seed=args.seed),
+            partial,
+            fps=args.clip_fps,
+        )
         partial.rename(path)
     render_s = time.perf_counter() - t0
     mb_after_render = peak_mb()
@@ -97,21 +106,27 @@ def main() -> None:
         matched_best += single == car.plate
         rows.append((car.plate, best_of.plate if best_of else "-", single or "-"))
     n = len(cars)
-    print(f"clip: {args.seconds:g} s, {size[0]}x{size[1]} H.264 at {args.clip_fps:g} fps, {n} cars "
-          f"({path.stat().st_size / 2**20:.1f} MB; {'rendered' if render_s > 1 else 'reused'} in {render_s:.0f} s)\n")
+    print(
+        f"clip: {args.seconds:g} s, {size[0]}x{size[1]} H.264 at {args.clip_fps:g} fps, {n} cars "
+        f"({path.stat().st_size / 2**20:.1f} MB; {'rendered' if render_s > 1 else 'reused'} in {render_s:.0f} s)\n"
+    )
     print("| measure | value |")
     print("|---|---|")
     print(f"| decode only, every frame | {decoded} frames in {decode_s:.1f} s = {decoded / decode_s:.0f} frames/s |")
-    print(f"| read at {args.fps:g} frames/s of clip | {len(clip.frames)} frames in {read_s:.1f} s = "
-          f"{clip.frames_per_s:.1f} frames/s ({read_s / args.seconds:.2f} s per s of clip) |")
+    print(
+        f"| read at {args.fps:g} frames/s of clip | {len(clip.frames)} frames in {read_s:.1f} s = "
+        f"{clip.frames_per_s:.1f} frames/s ({read_s / args.seconds:.2f} s per s of clip) |"
+    )
     if half:
         print(f"| first {args.seconds / 2:g} s of clip read after | {half[0]:.1f} s |")
     print(f"| vehicle groups found | {len(clip.groups)} (cars in the clip: {n}) |")
     print(f"| group plate exact (vote) | {matched_group}/{n} |")
     print(f"| best single frame's plate exact | {matched_best}/{n} |")
     print(f"| peak memory (RSS) | {peak_mb():.0f} MB (after rendering, before reading: {mb_after_render:.0f} MB) |")
-    print(f"| resident memory after {args.seconds / 10:g} s of clip / at the end | {rss['tenth']:.0f} MB / "
-          f"{rss['end']:.0f} MB |")
+    print(
+        f"| resident memory after {args.seconds / 10:g} s of clip / at the end | {rss['tenth']:.0f} MB / "
+        f"{rss['end']:.0f} MB |"
+    )
     print(f"| warnings | {len(clip.warnings)} |")
     print("\n| truth | group (vote) | best single frame |\n|---|---|---|")
     for truth, group, single in rows:

@@ -15,6 +15,7 @@ an ignored folder), with mixed_bfloat16 on a GPU, and prints samples/s and secon
    back and run `--compare DIR` where it is installed.
 Not a test: the numbers depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,12 @@ def probes() -> tuple[np.ndarray, np.ndarray]:
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict:
-    return {"max_abs_diff": float(np.abs(a - b).max()), "same_reads": int((a.argmax(1) == b.argmax(1)).sum()),
-            "n": int(len(a)), "ok": bool(np.abs(a - b).max() <= TOLERANCE and (a.argmax(1) == b.argmax(1)).all())}
+    return {
+        "max_abs_diff": float(np.abs(a - b).max()),
+        "same_reads": int((a.argmax(1) == b.argmax(1)).sum()),
+        "n": int(len(a)),
+        "ok": bool(np.abs(a - b).max() <= TOLERANCE and (a.argmax(1) == b.argmax(1)).all()),
+    }
 
 
 def read_with_this_backend(model_path: Path) -> np.ndarray:
@@ -83,12 +88,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cpu", action="store_true", help="run without a GPU (else a missing GPU is an error)")
     parser.add_argument("--batch-size", type=int, default=None, help="per device (default 1024 on a GPU, 64 on a CPU)")
-    parser.add_argument("--epochs", type=int, default=3, help="the first includes compiling; the last is the steady one")
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="the first includes compiling; the last is the steady one"
+    )
     parser.add_argument("--precision", default=None, help="default mixed_bfloat16 on a GPU, float32 on a CPU")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/alpr-gpu-check"), help="data folder of the run (emptied)")
+    parser.add_argument(
+        "--work", type=Path, default=Path("/tmp/alpr-gpu-check"), help="data folder of the run (emptied)"
+    )
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu-check-out")))
-    parser.add_argument("--write-reference", action="store_true", help="save the shipped model's reads as the reference")
-    parser.add_argument("--compare", type=Path, default=None, metavar="DIR", help="read DIR/model.keras here and compare")
+    parser.add_argument(
+        "--write-reference", action="store_true", help="save the shipped model's reads as the reference"
+    )
+    parser.add_argument(
+        "--compare", type=Path, default=None, metavar="DIR", help="read DIR/model.keras here and compare"
+    )
     args = parser.parse_args()
 
     if args.compare:
@@ -108,8 +121,11 @@ def main() -> int:
     from alpr.training import backend, finetune, jobs
 
     found = backend.devices()
-    print(f"backend {backend.name()} ({backend.version()}, Keras {keras.__version__}); device {found.line}; "
-          f"{found.count} device(s)", flush=True)
+    print(
+        f"backend {backend.name()} ({backend.version()}, Keras {keras.__version__}); device {found.line}; "
+        f"{found.count} device(s)",
+        flush=True,
+    )
     if not found.accelerators and not args.cpu:
         print("no GPU found: run with --cpu to check on the CPU", file=sys.stderr)
         return 2
@@ -126,9 +142,16 @@ def main() -> int:
     # 2. the fine-tune, as the Train page's job runs it
     gpu = bool(found.accelerators)
     cfg = finetune.JobConfig(
-        data_dir=str(args.work / "data"), base="shipped", use_store=False, replay=False,
-        datasets=[str(FIXED / "export")], glyphs_per_class=4, epochs=args.epochs, unfreeze_epochs=0,
-        batch_size=args.batch_size or (1024 if gpu else 64), patience=99,
+        data_dir=str(args.work / "data"),
+        base="shipped",
+        use_store=False,
+        replay=False,
+        datasets=[str(FIXED / "export")],
+        glyphs_per_class=4,
+        epochs=args.epochs,
+        unfreeze_epochs=0,
+        batch_size=args.batch_size or (1024 if gpu else 64),
+        patience=99,
         precision=args.precision or ("mixed_bfloat16" if gpu else "float32"),
     )
     shutil.rmtree(args.work, ignore_errors=True)
@@ -140,13 +163,17 @@ def main() -> int:
     if not rows or not status.version:
         print(f"the run registered nothing: {status.message}", file=sys.stderr)
         return 1
-    print(f"\n{'epoch':>5} {'samples/s':>10} {'epoch s':>8} {'val acc':>8}   batch {cfg.batch_size} x {found.count} "
-          f"device(s), {cfg.precision}")
+    print(
+        f"\n{'epoch':>5} {'samples/s':>10} {'epoch s':>8} {'val acc':>8}   batch {cfg.batch_size} x {found.count} "
+        f"device(s), {cfg.precision}"
+    )
     for r in rows:
         print(f"{r.global_epoch:>5} {r.samples_per_s:>10.0f} {r.epoch_s:>8.2f} {r.val_acc:>8.4f}")
     steady = rows[-1]
-    print(f"steady epoch (the last): {steady.samples_per_s:.0f} samples/s, {steady.epoch_s:.2f} s; whole run {total:.1f} s; "
-          f"{status.version} {status.state}")
+    print(
+        f"steady epoch (the last): {steady.samples_per_s:.0f} samples/s, {steady.epoch_s:.2f} s; whole run {total:.1f} s; "
+        f"{status.version} {status.state}"
+    )
 
     # 3. the version saved, with its own reads of the probes, and TensorFlow's reads where installed
     from alpr.training import registry
@@ -159,28 +186,50 @@ def main() -> int:
     shutil.copyfile(version.path.with_suffix(".json"), args.out / "model.json")
     np.savez_compressed(args.out / "predictions.npz", trained=trained, shipped=shipped)
     summary = {
-        "backend": backend.name(), "framework": backend.version(), "keras": keras.__version__, "device": found.line,
-        "devices": found.count, "precision": cfg.precision, "batch_size": cfg.batch_size,
-        "epochs": [{"epoch": r.global_epoch, "samples_per_s": round(r.samples_per_s, 1), "epoch_s": r.epoch_s} for r in rows],
-        "steady_samples_per_s": round(steady.samples_per_s, 1), "steady_epoch_s": steady.epoch_s, "run_s": round(total, 1),
-        "version": status.version, "state": status.state, "shipped_vs_reference": same,
-        "probe_accuracy": {"shipped": float((shipped.argmax(1) == y_probe).mean()),
-                           "trained": float((trained.argmax(1) == y_probe).mean())},
+        "backend": backend.name(),
+        "framework": backend.version(),
+        "keras": keras.__version__,
+        "device": found.line,
+        "devices": found.count,
+        "precision": cfg.precision,
+        "batch_size": cfg.batch_size,
+        "epochs": [
+            {"epoch": r.global_epoch, "samples_per_s": round(r.samples_per_s, 1), "epoch_s": r.epoch_s} for r in rows
+        ],
+        "steady_samples_per_s": round(steady.samples_per_s, 1),
+        "steady_epoch_s": steady.epoch_s,
+        "run_s": round(total, 1),
+        "version": status.version,
+        "state": status.state,
+        "shipped_vs_reference": same,
+        "probe_accuracy": {
+            "shipped": float((shipped.argmax(1) == y_probe).mean()),
+            "trained": float((trained.argmax(1) == y_probe).mean()),
+        },
     }
     tf_check = None
     if backend.name() != "tensorflow" and _has("tensorflow"):
-        proc = subprocess.run([sys.executable, __file__, "--compare", str(args.out)], capture_output=True, text=True,
-                              env={**os.environ, "KERAS_BACKEND": "tensorflow"}, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--compare", str(args.out)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+            cwd=ROOT,
+        )
         tf_check = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
         summary["tensorflow_reads_it_the_same"] = proc.returncode == 0
         print(tf_check)
     elif backend.name() == "tensorflow":
         print("trained under TensorFlow: the app's reads are the ones above")
     else:
-        print(f"TensorFlow is not installed here: bring {args.out} back and run "
-              f"`.venv/bin/python scripts/gpu_check.py --compare {args.out.name}` where it is")
+        print(
+            f"TensorFlow is not installed here: bring {args.out} back and run "
+            f"`.venv/bin/python scripts/gpu_check.py --compare {args.out.name}` where it is"
+        )
     (args.out / "gpu_check.json").write_text(json.dumps(summary, indent=1))
-    print(f"probe accuracy: shipped {summary['probe_accuracy']['shipped']:.4f}, trained {summary['probe_accuracy']['trained']:.4f}")
+    print(
+        f"probe accuracy: shipped {summary['probe_accuracy']['shipped']:.4f}, trained {summary['probe_accuracy']['trained']:.4f}"
+    )
     print(f"wrote {args.out}/model.keras, predictions.npz, gpu_check.json")
     ok = same["ok"] and summary.get("tensorflow_reads_it_the_same", True)
     return 0 if ok else 1

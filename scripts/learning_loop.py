@@ -18,6 +18,7 @@ What a user of the app does, on a labeled benchmark (default: the OpenALPR bench
 Needs the dataset; the test suite does not run this (tests/slow/test_train_job.py checks the same loop
 on rendered crops). Prints a table and, with --json FILE, writes the numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,11 +83,17 @@ def typed_text(read, truth: str) -> str | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", action="append", default=[], help="labeled plate folders (default: the shared benchmark)")
-    parser.add_argument("--work", default=None, help="data folder for the store and the registry (default: a new temp folder)")
+    parser.add_argument(
+        "--data", action="append", default=[], help="labeled plate folders (default: the shared benchmark)"
+    )
+    parser.add_argument(
+        "--work", default=None, help="data folder for the store and the registry (default: a new temp folder)"
+    )
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
     parser.add_argument("--corrections", type=int, default=None, help="correct only the first N plates read wrong")
-    parser.add_argument("--reuse", action="store_true", help="--work holds an earlier run's store: only train and measure")
+    parser.add_argument(
+        "--reuse", action="store_true", help="--work holds an earlier run's store: only train and measure"
+    )
     parser.add_argument("train", nargs=argparse.REMAINDER, help="options for `alpr train` after --")
     args = parser.parse_args()
     folders = args.data or [str(SHARED / "plates" / "us"), str(SHARED / "endtoend")]
@@ -116,7 +123,11 @@ def main() -> int:
             rec = recognize(image, country=code, topn=1, plate_crop=item.box is None, classifier=before)
             ids = store.add_recognition(image, rec, item.path.name, before.info.version)
             here = [(pid, p) for pid, p in zip(ids, rec.plates) if item.box is None or overlaps(p.box, item.box)]
-            if here and here[0][1].plate != item.plate and (args.corrections is None or len(corrected_items) < args.corrections):
+            if (
+                here
+                and here[0][1].plate != item.plate
+                and (args.corrections is None or len(corrected_items) < args.corrections)
+            ):
                 text = typed_text(here[0][1], item.plate)
                 if text is None:
                     skipped += 1
@@ -129,9 +140,11 @@ def main() -> int:
         labeled = store.review_queue(limit=100000, status="all")
     if not reuse:
         done_file.write_text(json.dumps([str(it.path) for it in corrected_items]))
-    print(f"stored {stats['plates']} plates, {stats['characters']} characters in {time.time() - t0:.0f} s; "
-          f"{len(corrected_items)} plates corrected ({stats['labeled']} characters labeled, {stats['corrections']} "
-          f"of them differ from the model's guess); {skipped} wrong reads skipped (segments do not match the text)")
+    print(
+        f"stored {stats['plates']} plates, {stats['characters']} characters in {time.time() - t0:.0f} s; "
+        f"{len(corrected_items)} plates corrected ({stats['labeled']} characters labeled, {stats['corrections']} "
+        f"of them differ from the model's guess); {skipped} wrong reads skipped (segments do not match the text)"
+    )
 
     index = {c: i for i, c in enumerate(ALL_CLASSES)}
     person = [c for c in labeled if c.source == "person"]
@@ -150,7 +163,13 @@ def main() -> int:
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
     train_s = time.time() - t0
-    print("\n".join(l for l in proc.stdout.splitlines() if l.startswith(("stage ", "data ", "validation", "gate", "learnt", "registered", "device", "active"))))
+    print(
+        "\n".join(
+            l
+            for l in proc.stdout.splitlines()
+            if l.startswith(("stage ", "data ", "validation", "gate", "learnt", "registered", "device", "active"))
+        )
+    )
     if proc.returncode:
         print(proc.stderr[-2000:], file=sys.stderr)
         return 1
@@ -165,24 +184,37 @@ def main() -> int:
         "corrected plates' characters already right": (xk, yk),
         "the rest: hold-out files' characters": (xr, yr),
     }
-    report = {"model_before": before.info.version, "version_after": version.name, "status": version.status,
-              "corrected_plates": len(corrected_items), "corrected_characters": len(fixed),
-              "train_seconds": round(train_s, 1), "device": version.metadata.get("device"),
-              "train_options": train_opts, "data": version.metadata.get("data"), "crops": {}, "plates": {}}
+    report = {
+        "model_before": before.info.version,
+        "version_after": version.name,
+        "status": version.status,
+        "corrected_plates": len(corrected_items),
+        "corrected_characters": len(fixed),
+        "train_seconds": round(train_s, 1),
+        "device": version.metadata.get("device"),
+        "train_options": train_opts,
+        "data": version.metadata.get("data"),
+        "crops": {},
+        "plates": {},
+    }
     print(f"\n{'':46} {'n':>6} {'before':>8} {'after':>8}")
     for name, (xs, ys) in table.items():
         a, n = accuracy(before, xs, ys)
         b, _ = accuracy(after, xs, ys)
         report["crops"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4)}
         print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%}")
-    for name, plates in (("corrected photos (exact plate read)", corrected_items),
-                         ("hold-out photos (exact plate read)", rest_items)):
+    for name, plates in (
+        ("corrected photos (exact plate read)", corrected_items),
+        ("hold-out photos (exact plate read)", rest_items),
+    ):
         a, n = plate_rate(plates, before)
         b, _ = plate_rate(plates, after)
         report["plates"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4)}
         print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%}")
-    print(f"\nfine-tune: {train_s:.0f} s (process, TensorFlow start included) on {report['device']}; "
-          f"{version.name} {version.status}")
+    print(
+        f"\nfine-tune: {train_s:.0f} s (process, TensorFlow start included) on {report['device']}; "
+        f"{version.name} {version.status}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0

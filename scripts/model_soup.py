@@ -7,6 +7,7 @@ what this gave on the hold-out.
 
 The first model's metadata JSON is copied beside OUT with the members listed.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Checks every AppTest of a page makes: no exception, and no traceback in any text on the page."""
+
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest

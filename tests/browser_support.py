@@ -3,6 +3,7 @@
 Imported by the test_browser*.py modules only after they have checked Chromium and Playwright
 are present (they skip otherwise).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 # No sandbox (we run as root in CI), no GPU, and none of the background traffic that this
 # machine's closed network would refuse.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 START_TIMEOUT_S = 60
 
 
@@ -44,8 +51,11 @@ class Server:
     def memory_mb(self) -> dict[str, float]:
         """The server's resident memory now ("rss") and its peak so far ("peak"), in MB, from
         /proc/PID/status (Linux): VmRSS and VmHWM, the high-water mark the kernel keeps."""
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
-                      if ":" in line)
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+            if ":" in line
+        )
         return {name: int(fields[key].split()[0]) / 1024 for name, key in (("rss", "VmRSS"), ("peak", "VmHWM"))}
 
     def log_text(self) -> str:
@@ -62,9 +72,25 @@ def streamlit_server(log_name: str, unset: tuple[str, ...] = ("ALPR_SAMPLES_DIR"
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(env_overrides)
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -134,7 +160,8 @@ def screenshot(page, name: str) -> Path:
     picture stops at the first screen."""
     size = page.viewport_size
     height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
+    )
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
     page.wait_for_timeout(1000)  # let plotly re-lay out its charts at the new size
     path = ARTIFACTS / f"{name}.png"

@@ -13,6 +13,7 @@ Two character models are offered:
   the plumbing around the classifier (detection, segmentation, ranking, the CLI, evaluation) can
   assert exact strings without depending on how well any trained model reads.
 """
+
 from __future__ import annotations
 
 import csv
@@ -206,4 +207,3 @@ def pytest_collection_modifyitems(items):
         lane = item.path.parent.name
         if lane in LANES:
             item.add_marker(getattr(pytest.mark, lane))
-

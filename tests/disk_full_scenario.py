@@ -6,6 +6,7 @@ FOLDER's disk to the last byte, tries every kind of save, frees the space again,
 JSON object saying what each attempt did and what the store and the registry held before, during
 and after. The test asserts on that object.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,7 @@ def _plate(seed: int) -> np.ndarray:
 def _snapshot(store: LabelStore) -> dict:
     """Everything a person could lose: the counts and every character's current label."""
     stats = store.stats()
-    labels = {
-        str(plate.id): [c.label for c in store.plate_chars(plate.id)] for plate in store.recent_plates(limit=100)
-    }
+    labels = {str(plate.id): [c.label for c in store.plate_chars(plate.id)] for plate in store.recent_plates(limit=100)}
     return {"plates": stats["plates"], "characters": stats["characters"], "labeled": stats["labeled"], "labels": labels}
 
 
@@ -41,7 +40,9 @@ def _registry_state(data: Path) -> dict:
     return {
         "versions": [v.name for v in registry.versions(data)],
         "active": registry.active_name(data),
-        "active_json": (models / registry.ACTIVE_FILE).read_text() if (models / registry.ACTIVE_FILE).exists() else None,
+        "active_json": (models / registry.ACTIVE_FILE).read_text()
+        if (models / registry.ACTIVE_FILE).exists()
+        else None,
         "leftovers": sorted(p.name for p in models.iterdir() if p.name.startswith(".")) if models.is_dir() else [],
     }
 
@@ -104,9 +105,21 @@ def main(folder: Path, model: Path) -> dict:
     out["activate"] = _attempt(lambda: registry.activate(registry.SHIPPED, data))
     out["registry_while_full"] = _registry_state(data)
     cli = subprocess.run(
-        [sys.executable, "-m", "alpr", "labels", "--data-dir", str(data), "add-plate", str(photo),
-         "--plate", "ABC123", "--plate-crop"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "alpr",
+            "labels",
+            "--data-dir",
+            str(data),
+            "add-plate",
+            str(photo),
+            "--plate",
+            "ABC123",
+            "--plate-crop",
+        ],
+        capture_output=True,
+        text=True,
     )
     out["cli_when_full"] = {"status": cli.returncode, "stderr": cli.stderr.strip().splitlines()[-3:]}
 

@@ -9,6 +9,7 @@ tests/slow/test_load.py asserts on what this returns; scripts/load_test.py print
 One async Playwright drives every session from one thread (Playwright's sync API cannot be shared
 between threads), so the sessions really overlap on the server.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,8 +96,9 @@ def readable_photos(folder: Path, n: int, seed: int = 0, classifier=None) -> lis
             continue
         path = folder / f"load-{seed}-{k}.png"
         path.write_bytes(data)
-        photos.append(Photo(path.name, path, text, tuple(p.plate or "?" for p in rec.plates),
-                            rec.plates[0].predictions[0].char))
+        photos.append(
+            Photo(path.name, path, text, tuple(p.plate or "?" for p in rec.plates), rec.plates[0].predictions[0].char)
+        )
     if len(photos) < n:
         raise RuntimeError(f"the model read a plate in only {len(photos)} of {20 * n} synthetic photos; need {n}")
     return photos
@@ -121,7 +123,8 @@ async def _screenshot(page, name: str) -> Path:
     """browser_support.screenshot for the async API: the window grown to the content's height."""
     size = page.viewport_size
     height = await page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))")
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')].map(e => e.scrollHeight))"
+    )
     await page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
     await page.wait_for_timeout(1000)
     path = ARTIFACTS / f"{name}.png"
@@ -131,12 +134,16 @@ async def _screenshot(page, name: str) -> Path:
 
 
 async def _no_traceback(page, where: str) -> None:
-    if "Traceback" in await page.locator("body").inner_text() or await page.locator("[data-testid=stException]").count():
+    if (
+        "Traceback" in await page.locator("body").inner_text()
+        or await page.locator("[data-testid=stException]").count()
+    ):
         raise AssertionError(f"the page shows a traceback {where}")
 
 
-async def _session(browser, url: str, n: int, photos: list[Photo], timeout_ms: int, result: LoadResult,
-                   screenshots: bool) -> None:
+async def _session(
+    browser, url: str, n: int, photos: list[Photo], timeout_ms: int, result: LoadResult, screenshots: bool
+) -> None:
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(timeout_ms)  # clicks and typing wait as long as the reads may take
     page = await context.new_page()
@@ -151,8 +158,9 @@ async def _session(browser, url: str, n: int, photos: list[Photo], timeout_ms: i
         await context.close()
 
 
-async def _round(page, url: str, n: int, r: int, photo: Photo, timeout_ms: int, result: LoadResult,
-                 screenshots: bool) -> None:
+async def _round(
+    page, url: str, n: int, r: int, photo: Photo, timeout_ms: int, result: LoadResult, screenshots: bool
+) -> None:
     """One round: upload PHOTO on Recognize, check the read, correct its first character on Relabel."""
     from playwright.async_api import expect
 
@@ -173,10 +181,11 @@ async def _round(page, url: str, n: int, r: int, photo: Photo, timeout_ms: int, 
         result.screenshots.append(await _screenshot(page, f"load-session-{n}-read"))
 
     await link.click()
-    await page.get_by_text("Whole plate").wait_for(timeout=timeout_ms)
+    await page.get_by_text("Whole plate", exact=True).wait_for(timeout=timeout_ms)
     # The plate the link named is open, not whichever plate another session stored last.
     await expect(page.get_by_role("combobox", name="Plate")).to_have_value(
-        f"#{plate_id} · {photo.name} · read {photo.plates[0]}", timeout=timeout_ms)
+        f"#{plate_id} · {photo.name} · read {photo.plates[0]}", timeout=timeout_ms
+    )
     box = first_char_box(page)
     await box.fill(photo.fix)
     await box.press("Enter")
@@ -189,8 +198,9 @@ async def _round(page, url: str, n: int, r: int, photo: Photo, timeout_ms: int, 
     result.reads.append(Read(n, photo, shown, plate_id, read_s, round_s))
 
 
-async def _script(data_dir: Path, photos: Iterable[tuple[Path, str]], at_least: int, sessions_done: asyncio.Event,
-                  result: LoadResult) -> None:
+async def _script(
+    data_dir: Path, photos: Iterable[tuple[Path, str]], at_least: int, sessions_done: asyncio.Event, result: LoadResult
+) -> None:
     """`labels add-plate` once per photo, one process after another, while the sessions run: at least
     AT_LEAST times, then until the sessions are done or the photos run out."""
     for k, (path, text) in enumerate(photos):
@@ -198,8 +208,19 @@ async def _script(data_dir: Path, photos: Iterable[tuple[Path, str]], at_least: 
             break
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "alpr", "labels", "add-plate", str(path), "--plate", text, "--data-dir", str(data_dir),
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "alpr",
+            "labels",
+            "add-plate",
+            str(path),
+            "--plate",
+            text,
+            "--data-dir",
+            str(data_dir),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             out, err = await proc.communicate()
@@ -226,8 +247,10 @@ async def _run(url, data_dir, session_photos, script_photos, script_at_least, ti
         try:
             # A TaskGroup: the first failure cancels the rest, so it is reported at once and alone.
             async with asyncio.TaskGroup() as everyone:
-                sessions = [everyone.create_task(_session(browser, url, n, photos, timeout_ms, result, screenshots))
-                            for n, photos in enumerate(session_photos)]
+                sessions = [
+                    everyone.create_task(_session(browser, url, n, photos, timeout_ms, result, screenshots))
+                    for n, photos in enumerate(session_photos)
+                ]
                 everyone.create_task(_script(data_dir, script_photos, script_at_least, sessions_done, result))
                 await asyncio.wait(sessions)
                 sessions_done.set()
@@ -239,8 +262,15 @@ async def _run(url, data_dir, session_photos, script_photos, script_at_least, ti
     return result
 
 
-def run_load(url: str, data_dir: Path, session_photos: list[list[Photo]], script_photos: Iterable[tuple[Path, str]],
-             script_at_least: int, timeout_ms: int = 90_000, screenshots: bool = True) -> LoadResult:
+def run_load(
+    url: str,
+    data_dir: Path,
+    session_photos: list[list[Photo]],
+    script_photos: Iterable[tuple[Path, str]],
+    script_at_least: int,
+    timeout_ms: int = 90_000,
+    screenshots: bool = True,
+) -> LoadResult:
     """Every session's rounds (session n reads session_photos[n], one photo per round) and the
     script's adds, all at once against the app at URL whose label store is DATA_DIR."""
     return asyncio.run(_run(url, data_dir, session_photos, script_photos, script_at_least, timeout_ms, screenshots))

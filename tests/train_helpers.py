@@ -1,4 +1,5 @@
 """Shared by the training tests: a label store seeded with rendered character crops, and a CLI runner."""
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,9 @@ def write_export(folder: Path, crops: list[tuple[str, np.ndarray]]) -> Path:
 def seed_store(data: Path, n: int = 40, seed: int = 5) -> int:
     """Put `n` labeled crops of rendered glyphs into the label store of `data`; returns how many."""
     rng = np.random.default_rng(seed)
-    crops = [(SEED_CHARS[i % len(SEED_CHARS)], render_glyph(SEED_CHARS[i % len(SEED_CHARS)], rng, 32)) for i in range(n)]
+    crops = [
+        (SEED_CHARS[i % len(SEED_CHARS)], render_glyph(SEED_CHARS[i % len(SEED_CHARS)], rng, 32)) for i in range(n)
+    ]
     export = write_export(data.parent / f"{data.name}-export", crops)
     with LabelStore.open(data) as store:
         store.import_path(export)
@@ -48,7 +51,11 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> tuple[su
     """`python -m alpr ARGS` from the checkout; (the finished process, seconds it took)."""
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "alpr", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "alpr", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     return proc, time.monotonic() - t0

@@ -9,6 +9,7 @@ asked (one person on their own machine); with tokens configured they are always 
 any other address, tokens are required (the API refuses to start without them, the app keeps writes
 locked until the operator sets a file).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,9 @@ def read_tokens_file(path: str | os.PathLike) -> frozenset[str]:
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise AuthError(f"cannot read the tokens file {path}: {exc.strerror or exc}; create it with one token per line") from None
+        raise AuthError(
+            f"cannot read the tokens file {path}: {exc.strerror or exc}; create it with one token per line"
+        ) from None
     tokens = frozenset(line.split("#", 1)[0].strip() for line in text.splitlines()) - {""}
     if not tokens:
         raise AuthError(f"the tokens file {path} holds no token; put one token per line")
@@ -74,6 +77,7 @@ def header_token(authorization: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------- the app
+
 
 def app_tokens() -> frozenset[str]:
     """The app's sign-in tokens: $ALPR_APP_TOKENS_FILE, else the API's; empty when none is set.
@@ -132,7 +136,9 @@ def _sign_in_form(st, title: str) -> None:
             icon=":material/lock:",
         )
         return
-    st.markdown("Relabeling, training and activating models change what the reader learns: sign in with a token the operator gave you.")
+    st.markdown(
+        "Relabeling, training and activating models change what the reader learns: sign in with a token the operator gave you."
+    )
     with st.form("alpr_sign_in"):
         token = st.text_input("Token", type="password", key="alpr_sign_in_token")
         if st.form_submit_button("Sign in", type="primary"):

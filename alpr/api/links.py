@@ -1,4 +1,5 @@
 """The Recognize page's line about the HTTP API: a link to its docs when one answers, else how to start one."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,13 @@ def api_docs_markdown() -> str:
     url = api_url()
     health = running_api(url)
     if health is not None:
-        return (f":material/api: An HTTP API is running at {url} (model `{health.get('model')}`): "
-                f"[its docs]({url}/docs) · Plate Recognizer-compatible at `{url}/v1/plate-reader/`, "
-                f"OpenALPR JSON at `{url}/v1/recognize`.")
-    return (":material/api: Read plates from Home Assistant, Frigate or a script: start the HTTP API with "
-            "`make serve` (or `python -m alpr serve`), then point the integration at "
-            f"`{url}/v1/plate-reader/`; docs/api.md says more.")
+        return (
+            f":material/api: An HTTP API is running at {url} (model `{health.get('model')}`): "
+            f"[its docs]({url}/docs) · Plate Recognizer-compatible at `{url}/v1/plate-reader/`, "
+            f"OpenALPR JSON at `{url}/v1/recognize`."
+        )
+    return (
+        ":material/api: Read plates from Home Assistant, Frigate or a script: start the HTTP API with "
+        "`make serve` (or `python -m alpr serve`), then point the integration at "
+        f"`{url}/v1/plate-reader/`; docs/api.md says more."
+    )

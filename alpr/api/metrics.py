@@ -3,6 +3,7 @@
 A few dozen lines instead of prometheus_client: the server needs two counters and two histograms.
 Each uvicorn worker keeps its own; a scrape sees the worker that answered it (docs/api.md).
 """
+
 from __future__ import annotations
 
 import threading
@@ -46,10 +47,12 @@ class Metrics:
             ]
             for (route, status), n in sorted(self._errors.items()):
                 lines.append(f'alpr_api_errors_total{{route="{route}",status="{status}"}} {n}')
-            lines += _histogram("alpr_api_request_duration_seconds", "Time from request to response, by route.",
-                                "route", self._latency)
-            lines += _histogram("alpr_pipeline_stage_seconds", "Time of each pipeline stage per photo read.",
-                                "stage", self._stages)
+            lines += _histogram(
+                "alpr_api_request_duration_seconds", "Time from request to response, by route.", "route", self._latency
+            )
+            lines += _histogram(
+                "alpr_pipeline_stage_seconds", "Time of each pipeline stage per photo read.", "stage", self._stages
+            )
         return "\n".join(lines) + "\n"
 
 

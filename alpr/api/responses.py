@@ -1,5 +1,6 @@
 """Plate Recognizer's Snapshot API in our terms: its request fields to our options, and a
 Recognition as its response. docs/api.md says what each field means here."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,49 @@ from alpr.types import Box, PlateRead, Recognition
 # Plate Recognizer's region codes that read as our European formats: the EU, EEA, UK and
 # neighbours whose plates follow the same letter-digit layouts.
 EUROPEAN_CODES = frozenset(
-    ["eu", "at", "be", "bg", "ch", "cy", "cz", "de", "dk", "ee", "es", "fi", "fr", "gb", "gr", "hr", "hu", "ie", "is", "it", "li", "lt", "lu", "lv", "mt", "nl", "no", "pl", "pt", "ro", "se", "si", "sk", "uk", "al", "ba", "me", "mk", "rs", "md", "ua"]
+    [
+        "eu",
+        "at",
+        "be",
+        "bg",
+        "ch",
+        "cy",
+        "cz",
+        "de",
+        "dk",
+        "ee",
+        "es",
+        "fi",
+        "fr",
+        "gb",
+        "gr",
+        "hr",
+        "hu",
+        "ie",
+        "is",
+        "it",
+        "li",
+        "lt",
+        "lu",
+        "lv",
+        "mt",
+        "nl",
+        "no",
+        "pl",
+        "pt",
+        "ro",
+        "se",
+        "si",
+        "sk",
+        "uk",
+        "al",
+        "ba",
+        "me",
+        "mk",
+        "rs",
+        "md",
+        "ua",
+    ]
 )
 # What a detector candidate's score reaches at most (detect._rank: up to 8 characters + 0.5 for a
 # plate-shaped blob): dividing by it puts `dscore` in 0..1.
@@ -78,9 +121,13 @@ def _config(text: str | None) -> dict:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise RequestError(f"form field config is not JSON ({exc}); send a JSON object such as {{\"threshold_o\": 0.6}}") from None
+        raise RequestError(
+            f'form field config is not JSON ({exc}); send a JSON object such as {{"threshold_o": 0.6}}'
+        ) from None
     if not isinstance(value, dict):
-        raise RequestError(f"form field config is JSON {type(value).__name__}, not an object; send e.g. {{\"region\": \"strict\"}}")
+        raise RequestError(
+            f'form field config is JSON {type(value).__name__}, not an object; send e.g. {{"region": "strict"}}'
+        )
     return value
 
 

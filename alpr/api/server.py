@@ -6,6 +6,7 @@ body size limit (413), then form parsing and the read, which runs in a thread so
 answering /healthz, /metrics and 429s while the CPU reads. Every error leaves as one line of JSON,
 `{"error": "..."}`; tracebacks go to the server log only.
 """
+
 from __future__ import annotations
 
 import json
@@ -119,6 +120,7 @@ def _load_model(state: _State) -> None:
 
 # ------------------------------------------------------------------------------------ errors
 
+
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status, headers=headers)
 
@@ -163,6 +165,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 # ---------------------------------------------------------------------------- gate middleware
 
+
 class _GateMiddleware:
     """Token check, admission gate and body size limit, before FastAPI parses anything."""
 
@@ -193,8 +196,11 @@ class _GateMiddleware:
             try:
                 body, too_large = await _read_body(receive, state.config.max_body_bytes)
                 if too_large:
-                    response = error(413, f"the request body is over the limit of {state.config.max_body_bytes} bytes; "
-                                          "send a smaller photo (the loader takes up to 50 MB)")
+                    response = error(
+                        413,
+                        f"the request body is over the limit of {state.config.max_body_bytes} bytes; "
+                        "send a smaller photo (the loader takes up to 50 MB)",
+                    )
                     return await response(scope, receive, send_and_count)
                 await self.app(scope, _replay(body, receive), send_and_count)
             finally:
@@ -206,8 +212,9 @@ class _GateMiddleware:
                 await error(500, "internal error; the server log has the details")(scope, receive, send_and_count)
         finally:
             route = path if path in READ_ROUTES or path in ("/healthz", "/metrics") else "other"
-            state.metrics.request(route, scope.get("method", ""), status_seen.get("status", 500),
-                                  time.perf_counter() - started)
+            state.metrics.request(
+                route, scope.get("method", ""), status_seen.get("status", 500), time.perf_counter() - started
+            )
 
     def _refusal(self, scope):
         """The response that refuses this request before its body is read, or None."""
@@ -216,19 +223,28 @@ class _GateMiddleware:
             headers = dict(scope.get("headers") or [])
             given = auth.header_token(headers.get(b"authorization", b"").decode("latin-1"))
             if given is None:
-                return error(401, "this server needs a token: send the header 'Authorization: Token YOUR_TOKEN'",
-                             {"WWW-Authenticate": "Token"})
+                return error(
+                    401,
+                    "this server needs a token: send the header 'Authorization: Token YOUR_TOKEN'",
+                    {"WWW-Authenticate": "Token"},
+                )
             if not auth.token_matches(given, state.tokens):
-                return error(403, "the token sent is not one of this server's tokens; check the integration's api_token")
+                return error(
+                    403, "the token sent is not one of this server's tokens; check the integration's api_token"
+                )
         if path in READ_ROUTES:
             limit = state.config.max_running + state.config.max_waiting
             if state.admitted >= limit:
-                return error(429, f"the server is reading {limit} photos already; retry in a second",
-                             {"Retry-After": "1"})
+                return error(
+                    429, f"the server is reading {limit} photos already; retry in a second", {"Retry-After": "1"}
+                )
             length = dict(scope.get("headers") or []).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > state.config.max_body_bytes:
-                return error(413, f"the request body is {int(length)} bytes, over the limit of "
-                                  f"{state.config.max_body_bytes}; send a smaller photo")
+                return error(
+                    413,
+                    f"the request body is {int(length)} bytes, over the limit of "
+                    f"{state.config.max_body_bytes}; send a smaller photo",
+                )
         return None
 
 
@@ -273,6 +289,7 @@ def _replay(body: bytes, receive):
 
 # ------------------------------------------------------------------------------------ routes
 
+
 def _add_routes(app: FastAPI, state: _State) -> None:
     config = state.config
 
@@ -289,8 +306,11 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             "pid": os.getpid(),
         }
 
-    @app.get("/metrics", summary="Prometheus text: requests, errors, latency and stage histograms",
-             response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        summary="Prometheus text: requests, errors, latency and stage histograms",
+        response_class=PlainTextResponse,
+    )
     async def metrics():
         return PlainTextResponse(state.metrics.text(), media_type="text/plain; version=0.0.4")
 
@@ -298,12 +318,20 @@ def _add_routes(app: FastAPI, state: _State) -> None:
     async def plate_reader(
         request: Request,
         upload: Annotated[UploadFile | None, File(description="the photo (JPEG, PNG, WebP, BMP, TIFF, GIF)")] = None,
-        upload_url: Annotated[str | None, Form(description="fetch the photo from here; only under the operator's allowed prefixes")] = None,
-        regions: Annotated[list[str] | None, Form(description="Plate Recognizer region codes, e.g. us-ca, de, br (repeatable)")] = None,
+        upload_url: Annotated[
+            str | None, Form(description="fetch the photo from here; only under the operator's allowed prefixes")
+        ] = None,
+        regions: Annotated[
+            list[str] | None, Form(description="Plate Recognizer region codes, e.g. us-ca, de, br (repeatable)")
+        ] = None,
         camera_id: Annotated[str | None, Form()] = None,
         timestamp: Annotated[str | None, Form(description="ISO 8601 time the photo was taken; echoed back")] = None,
-        mmc: Annotated[str | None, Form(description="true: add make/model/colour/orientation (answered Unknown)")] = None,
-        config_json: Annotated[str | None, Form(alias="config", description='JSON: {"threshold_d", "threshold_o", "region": "strict"}')] = None,
+        mmc: Annotated[
+            str | None, Form(description="true: add make/model/colour/orientation (answered Unknown)")
+        ] = None,
+        config_json: Annotated[
+            str | None, Form(alias="config", description='JSON: {"threshold_d", "threshold_o", "region": "strict"}')
+        ] = None,
     ):
         started = time.perf_counter()
         options = snapshot_options(regions or [], mmc, config_json, config.country)
@@ -350,7 +378,9 @@ async def _photo(request: Request, upload, upload_url, names: tuple[str, ...], s
             raise RequestError(f"the file in form field {names[0]} ({name}) is empty (0 bytes); send the photo's bytes")
         return data, name
     if upload_url:
-        return await anyio.to_thread.run_sync(_fetch, upload_url, state.config), upload_url.rsplit("/", 1)[-1] or "upload_url"
+        return await anyio.to_thread.run_sync(_fetch, upload_url, state.config), upload_url.rsplit("/", 1)[
+            -1
+        ] or "upload_url"
     form = await request.form()
     got = ", ".join(sorted(set(form.keys()))) or "none"
     wanted = " or ".join(names)
@@ -361,9 +391,13 @@ def _fetch(url: str, config: ServerConfig) -> bytes:
     """GET an allowed upload_url, refusing redirects and bodies over the size limit."""
     if not any(url.startswith(prefix) for prefix in config.upload_url_prefixes):
         if not config.upload_url_prefixes:
-            raise RequestError("upload_url is turned off on this server; send the photo as the multipart field upload "
-                               "(the operator can allow addresses with `serve --allow-upload-url PREFIX`)")
-        raise RequestError(f"upload_url {url} is not under an address this server may fetch from; send the photo as upload")
+            raise RequestError(
+                "upload_url is turned off on this server; send the photo as the multipart field upload "
+                "(the operator can allow addresses with `serve --allow-upload-url PREFIX`)"
+            )
+        raise RequestError(
+            f"upload_url {url} is not under an address this server may fetch from; send the photo as upload"
+        )
     import httpx
 
     limit = config.max_body_bytes
@@ -375,7 +409,9 @@ def _fetch(url: str, config: ServerConfig) -> bytes:
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > limit:
-                    raise ImageLoadError(f"upload_url {url} is more than {limit} bytes (LoadConfig.max_bytes); send a smaller photo")
+                    raise ImageLoadError(
+                        f"upload_url {url} is more than {limit} bytes (LoadConfig.max_bytes); send a smaller photo"
+                    )
                 chunks.append(chunk)
     except httpx.HTTPError as exc:
         raise RequestError(f"could not fetch upload_url {url}: {type(exc).__name__}: {exc}") from None

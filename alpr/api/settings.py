@@ -1,4 +1,5 @@
 """Every limit of the HTTP server, in one frozen dataclass with the reason for each default."""
+
 from __future__ import annotations
 
 import ipaddress

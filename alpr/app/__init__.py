@@ -10,17 +10,18 @@
 
 This package and the pages are the only code that imports Streamlit; the pipeline never does.
 """
+
 from alpr.app.console import log
 from alpr.app.models import (
-                             ActiveModel,
-                             active_model,
-                             active_version_name,
-                             device_line,
-                             get_classifier,
-                             load_model,
-                             model_choices,
-                             model_summary,
-                             try_classifier,
+    ActiveModel,
+    active_model,
+    active_version_name,
+    device_line,
+    get_classifier,
+    load_model,
+    model_choices,
+    model_summary,
+    try_classifier,
 )
 from alpr.app.reads import BATCH_THRESHOLD, BatchRow, openalpr_json, read_batch, read_photo
 from alpr.app.routing import require_router, route
@@ -32,10 +33,41 @@ from alpr.imageio import IMAGE_TYPES
 from alpr.paths import DATA_ROOTS_ENV, SAMPLES_DIR_ENV, data_dir, data_roots
 
 __all__ = [
-    "ActiveModel", "BATCH_THRESHOLD", "BatchRow", "DATA_ROOTS_ENV", "IMAGE_TYPES", "Photo", "SAMPLES_DIR_ENV",
-    "SAMPLE_COUNT", "active_model", "active_version_name", "as_photo", "author", "data_dir", "data_roots",
-    "device_line", "folder_samples", "get_classifier", "get_store", "imagenet_weights", "keep_read", "load_model",
-    "log", "model_choices", "model_summary", "openalpr_json", "read_batch", "read_photo", "require_router", "route",
-    "sample_choices", "startup_notes", "stored_plates", "synthetic_samples", "training_device", "training_folders",
-    "try_classifier", "try_store",
+    "ActiveModel",
+    "BATCH_THRESHOLD",
+    "BatchRow",
+    "DATA_ROOTS_ENV",
+    "IMAGE_TYPES",
+    "Photo",
+    "SAMPLES_DIR_ENV",
+    "SAMPLE_COUNT",
+    "active_model",
+    "active_version_name",
+    "as_photo",
+    "author",
+    "data_dir",
+    "data_roots",
+    "device_line",
+    "folder_samples",
+    "get_classifier",
+    "get_store",
+    "imagenet_weights",
+    "keep_read",
+    "load_model",
+    "log",
+    "model_choices",
+    "model_summary",
+    "openalpr_json",
+    "read_batch",
+    "read_photo",
+    "require_router",
+    "route",
+    "sample_choices",
+    "startup_notes",
+    "stored_plates",
+    "synthetic_samples",
+    "training_device",
+    "training_folders",
+    "try_classifier",
+    "try_store",
 ]

@@ -4,6 +4,7 @@ Streamlit sets up only its own "streamlit" logger: without a handler here the ap
 model loads, which say whether sessions share one model) would be dropped, and its warnings printed
 bare. One handler per process, however often the pages import the package.
 """
+
 from __future__ import annotations
 
 import logging

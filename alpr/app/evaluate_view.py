@@ -2,6 +2,7 @@
 groups table, sending errors to the relabel queue, and the error gallery. The wording of the
 numbers is `alpr.evaluate`'s (share_text, read_markdown, why_wrong, ...); this module draws it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,27 +64,60 @@ def summary_cards(run: ev.ModelRun, base: ev.ModelRun | None) -> None:
 
     pct = ev.share_text
     cards = st.container(horizontal=True, gap="small", wrap=False)
-    cards.metric("Plate found", pct(row["detected"], n), border=True, width="stretch", **delta("detected"),
-                 help=f"{row['detected']} of {row['photos']}: a plate was read where the label's box is")
-    cards.metric("Top-1", pct(row["top1"], n), border=True, width="stretch", **delta("top1"),
-                 help=f"{row['top1']} of {row['photos']} read exactly")
-    cards.metric(f"Top-{TOPN}", pct(row["topn"], n), border=True, width="stretch", **delta("topn"),
-                 help=f"{row['topn']} of {row['photos']} with the right plate among the {TOPN} best candidates")
+    cards.metric(
+        "Plate found",
+        pct(row["detected"], n),
+        border=True,
+        width="stretch",
+        **delta("detected"),
+        help=f"{row['detected']} of {row['photos']}: a plate was read where the label's box is",
+    )
+    cards.metric(
+        "Top-1",
+        pct(row["top1"], n),
+        border=True,
+        width="stretch",
+        **delta("top1"),
+        help=f"{row['top1']} of {row['photos']} read exactly",
+    )
+    cards.metric(
+        f"Top-{TOPN}",
+        pct(row["topn"], n),
+        border=True,
+        width="stretch",
+        **delta("topn"),
+        help=f"{row['topn']} of {row['photos']} with the right plate among the {TOPN} best candidates",
+    )
     chars = {}
     if ref is not None:
         d = 100 * (row["char_accuracy"] - ref["char_accuracy"])
         chars = {"delta": f"{d:+.1f} pp", "delta_color": "normal"} if abs(d) >= 0.05 else _SAME
-    cards.metric("Characters", pct(row["char_accuracy"]), border=True, width="stretch", **chars,
-                 help="Characters of the labels read right (length minus edit distance)")
-    cards.metric("Per photo", f"{row['median_ms']:.0f} ms", border=True, width="stretch",
-                 **delta("median_ms", share=False),
-                 help=f"Median time to read one photo; 90th percentile {row['p90_ms']:.0f} ms")
+    cards.metric(
+        "Characters",
+        pct(row["char_accuracy"]),
+        border=True,
+        width="stretch",
+        **chars,
+        help="Characters of the labels read right (length minus edit distance)",
+    )
+    cards.metric(
+        "Per photo",
+        f"{row['median_ms']:.0f} ms",
+        border=True,
+        width="stretch",
+        **delta("median_ms", share=False),
+        help=f"Median time to read one photo; 90th percentile {row['p90_ms']:.0f} ms",
+    )
 
 
 def groups_table(runs) -> None:
     percent = st.column_config.NumberColumn(format="%.1f%%")
-    st.dataframe(pd.DataFrame(ev.group_rows(list(runs), TOPN)), hide_index=True, key="evaluate_groups",
-                 column_config={k: percent for k in ("Found", "Top-1", f"Top-{TOPN}", "Characters")})
+    st.dataframe(
+        pd.DataFrame(ev.group_rows(list(runs), TOPN)),
+        hide_index=True,
+        key="evaluate_groups",
+        column_config={k: percent for k in ("Found", "Top-1", f"Top-{TOPN}", "Characters")},
+    )
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -119,14 +153,20 @@ def error_gallery(evaluation: ev.Evaluation, focus: ev.ModelRun, errors: list) -
     sent = st.session_state.get(SENT_KEY, {})
     waiting = [i for i, r in errors if r.path not in sent]
     bar = st.container(horizontal=True, vertical_alignment="center", gap="medium")
-    bar.button(f"Send all {len(waiting)} to the relabel queue", key="evaluate_send_all", icon=":material/send:",
-               disabled=not waiting, on_click=send, args=(waiting, run_index),
-               help="Store each photo with its labeled plate text, so its characters can be fixed on Relabel")
+    bar.button(
+        f"Send all {len(waiting)} to the relabel queue",
+        key="evaluate_send_all",
+        icon=":material/send:",
+        disabled=not waiting,
+        on_click=send,
+        args=(waiting, run_index),
+        help="Store each photo with its labeled plate text, so its characters can be fixed on Relabel",
+    )
     bar.page_link("pages/relabel.py", label="Open Relabel", icon=":material/edit_note:")
     shown = st.session_state.get("evaluate_shown", GALLERY_PAGE)
     for start in range(0, min(shown, len(errors)), GALLERY_COLUMNS):
         cols = st.columns(GALLERY_COLUMNS, gap="small")
-        for col, (i, r) in zip(cols, errors[start:start + GALLERY_COLUMNS]):
+        for col, (i, r) in zip(cols, errors[start : start + GALLERY_COLUMNS]):
             item = evaluation.items[i]
             with col, st.container(border=True, gap="small"):
                 try:
@@ -139,12 +179,24 @@ def error_gallery(evaluation: ev.Evaluation, focus: ev.ModelRun, errors: list) -
                 st.caption(f"{Path(r.path).name} · {r.group}" + (f" · {why}" if why else ""))
                 if r.path in sent:
                     plate_id, matched, _ = sent[r.path]
-                    st.page_link("pages/relabel.py", label=f"In the queue: plate #{plate_id}",
-                                 icon=":material/check:" if matched else ":material/warning:",
-                                 query_params={"plate": plate_id})
+                    st.page_link(
+                        "pages/relabel.py",
+                        label=f"In the queue: plate #{plate_id}",
+                        icon=":material/check:" if matched else ":material/warning:",
+                        query_params={"plate": plate_id},
+                    )
                 else:
-                    st.button("Send to relabel queue", key=f"evaluate_send_{run_index}_{i}",
-                              icon=":material/send:", on_click=send, args=([i], run_index), disabled=bool(r.error))
+                    st.button(
+                        "Send to relabel queue",
+                        key=f"evaluate_send_{run_index}_{i}",
+                        icon=":material/send:",
+                        on_click=send,
+                        args=([i], run_index),
+                        disabled=bool(r.error),
+                    )
     if shown < len(errors):
-        st.button(f"Show more ({len(errors) - shown} left)", key="evaluate_more",
-                  on_click=lambda: st.session_state.update(evaluate_shown=shown + GALLERY_PAGE))
+        st.button(
+            f"Show more ({len(errors) - shown} left)",
+            key="evaluate_more",
+            on_click=lambda: st.session_state.update(evaluate_shown=shown + GALLERY_PAGE),
+        )

@@ -3,14 +3,19 @@
 A callback runs before the page is drawn, so what it says is queued in the session and shown where
 the page calls `show`. Each page has its own queue, so a message never shows on another page.
 """
+
 from __future__ import annotations
 
 import streamlit as st
 
 from alpr.errors import InputError
 
-ICONS = {"success": ":material/check_circle:", "error": ":material/error:", "info": ":material/info:",
-         "warning": ":material/warning:"}
+ICONS = {
+    "success": ":material/check_circle:",
+    "error": ":material/error:",
+    "info": ":material/info:",
+    "warning": ":material/warning:",
+}
 
 
 def _key(page: str) -> str:

@@ -1,5 +1,6 @@
 """The character model as the pages use it: the registry's active version (through the registry's
 one fallback), loaded once per process, and the other models a page may pick."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ def _load_and_log(path: str) -> CharClassifier:
     model, so the line appears once per model file (and again only when the file changes)."""
     started = time.perf_counter()
     classifier = load_classifier(path)
-    log.info("loaded character model %s from %s in %.1f s", classifier.info.version, path, time.perf_counter() - started)
+    log.info(
+        "loaded character model %s from %s in %.1f s", classifier.info.version, path, time.perf_counter() - started
+    )
     return classifier
 
 
@@ -96,8 +99,10 @@ def active_model() -> ActiveModel:
     warning = None
     if errors:
         name, why = errors[0]
-        warning = (f"The active model {name} cannot be used ({why}); reading with {attempt.version.name}, "
-                   "the last good version.")
+        warning = (
+            f"The active model {name} cannot be used ({why}); reading with {attempt.version.name}, "
+            "the last good version."
+        )
     return ActiveModel(attempt.classifier, attempt.version.name, warning, None)
 
 

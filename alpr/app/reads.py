@@ -3,6 +3,7 @@
 Reading never writes anywhere: a page that wants a read kept for relabeling says so with
 `alpr.app.store.keep_read` (or `read_batch(..., keep=True)`).
 """
+
 from __future__ import annotations
 
 import hashlib

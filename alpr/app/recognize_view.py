@@ -2,6 +2,7 @@
 regions and the batch table. What they say (certain or not, what the format corrected, the ink in
 words) is decided in `alpr.readview`; this module draws it.
 """
+
 from __future__ import annotations
 
 from statistics import median
@@ -22,21 +23,30 @@ def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list
     with st.container(border=True, gap="small"):
         colour = {"certain": "green", "uncertain": "orange"}.get(said.state, "gray")
         st.metric(
-            f"Plate {index + 1}" if many else "Plate", plate.plate or "?", border=False,
+            f"Plate {index + 1}" if many else "Plate",
+            plate.plate or "?",
+            border=False,
             delta=("matches a template" if said.state == "certain" else said.state) + f" · {plate.confidence:.1f}",
-            delta_color=colour, delta_arrow="off", help=said.why[0].upper() + said.why[1:],
+            delta_color=colour,
+            delta_arrow="off",
+            help=said.why[0].upper() + said.why[1:],
         )
         if said.state != "certain":
             st.caption(f":orange[Uncertain:] {said.why}.")
         fixed = corrections(plate, country_code)
         if fixed:
             st.caption(f"Corrected by the plate format: {fixed}.")
-        st.plotly_chart(figures.plate_figure(plate, final_chars(plate), shown_width=340), key=f"{key}_crop",
-                        config=STATIC_PLOT)
+        st.plotly_chart(
+            figures.plate_figure(plate, final_chars(plate), shown_width=340), key=f"{key}_crop", config=STATIC_PLOT
+        )
         if index < len(plate_ids):
-            st.page_link("pages/relabel.py", label="Fix this read", icon=":material/edit_note:",
-                         query_params={"plate": plate_ids[index]},
-                         help="Correct the characters on the Relabel page; the fixes become training data.")
+            st.page_link(
+                "pages/relabel.py",
+                label="Fix this read",
+                icon=":material/edit_note:",
+                query_params={"plate": plate_ids[index]},
+                help="Correct the characters on the Relabel page; the fixes become training data.",
+            )
 
 
 def show_plate_details(plate, key: str) -> None:
@@ -56,12 +66,15 @@ def candidates_table(plate, key: str) -> None:
         index=pd.RangeIndex(1, len(ranked) + 1, name="#"),
     )
     st.dataframe(
-        table, key=f"{key}_candidates", height=min(36 + 35 * len(table), 300),
+        table,
+        key=f"{key}_candidates",
+        height=min(36 + 35 * len(table), 300),
         column_config={
             "Plate": st.column_config.TextColumn(width=110),
             "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=150),
             "Matches template": st.column_config.CheckboxColumn(
-                "Template", help="Fits one of the country's plate formats", width=80),
+                "Template", help="Fits one of the country's plate formats", width=80
+            ),
         },
     )
 
@@ -81,7 +94,9 @@ def regions_table(rec, key: str) -> None:
                 "Box (x, y, w, h)": [f"{c.box.x}, {c.box.y}, {c.box.w}, {c.box.h}" for c in rec.plate_candidates],
             }
         ),
-        hide_index=True, key=f"{key}_regions", height=260,
+        hide_index=True,
+        key=f"{key}_regions",
+        height=260,
     )
 
 
@@ -99,17 +114,22 @@ def batch_metrics(rows) -> None:
 
 def batch_table(table: pd.DataFrame) -> None:
     st.dataframe(
-        table, key="recognize_batch_table", height=min(38 + 35 * len(table), 460),
+        table,
+        key="recognize_batch_table",
+        height=min(38 + 35 * len(table), 460),
         column_config={
             "File": st.column_config.TextColumn(width=200),
             "Plate #": st.column_config.NumberColumn(help="Plates of one photo, best reading first", width=60),
             "Plate": st.column_config.TextColumn(width=100),
             "Confidence": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f", width=140),
             "Matches template": st.column_config.CheckboxColumn(
-                "Template", help="The reading fits one of the country's plate formats", width=80),
+                "Template", help="The reading fits one of the country's plate formats", width=80
+            ),
             "Read": st.column_config.TextColumn(
                 help=f"Uncertain: confidence under {DEFAULT_VIEW.certain_plate_confidence:.0f} or no plate format "
-                "fits; check it before trusting it", width=90),
+                "fits; check it before trusting it",
+                width=90,
+            ),
             "Plates found": st.column_config.NumberColumn("Plates", width=70),
             "ms": st.column_config.NumberColumn("ms", help="Time the pipeline took on the photo", width=70),
             "Error": st.column_config.TextColumn(help="Why the file could not be read", width="large"),

@@ -6,6 +6,7 @@ crash can leave is therefore harmless but worth saying: half-written model folde
 that stopped without saying so, and a label database that was not closed. `recover` tidies them
 and returns one sentence per thing it found, for the app to show and the log to keep.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,11 +51,18 @@ def _interrupted_runs(root: Path) -> list[str]:
         if run.status.state in jobs.LIVE_STATES and run.state == "interrupted":
             epochs = len(run.metrics())
             # Written down, so the next start does not announce the same run again.
-            jobs.update_status(run.dir, state="interrupted", message="stopped without finishing (the process was killed)")
-            how = (f"resume it on the Train page or with `python -m alpr train --resume {run.id}`"
-                   if run.resumable else "start a new run")
-            notes.append(f"training run {run.id} stopped after {epochs} epoch(s) without finishing; "
-                         f"nothing was registered; {how}")
+            jobs.update_status(
+                run.dir, state="interrupted", message="stopped without finishing (the process was killed)"
+            )
+            how = (
+                f"resume it on the Train page or with `python -m alpr train --resume {run.id}`"
+                if run.resumable
+                else "start a new run"
+            )
+            notes.append(
+                f"training run {run.id} stopped after {epochs} epoch(s) without finishing; "
+                f"nothing was registered; {how}"
+            )
     return notes
 
 
@@ -80,10 +88,14 @@ def _unclosed_label_store(root: Path) -> list[str]:
     except sqlite3.Error as exc:
         return [f"the label database {db} was not closed cleanly and cannot be checked now ({exc})"]
     if result != "ok":
-        return [f"the label database {db} was not closed cleanly and its check found damage ({result}); "
-                "export what you can with `python -m alpr labels export` and restore a backup"]
-    return [f"the label database was not closed cleanly (a crash or kill); "
-            f"its check passed and all {labels} committed label(s) are there"]
+        return [
+            f"the label database {db} was not closed cleanly and its check found damage ({result}); "
+            "export what you can with `python -m alpr labels export` and restore a backup"
+        ]
+    return [
+        f"the label database was not closed cleanly (a crash or kill); "
+        f"its check passed and all {labels} committed label(s) are there"
+    ]
 
 
 def _locked(path: Path) -> bool | None:

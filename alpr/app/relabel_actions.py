@@ -2,6 +2,7 @@
 drawn, so every count the page shows afterwards is current. Whatever goes wrong becomes a one-line
 message queued with `alpr.app.flash`, never a traceback.
 """
+
 from __future__ import annotations
 
 import io
@@ -60,6 +61,7 @@ class RelabelActions:
 
     def save(self, char_id: int, value: str) -> None:
         """Save one label, said in a toast either way: a repeat of the same label writes nothing."""
+
         def run():
             saved = save_label(self.store, char_id, value, self.author)
             if saved.changed:
@@ -96,8 +98,11 @@ class RelabelActions:
                 st.session_state.pop(mismatch_key(plate_id), None)
                 dropped = result.text.count(REJECT)
                 extra = f" ({dropped} segment{'s' if dropped > 1 else ''} kept as not a character)" if dropped else ""
-                self.flash("success", f"Plate #{plate_id} labeled {result.text.replace(REJECT, '')}: "
-                                      f"{result.characters} characters{extra}")
+                self.flash(
+                    "success",
+                    f"Plate #{plate_id} labeled {result.text.replace(REJECT, '')}: "
+                    f"{result.characters} characters{extra}",
+                )
             else:
                 st.session_state[mismatch_key(plate_id)] = (text, result.characters)
 
@@ -116,7 +121,9 @@ class RelabelActions:
         def run():
             if self.still_at(plate_id, first_idx, char_id):
                 self.store.merge_chars(plate_id, first_idx, author=self.author)
-                self.flash("success", f"Merged segments {first_idx + 1} and {first_idx + 2} of plate #{plate_id} into one")
+                self.flash(
+                    "success", f"Merged segments {first_idx + 1} and {first_idx + 2} of plate #{plate_id} into one"
+                )
 
         self.act("merge the segments", run)
 
@@ -134,16 +141,23 @@ class RelabelActions:
                 self.flash("info", f"Plate #{plate_id} {_CHANGED}")
                 return
             self.store.add_segment(plate_id, at_start, author=self.author)
-            self.flash("success", f"Added a segment {'before the first' if at_start else 'after the last'} of plate "
-                                  f"#{plate_id}: label it, or Undo")
+            self.flash(
+                "success",
+                f"Added a segment {'before the first' if at_start else 'after the last'} of plate "
+                f"#{plate_id}: label it, or Undo",
+            )
 
         self.act("add the segment", run)
 
     def not_a_plate(self, plate_id: int, flag: bool) -> None:
         def run():
             self.store.mark_not_a_plate(plate_id, flag)
-            self.flash("success", f"Plate #{plate_id} marked not a plate: its crops left the review queue" if flag
-                       else f"Plate #{plate_id} is a plate again: its crops are back in the review queue")
+            self.flash(
+                "success",
+                f"Plate #{plate_id} marked not a plate: its crops left the review queue"
+                if flag
+                else f"Plate #{plate_id} is a plate again: its crops are back in the review queue",
+            )
 
         self.act("mark the plate", run)
 
@@ -156,6 +170,7 @@ class RelabelActions:
 
     def undo(self, action_id: int | None, shown: str) -> None:
         """Take back exactly the action the button named (`shown`), never a newer one saved since."""
+
         def run():
             undone = None if action_id is None else history.undo(self.store, action_id)
             if undone is None:

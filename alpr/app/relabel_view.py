@@ -2,6 +2,7 @@
 box, and the segmentation fixes. Keys come from data ids (characters, plates), never positions, so
 a box the person is typing into keeps its key while the page redraws around it.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -45,23 +46,36 @@ def char_card(actions: RelabelActions, char, position: str, section: str, plate=
     with st.container(border=True, gap="small"):
         top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
         top.image(figures.crop_pixels(char.image, 96), width=52)
-        guess = (f":gray[model] **{display_name(char.pred_char)}**  \n:gray[{char.pred_conf:.0%}]" if char.pred_char
-                 else ":gray[no model guess]")
+        guess = (
+            f":gray[model] **{display_name(char.pred_char)}**  \n:gray[{char.pred_conf:.0%}]"
+            if char.pred_char
+            else ":gray[no model guess]"
+        )
         top.markdown(f"**{position}**  \n{guess}")
         if plate is not None:  # a queue card: where the crop comes from, one click away
-            st.button(f"Plate #{plate.id} · {plate.text_confirmed or plate.text_read or '?'}",
-                      key=f"relabel_open_{section}_{char.id}", on_click=actions.open_plate, args=(plate.id,),
-                      icon=":material/open_in_new:", type="tertiary",
-                      help=f"Open plate #{plate.id} ({plate.name or 'imported crops'}) on the Plates tab")
+            st.button(
+                f"Plate #{plate.id} · {plate.text_confirmed or plate.text_read or '?'}",
+                key=f"relabel_open_{section}_{char.id}",
+                on_click=actions.open_plate,
+                args=(plate.id,),
+                icon=":material/open_in_new:",
+                type="tertiary",
+                help=f"Open plate #{plate.id} ({plate.name or 'imported crops'}) on the Plates tab",
+            )
         st.markdown(status_text(char.label, char.source, char.pred_char))
         probs = dict(char.topk)
         options = choices(char.topk, char.label, char.pred_char)
         current = char.label if char.source in ("person", "import") else None
         key = f"relabel_pick_{token}"
         st.pills(
-            "Right class", options, default=current, key=key, label_visibility="collapsed",
+            "Right class",
+            options,
+            default=current,
+            key=key,
+            label_visibility="collapsed",
             format_func=lambda c: f"{display_name(c)} {probs[c]:.0%}" if c in probs else display_name(c),
-            on_change=actions.pick, args=(char.id, key, current),
+            on_change=actions.pick,
+            args=(char.id, key, current),
             help="Click the right class; ∅ marks a crop that is not a character",
         )
         type_key = f"relabel_type_{section}_{char.id}"
@@ -85,8 +99,11 @@ def show_plate(actions: RelabelActions, plate) -> None:
         image, scale = store.photo_image(plate.photo_id)
     picture_col, form_col = st.columns([3, 2], gap="large")
     with picture_col:
-        st.plotly_chart(figures.stored_plate_figure(image, scale, plate.box, chars), key=f"relabel_figure_{plate.id}",
-                        config=STATIC_PLOT)
+        st.plotly_chart(
+            figures.stored_plate_figure(image, scale, plate.box, chars),
+            key=f"relabel_figure_{plate.id}",
+            config=STATIC_PLOT,
+        )
     with form_col:
         current = shown_text([c.label for c in chars], [c.pred_char for c in chars])
         mismatch = st.session_state.get(mismatch_key(plate.id))
@@ -96,25 +113,47 @@ def show_plate(actions: RelabelActions, plate) -> None:
         typed_before = mismatch[0] if mismatch else None
         with st.form(f"relabel_form_{plate.id}", border=False):
             st.text_input(
-                "Whole plate", value=typed_before or plate.text_confirmed or current or plate.text_read, key=text_key,
+                "Whole plate",
+                value=typed_before or plate.text_confirmed or current or plate.text_read,
+                key=text_key,
                 placeholder="e.g. ABC1234",
                 help="The plate's characters in reading order; spaces and dashes are ignored. "
                 "Write _ for a segment that is not a character.",
             )
-            st.form_submit_button("Label the plate", icon=":material/done_all:", type="primary",
-                                  on_click=actions.save_plate, args=(plate.id, text_key))
-        st.caption(f"Cut into **{len(chars)}** segment{'s' if len(chars) != 1 else ''}. Press Enter to label "
-                   "every character at once.")
+            st.form_submit_button(
+                "Label the plate",
+                icon=":material/done_all:",
+                type="primary",
+                on_click=actions.save_plate,
+                args=(plate.id, text_key),
+            )
+        st.caption(
+            f"Cut into **{len(chars)}** segment{'s' if len(chars) != 1 else ''}. Press Enter to label "
+            "every character at once."
+        )
         if plate.not_a_plate:
-            st.info("Marked **not a plate**: its crops are out of the review queue and its box is kept as an example "
-                    "of what is not a plate.", icon=":material/block:")
-            st.button("It is a plate", key=f"relabel_is_plate_{plate.id}", icon=":material/undo:",
-                      on_click=actions.not_a_plate, args=(plate.id, False))
+            st.info(
+                "Marked **not a plate**: its crops are out of the review queue and its box is kept as an example "
+                "of what is not a plate.",
+                icon=":material/block:",
+            )
+            st.button(
+                "It is a plate",
+                key=f"relabel_is_plate_{plate.id}",
+                icon=":material/undo:",
+                on_click=actions.not_a_plate,
+                args=(plate.id, False),
+            )
         elif plate.photo_id is not None and plate.box is not None:
-            st.button("Not a plate", key=f"relabel_not_plate_{plate.id}", icon=":material/block:",
-                      on_click=actions.not_a_plate, args=(plate.id, True),
-                      help="The detector boxed something that is not a plate (grass, a sign, a grille): its crops "
-                      "leave the review queue and the box is kept as a negative example for a plate check")
+            st.button(
+                "Not a plate",
+                key=f"relabel_not_plate_{plate.id}",
+                icon=":material/block:",
+                on_click=actions.not_a_plate,
+                args=(plate.id, True),
+                help="The detector boxed something that is not a plate (grass, a sign, a grille): its crops "
+                "leave the review queue and the box is kept as a negative example for a plate check",
+            )
         if mismatch:
             typed = mismatch[0]
             # Counted now: a merge, split or added segment since the text was typed changes the advice.
@@ -124,15 +163,22 @@ def show_plate(actions: RelabelActions, plate) -> None:
             else:
                 st.info(said.text, icon=":material/check:")
     if not chars:
-        why = ("No plate was found in this photo" if plate.photo_id is not None and plate.box is None
-               else "No characters were cut out of this plate")
+        why = (
+            "No plate was found in this photo"
+            if plate.photo_id is not None and plate.box is None
+            else "No characters were cut out of this plate"
+        )
         st.info(f"{why}, so there is nothing to label on it; its text is kept as typed.", icon=":material/info:")
         return
     # Open by itself while the typed text does not fit the cut; the key changes with that, so the
     # expander is drawn anew (open or closed) exactly when it does.
     unfit = bool(mismatch) and len(chars) != len(mismatch[0])
-    with st.expander("Fix the segmentation", expanded=unfit, icon=":material/content_cut:",
-                     key=f"relabel_fix_{plate.id}_{int(unfit)}"):
+    with st.expander(
+        "Fix the segmentation",
+        expanded=unfit,
+        icon=":material/content_cut:",
+        key=f"relabel_fix_{plate.id}_{int(unfit)}",
+    ):
         fix_segmentation(actions, plate, chars)
     char_grid(actions, chars, [str(i) for i in range(1, len(chars) + 1)], "plate")
 
@@ -141,39 +187,75 @@ def fix_segmentation(actions: RelabelActions, plate, chars) -> None:
     """The plate's crops in a row with Merge ↔ between neighbours, and Split and ∅ under each crop."""
     can_recut = plate.photo_id is not None
     if can_recut:
-        st.caption("**Merge ↔** two neighbouring segments that are one character, **Split** a segment that holds "
-                   "two, **＋ Add** a segment at either end for a character the cut missed, or mark one **∅** (not a "
-                   "character). A merged or split crop is cut again from the photo "
-                   "and starts unlabeled; **Undo** takes it back.")
+        st.caption(
+            "**Merge ↔** two neighbouring segments that are one character, **Split** a segment that holds "
+            "two, **＋ Add** a segment at either end for a character the cut missed, or mark one **∅** (not a "
+            "character). A merged or split crop is cut again from the photo "
+            "and starts unlabeled; **Undo** takes it back."
+        )
     else:
-        st.caption("This plate was imported as crops without its photo, so its crops cannot be merged or split: "
-                   "mark the extra ones **∅** (not a character) or label them one by one.")
+        st.caption(
+            "This plate was imported as crops without its photo, so its crops cannot be merged or split: "
+            "mark the extra ones **∅** (not a character) or label them one by one."
+        )
     row = st.container(horizontal=True, gap="small", wrap=True, vertical_alignment="center")
     adding = {"disabled": not can_recut, "type": "tertiary", "width": MERGE_WIDTH, "wrap": True}
-    row.button("＋ Add", key=f"relabel_add_first_{plate.id}", on_click=actions.add_segment,
-               args=(plate.id, True, len(chars)),
-               help="Add a segment before the first: for a character the cut missed, e.g. one outside the box", **adding)
+    row.button(
+        "＋ Add",
+        key=f"relabel_add_first_{plate.id}",
+        on_click=actions.add_segment,
+        args=(plate.id, True, len(chars)),
+        help="Add a segment before the first: for a character the cut missed, e.g. one outside the box",
+        **adding,
+    )
     for i, char in enumerate(chars):
         position = str(i + 1)
         with row.container(border=True, width=FIX_CARD_WIDTH, gap="small", horizontal_alignment="center"):
             label = char.label if char.label is not None else char.pred_char
             st.image(figures.crop_pixels(char.image, 96), width=48)
             st.markdown(f"**{position}** · {display_name(label)}")
-            st.button("Split", key=f"relabel_split_{char.id}", on_click=actions.split, args=(plate.id, i, char.id),
-                      disabled=not can_recut, width="stretch",
-                      help=f"Split segment {position} into two crops of equal width")
-            st.button("∅", key=f"relabel_drop_{char.id}", on_click=actions.drop, args=(char.id, position),
-                      disabled=char.label == REJECT and char.source in ("person", "import"), width="stretch",
-                      help=f"Mark segment {position} as not a character: typing the plate then skips it")
+            st.button(
+                "Split",
+                key=f"relabel_split_{char.id}",
+                on_click=actions.split,
+                args=(plate.id, i, char.id),
+                disabled=not can_recut,
+                width="stretch",
+                help=f"Split segment {position} into two crops of equal width",
+            )
+            st.button(
+                "∅",
+                key=f"relabel_drop_{char.id}",
+                on_click=actions.drop,
+                args=(char.id, position),
+                disabled=char.label == REJECT and char.source in ("person", "import"),
+                width="stretch",
+                help=f"Mark segment {position} as not a character: typing the plate then skips it",
+            )
         if i + 1 < len(chars):
             nxt = chars[i + 1]
             same_line = nxt.line == char.line
             # Narrow and borderless: the crops of a 7-character plate fit in one or two rows.
-            row.button("Merge ↔", key=f"relabel_merge_{char.id}_{nxt.id}", on_click=actions.merge,
-                       args=(plate.id, i, char.id), disabled=not can_recut or not same_line, type="tertiary",
-                       width=MERGE_WIDTH, wrap=True,
-                       help=(f"Merge segments {position} and {i + 2} into one crop" if same_line
-                             else f"Segments {position} and {i + 2} are on different lines"))
-    row.button("＋ Add", key=f"relabel_add_last_{plate.id}", on_click=actions.add_segment,
-               args=(plate.id, False, len(chars)),
-               help="Add a segment after the last: for a character the cut missed, e.g. one outside the box", **adding)
+            row.button(
+                "Merge ↔",
+                key=f"relabel_merge_{char.id}_{nxt.id}",
+                on_click=actions.merge,
+                args=(plate.id, i, char.id),
+                disabled=not can_recut or not same_line,
+                type="tertiary",
+                width=MERGE_WIDTH,
+                wrap=True,
+                help=(
+                    f"Merge segments {position} and {i + 2} into one crop"
+                    if same_line
+                    else f"Segments {position} and {i + 2} are on different lines"
+                ),
+            )
+    row.button(
+        "＋ Add",
+        key=f"relabel_add_last_{plate.id}",
+        on_click=actions.add_segment,
+        args=(plate.id, False, len(chars)),
+        help="Add a segment after the last: for a character the cut missed, e.g. one outside the box",
+        **adding,
+    )

@@ -5,6 +5,7 @@ st.navigation: so the very first request of a fresh server for /train runs pages
 own, with none of app.py's sidebar. A page seeing that sends the session through app.py once and
 app.py sends it on to the page asked for, query parameters included.
 """
+
 from __future__ import annotations
 
 import streamlit as st

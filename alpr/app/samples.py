@@ -1,4 +1,5 @@
 """The photos the Recognize page offers without an upload: rendered scenes, and a folder's photos."""
+
 from __future__ import annotations
 
 import os

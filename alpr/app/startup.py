@@ -1,4 +1,5 @@
 """What the app says when it first opens the data folder after a crash (see `alpr.app.recovery`)."""
+
 from __future__ import annotations
 
 import streamlit as st

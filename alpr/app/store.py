@@ -1,5 +1,6 @@
 """The label store as the pages use it: one open store per data folder, who labels, and keeping a
 read so it shows on the Relabel page."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """What the Train page asks of the machine and the data folder: the device a run will use, the
 ImageNet weights at hand, and the folders a run may add."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,17 @@ def training_device() -> dict:
     names = list(found.accelerators)
     cores = os.cpu_count() or 1
     if names:
-        parallel = {"jax": "keras.distribution.DataParallel", "tensorflow": "MirroredStrategy"}.get(found.backend, "data parallel")
+        parallel = {"jax": "keras.distribution.DataParallel", "tensorflow": "MirroredStrategy"}.get(
+            found.backend, "data parallel"
+        )
         extra = "mixed precision" + (f", {parallel} over {len(names)} GPUs" if len(names) > 1 else "")
         return {"gpu": True, "name": ", ".join(names), "gpus": names, "line": f"GPU: {', '.join(names)} ({extra})"}
-    return {"gpu": False, "name": "CPU", "gpus": [], "line": f"CPU: no GPU found · {cores} cores · Keras backend {found.backend}"}
+    return {
+        "gpu": False,
+        "name": "CPU",
+        "gpus": [],
+        "line": f"CPU: no GPU found · {cores} cores · Keras backend {found.backend}",
+    }
 
 
 def imagenet_weights() -> dict[str, Path]:

@@ -1,4 +1,5 @@
 """`python -m alpr batch INPUT... --out RESULTS`: `register(subparsers)` adds it, `run(args)` runs it."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,17 +12,32 @@ from alpr.batch.engines import ENGINES
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "batch", help="read an archive of photos into Parquet or JSONL, locally or on a Dask cluster",
-        description="One row per photo (path, size, plates, ms, error). See docs/batch.md.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="folders (read recursively), photo files, or .txt/.lst files listing paths or file:// URIs")
-    p.add_argument("--out", required=True, metavar="RESULTS",
-                   help="RESULTS.parquet (a folder of part files) or RESULTS.jsonl")
+        "batch",
+        help="read an archive of photos into Parquet or JSONL, locally or on a Dask cluster",
+        description="One row per photo (path, size, plates, ms, error). See docs/batch.md.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="folders (read recursively), photo files, or .txt/.lst files listing paths or file:// URIs",
+    )
+    p.add_argument(
+        "--out", required=True, metavar="RESULTS", help="RESULTS.parquet (a folder of part files) or RESULTS.jsonl"
+    )
     p.add_argument("--engine", default="local", choices=ENGINES, help="local process pool (default) or Dask")
-    p.add_argument("--address", default=None, metavar="ADDR",
-                   help="a running Dask scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster)")
-    p.add_argument("--workers", type=whole_number(1), default=min(2, os.cpu_count() or 1),
-                   help="worker processes on this machine (ignored with --address: the cluster has its own)")
+    p.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="a running Dask scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster)",
+    )
+    p.add_argument(
+        "--workers",
+        type=whole_number(1),
+        default=min(2, os.cpu_count() or 1),
+        help="worker processes on this machine (ignored with --address: the cluster has its own)",
+    )
     p.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats to rank by")
     p.add_argument("--topn", type=whole_number(1), default=10, help="candidate strings per plate (default 10)")
     p.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
@@ -43,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.inputs)
     check_out(args.out, args.resume)
     settings = model_settings(args.model, args.country, args.topn)
-    summary = run_batch(args.inputs, args.out, settings, args.engine, args.workers, args.address, args.resume,
-                        paths=paths)
+    summary = run_batch(
+        args.inputs, args.out, settings, args.engine, args.workers, args.address, args.resume, paths=paths
+    )
     return 0 if summary.photos or summary.skipped else 1
-

@@ -1,4 +1,5 @@
 """The batch's tunables, each with why its default."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

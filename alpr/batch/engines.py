@@ -11,6 +11,7 @@ would give other rows. A chunk lost with its worker (killed, out of memory) is r
 engine; the driver writes a chunk's rows only when its task completes, so a retried chunk is never
 written twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,11 +52,15 @@ def _classifier(settings: ReadSettings):
         try:
             classifier = load_classifier(settings.model_path)
         except ModelError as exc:
-            raise ModelError(f"on worker {os.uname().nodename} (pid {os.getpid()}): {exc}; every worker must "
-                             "read the model file at the same path (see docs/batch.md)") from None
+            raise ModelError(
+                f"on worker {os.uname().nodename} (pid {os.getpid()}): {exc}; every worker must "
+                "read the model file at the same path (see docs/batch.md)"
+            ) from None
         if classifier.info.version != settings.model_version:
-            raise ModelError(f"worker {os.uname().nodename} loaded model version {classifier.info.version}, "
-                             f"the batch reads with {settings.model_version}; install the same alpr on every worker")
+            raise ModelError(
+                f"worker {os.uname().nodename} loaded model version {classifier.info.version}, "
+                f"the batch reads with {settings.model_version}; install the same alpr on every worker"
+            )
         _classifiers[settings] = classifier
     return _classifiers[settings]
 
@@ -89,8 +94,9 @@ class LocalEngine:
     def __enter__(self):
         import multiprocessing
 
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_ignore_ctrl_c)
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c
+        )
         return self
 
     def __exit__(self, exc_type=None, *exc) -> None:
@@ -132,12 +138,19 @@ class DaskEngine:
             else:
                 # Only this machine may reach a cluster it starts: 127.0.0.1, no dashboard.
                 self._cluster = distributed.LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=logging.ERROR)
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
                 self.client = distributed.Client(self._cluster)
         except OSError as exc:
             self.__exit__()
-            raise EngineError(f"cannot reach the Dask scheduler at {self.address or 'a new LocalCluster'}: {exc}") from None
+            raise EngineError(
+                f"cannot reach the Dask scheduler at {self.address or 'a new LocalCluster'}: {exc}"
+            ) from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -158,11 +171,13 @@ class DaskEngine:
         slots = max(self.workers, len(self.client.scheduler_info(n_workers=-1)["workers"]))
         limit = slots * (1 + self.config.in_flight_per_worker)
         todo = chunks(paths, self.config.chunk_size)
+
         # pure=False: two identical chunks are two tasks; retries: an exception on a worker
         # (not a death: the scheduler reruns a dead worker's tasks on its own, up to
         # distributed.scheduler.allowed-failures times) gets another try.
         def submit(chunk):
             return self.client.submit(read_chunk, chunk, settings, pure=False, retries=2)
+
         queue = as_completed([submit(c) for c in islice(todo, limit)])
         for future in queue:
             rows = future.result()
@@ -180,7 +195,8 @@ def import_dask():
     except ImportError as exc:
         raise EngineError(
             f"--engine dask needs Dask distributed, which is not installed ({exc}): "
-            "pip install 'dask[distributed]', or run with --engine local") from None
+            "pip install 'dask[distributed]', or run with --engine local"
+        ) from None
     return distributed
 
 

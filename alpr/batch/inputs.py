@@ -8,6 +8,7 @@
 Paths are made absolute, so a resumed run (perhaps from another folder) recognizes what it did,
 and every worker of a cluster is given the same path. Repeats are dropped, first one kept.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,8 @@ def from_uri(text: str) -> str:
     parsed = urlparse(text)
     if parsed.scheme != "file":
         raise BatchInputError(
-            f"{text}: only local paths and file:// URIs are read; copy or mount {parsed.scheme}:// data first")
+            f"{text}: only local paths and file:// URIs are read; copy or mount {parsed.scheme}:// data first"
+        )
     return unquote(parsed.path)
 
 
@@ -62,8 +64,9 @@ def _images_under(folder: Path) -> list[Path]:
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(root) / f for f in files
-                  if not f.startswith(".") and Path(f).suffix.lower().lstrip(".") in IMAGE_TYPES]
+        found += [
+            Path(root) / f for f in files if not f.startswith(".") and Path(f).suffix.lower().lstrip(".") in IMAGE_TYPES
+        ]
     return sorted(found)
 
 

@@ -1,4 +1,5 @@
 """The facade: expand the inputs, skip what RESULTS holds, read the rest on an engine, write as rows come."""
+
 from __future__ import annotations
 
 import sys
@@ -38,15 +39,26 @@ def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
     try:
         version = str(json.loads(metadata_path(model_file).read_text()).get("version", model_file.stem))
     except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read the metadata of the model {model_file}: {exc}; "
-                         "`python -m alpr models list` shows the usable versions") from None
+        raise ModelError(
+            f"cannot read the metadata of the model {model_file}: {exc}; "
+            "`python -m alpr models list` shows the usable versions"
+        ) from None
     return ReadSettings(None if path is None else str(model_file), version, country, topn)
 
 
-def run_batch(inputs: list[str], out: str, settings: ReadSettings, engine: str = "local", workers: int = 2,
-              address: str | None = None, resume: bool = False, config: BatchConfig = DEFAULT,
-              on_rows: Callable[[list], None] | None = None, stream=None,
-              paths: list[str] | None = None) -> BatchSummary:
+def run_batch(
+    inputs: list[str],
+    out: str,
+    settings: ReadSettings,
+    engine: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    resume: bool = False,
+    config: BatchConfig = DEFAULT,
+    on_rows: Callable[[list], None] | None = None,
+    stream=None,
+    paths: list[str] | None = None,
+) -> BatchSummary:
     """Read every photo of `inputs` not yet in `out` into `out`. `on_rows` sees each chunk's rows
     after they are handed to the writer (the tests stop or kill a worker there). `paths`: the inputs
     already expanded (the CLI expands them first, to fail fast, and a million paths once is enough)."""

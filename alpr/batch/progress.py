@@ -3,6 +3,7 @@
 On a terminal one line is redrawn; in a log file (or a pipe) a plain line every
 `BatchConfig.progress_seconds`, so a long batch shows it moves without burying the log.
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,8 +39,10 @@ class Progress:
         left = self.total - self.done
         eta = format_duration(left / self.rate) if self.rate else "?"
         skipped = f" ({self.skipped} done before)" if self.skipped else ""
-        return (f"batch {self.done}/{self.total} photos{skipped}, {self.errors} unusable, "
-                f"{self.rate:.2f} photos/s, ETA {eta}")
+        return (
+            f"batch {self.done}/{self.total} photos{skipped}, {self.errors} unusable, "
+            f"{self.rate:.2f} photos/s, ETA {eta}"
+        )
 
     def update(self, rows) -> None:
         self.done += len(rows)
@@ -56,6 +59,8 @@ class Progress:
     def finish(self, out: str) -> str:
         if self.tty:
             self.stream.write("\r\033[K")
-        return (f"batch done: {self.done} photos read ({self.errors} unusable, {self.plates} plates) in "
-                f"{format_duration(self.seconds)}, {self.rate:.2f} photos/s"
-                f"{f'; {self.skipped} skipped, already in {out}' if self.skipped else ''}; results in {out}")
+        return (
+            f"batch done: {self.done} photos read ({self.errors} unusable, {self.plates} plates) in "
+            f"{format_duration(self.seconds)}, {self.rate:.2f} photos/s"
+            f"{f'; {self.skipped} skipped, already in {out}' if self.skipped else ''}; results in {out}"
+        )

@@ -5,6 +5,7 @@ columns, JSONL stores `to_record(row)` (the same field names and nesting) one ob
 and `from_record` reads either back into the same frozen dataclasses, so rows from any engine
 and any format compare with `==`.
 """
+
 from __future__ import annotations
 
 import time
@@ -66,42 +67,79 @@ class PhotoRow:
     def same_read(self, other: PhotoRow) -> bool:
         """Equal in everything but the time it took: what tests compare across engines."""
         return (self.path, self.width, self.height, self.plates, self.error) == (
-            other.path, other.width, other.height, other.plates, other.error)
+            other.path,
+            other.width,
+            other.height,
+            other.plates,
+            other.error,
+        )
 
 
 _BOX = pa.struct([("x", pa.int32()), ("y", pa.int32()), ("w", pa.int32()), ("h", pa.int32())])
-SCHEMA = pa.schema([
-    ("path", pa.string()),
-    ("width", pa.int32()),
-    ("height", pa.int32()),
-    ("plates", pa.list_(pa.struct([
-        ("plate", pa.string()),
-        ("confidence", pa.float64()),
-        ("box", _BOX),
-        ("candidates", pa.list_(pa.struct([
-            ("plate", pa.string()), ("confidence", pa.float64()), ("matches_template", pa.bool_())]))),
-        ("characters", pa.list_(pa.struct([("char", pa.string()), ("confidence", pa.float64()), ("box", _BOX)]))),
-    ]))),
-    ("processing_ms", pa.float64()),
-    ("error", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        (
+            "plates",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("plate", pa.string()),
+                        ("confidence", pa.float64()),
+                        ("box", _BOX),
+                        (
+                            "candidates",
+                            pa.list_(
+                                pa.struct(
+                                    [
+                                        ("plate", pa.string()),
+                                        ("confidence", pa.float64()),
+                                        ("matches_template", pa.bool_()),
+                                    ]
+                                )
+                            ),
+                        ),
+                        (
+                            "characters",
+                            pa.list_(pa.struct([("char", pa.string()), ("confidence", pa.float64()), ("box", _BOX)])),
+                        ),
+                    ]
+                )
+            ),
+        ),
+        ("processing_ms", pa.float64()),
+        ("error", pa.string()),
+    ]
+)
 
 
 def to_record(row: PhotoRow) -> dict:
     """The row as plain dicts and lists in SCHEMA's shape (for JSON and for pyarrow)."""
+
     def box(b: BoxRow) -> dict:
         return {"x": b.x, "y": b.y, "w": b.w, "h": b.h}
 
     return {
-        "path": row.path, "width": row.width, "height": row.height,
+        "path": row.path,
+        "width": row.width,
+        "height": row.height,
         "plates": [
-            {"plate": p.plate, "confidence": p.confidence, "box": box(p.box),
-             "candidates": [{"plate": c.plate, "confidence": c.confidence, "matches_template": c.matches_template}
-                            for c in p.candidates],
-             "characters": [{"char": c.char, "confidence": c.confidence, "box": box(c.box)} for c in p.characters]}
+            {
+                "plate": p.plate,
+                "confidence": p.confidence,
+                "box": box(p.box),
+                "candidates": [
+                    {"plate": c.plate, "confidence": c.confidence, "matches_template": c.matches_template}
+                    for c in p.candidates
+                ],
+                "characters": [{"char": c.char, "confidence": c.confidence, "box": box(c.box)} for c in p.characters],
+            }
             for p in row.plates
         ],
-        "processing_ms": row.processing_ms, "error": row.error,
+        "processing_ms": row.processing_ms,
+        "error": row.error,
     }
 
 
@@ -110,14 +148,21 @@ def from_record(rec: dict) -> PhotoRow:
         return BoxRow(d["x"], d["y"], d["w"], d["h"])
 
     return PhotoRow(
-        path=rec["path"], width=rec["width"], height=rec["height"],
+        path=rec["path"],
+        width=rec["width"],
+        height=rec["height"],
         plates=tuple(
-            PlateRow(p["plate"], p["confidence"], box(p["box"]),
-                     tuple(CandidateRow(c["plate"], c["confidence"], c["matches_template"]) for c in p["candidates"]),
-                     tuple(CharacterRow(c["char"], c["confidence"], box(c["box"])) for c in p["characters"]))
+            PlateRow(
+                p["plate"],
+                p["confidence"],
+                box(p["box"]),
+                tuple(CandidateRow(c["plate"], c["confidence"], c["matches_template"]) for c in p["candidates"]),
+                tuple(CharacterRow(c["char"], c["confidence"], box(c["box"])) for c in p["characters"]),
+            )
             for p in rec["plates"] or ()
         ),
-        processing_ms=rec["processing_ms"], error=rec["error"],
+        processing_ms=rec["processing_ms"],
+        error=rec["error"],
     )
 
 
@@ -150,11 +195,13 @@ def _plate_row(plate) -> PlateRow:
         plate=plate.plate,
         confidence=round(plate.confidence, PLATE_DIGITS),
         box=BoxRow(b.x, b.y, b.w, b.h),
-        candidates=tuple(CandidateRow(c.plate, round(c.confidence, PLATE_DIGITS), bool(c.matches_template))
-                         for c in plate.candidates),
+        candidates=tuple(
+            CandidateRow(c.plate, round(c.confidence, PLATE_DIGITS), bool(c.matches_template)) for c in plate.candidates
+        ),
         characters=tuple(
-            CharacterRow(pred.char, round(pred.confidence, CHAR_DIGITS),
-                         BoxRow(ch.box.x + dx, ch.box.y + dy, ch.box.w, ch.box.h))
+            CharacterRow(
+                pred.char, round(pred.confidence, CHAR_DIGITS), BoxRow(ch.box.x + dx, ch.box.y + dy, ch.box.w, ch.box.h)
+            )
             for ch, pred in zip(plate.chars, plate.predictions)
         ),
     )

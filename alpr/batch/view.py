@@ -4,6 +4,7 @@ The page reads results found under the data roots (folders the server was allowe
 uploaded file; a row's photo opens on the Recognize page (`?photo=PATH`) only when that photo is
 inside the data roots too, so a results file can never make the server read anything else.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,7 +30,9 @@ def results_in(roots: list[Path], depth: int = SEARCH_DEPTH) -> dict[str, Path]:
         for dirpath, dirs, files in os.walk(root):
             here = Path(dirpath)
             # A .parquet folder is one result (its part files are not listed on their own).
-            results = [d for d in dirs if d.endswith(".parquet")] + [f for f in files if f.endswith((".parquet", ".jsonl"))]
+            results = [d for d in dirs if d.endswith(".parquet")] + [
+                f for f in files if f.endswith((".parquet", ".jsonl"))
+            ]
             for name in sorted(results):
                 found[f"{root.name}/{(here / name).relative_to(root)}"] = here / name
             deeper = len(here.relative_to(root).parts) + 1 < depth
@@ -51,24 +54,31 @@ def load(path: Path | None = None, data: bytes | None = None, name: str = "") ->
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{name or path} is not the results of `alpr batch` ({type(exc).__name__}: {exc})") from None
     records = table.to_pylist()
-    return pd.DataFrame({
-        "path": [r["path"] for r in records],
-        "photo": [Path(r["path"]).name for r in records],
-        "width": [r["width"] for r in records],
-        "height": [r["height"] for r in records],
-        "plates": [len(r["plates"]) for r in records],
-        "plate": [r["plates"][0]["plate"] if r["plates"] else "" for r in records],
-        "confidence": [r["plates"][0]["confidence"] if r["plates"] else None for r in records],
-        "confidences": [[p["confidence"] for p in r["plates"]] for r in records],
-        "ms": [r["processing_ms"] for r in records],
-        "error": [r["error"] or "" for r in records],
-    })
+    return pd.DataFrame(
+        {
+            "path": [r["path"] for r in records],
+            "photo": [Path(r["path"]).name for r in records],
+            "width": [r["width"] for r in records],
+            "height": [r["height"] for r in records],
+            "plates": [len(r["plates"]) for r in records],
+            "plate": [r["plates"][0]["plate"] if r["plates"] else "" for r in records],
+            "confidence": [r["plates"][0]["confidence"] if r["plates"] else None for r in records],
+            "confidences": [[p["confidence"] for p in r["plates"]] for r in records],
+            "ms": [r["processing_ms"] for r in records],
+            "error": [r["error"] or "" for r in records],
+        }
+    )
 
 
 def counts(frame: pd.DataFrame) -> dict[str, int]:
     unusable = int((frame["error"] != "").sum())
-    return {"Photos": len(frame), "Read": len(frame) - unusable, "Unusable": unusable,
-            "Plates": int(frame["plates"].sum()), "Without a plate": int(((frame["plates"] == 0) & (frame["error"] == "")).sum())}
+    return {
+        "Photos": len(frame),
+        "Read": len(frame) - unusable,
+        "Unusable": unusable,
+        "Plates": int(frame["plates"].sum()),
+        "Without a plate": int(((frame["plates"] == 0) & (frame["error"] == "")).sum()),
+    }
 
 
 def plate_confidences(frame: pd.DataFrame) -> list[float]:
@@ -83,8 +93,10 @@ def plates_per_photo(frame: pd.DataFrame) -> pd.Series:
 
 def read_as(frame: pd.DataFrame) -> dict[str, str]:
     """Path -> what a picker shows beside it: the best plate, "no plate" or "unusable file"."""
-    return {path: plate or ("unusable file" if error else "no plate")
-            for path, plate, error in zip(frame["path"], frame["plate"], frame["error"])}
+    return {
+        path: plate or ("unusable file" if error else "no plate")
+        for path, plate, error in zip(frame["path"], frame["plate"], frame["error"])
+    }
 
 
 def recognize_link(photo: str, roots: list[Path]) -> dict[str, str] | None:

@@ -13,6 +13,7 @@ JSONL: one object per line, appended and flushed per chunk. Resume drops a last 
 `--resume` skips every path already in RESULTS; without it, an existing RESULTS is refused rather
 than overwritten or mixed.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def check_out(path: str | os.PathLike, resume: bool) -> Path:
     if path.exists() and not resume:
         raise ResultsError(f"{path} already exists: add --resume to continue it, or choose another --out")
     if suffix == ".parquet" and path.exists() and not path.is_dir():
-        raise ResultsError(f"{path} is a file; alpr batch writes Parquet as a folder of part files: "
-                           "choose another --out")
+        raise ResultsError(
+            f"{path} is a file; alpr batch writes Parquet as a folder of part files: choose another --out"
+        )
     return path
 
 

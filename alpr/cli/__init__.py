@@ -3,6 +3,7 @@
 Every failure the user can cause ends in a one-line message on stderr and a non-zero exit status,
 never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,14 +27,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rec = sub.add_parser("recognize", help="read the plates in photos")
-    rec.add_argument("images", nargs="+", metavar="IMAGE",
-                     help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF), or folders: the photos directly inside, by name; "
-                          "or video clips (MP4, MOV, WebM, MKV, AVI/MJPEG): one line per vehicle")
+    rec.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="photo files (JPEG, PNG, WebP, BMP, TIFF, GIF), or folders: the photos directly inside, by name; "
+        "or video clips (MP4, MOV, WebM, MKV, AVI/MJPEG): one line per vehicle",
+    )
     rec.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats to rank by")
     rec.add_argument("--topn", type=_positive, default=10, help="candidate strings per plate (default 10)")
     rec.add_argument("--json", action="store_true", help="one OpenALPR-compatible JSON object per line per image")
     rec.add_argument("--plate-crop", action="store_true", help="each image is an already cropped plate")
-    rec.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model, see `models list`)")
+    rec.add_argument(
+        "--model",
+        default=None,
+        help="a .keras model or registry version (default: the active model, see `models list`)",
+    )
     from alpr.video import cli as video_cli
 
     video_cli.add_options(rec)
@@ -49,13 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
 
     tr = sub.add_parser("train", help="train the character model (glyph pretraining, then real crops)")
-    tr.add_argument("--data", action="append", default=[], metavar="DIR", help="labeled folder for real crops (repeatable)")
+    tr.add_argument(
+        "--data", action="append", default=[], metavar="DIR", help="labeled folder for real crops (repeatable)"
+    )
     # --out's default is applied by `cli.models.train`, so that giving it can be told from not giving it.
-    tr.add_argument("--out", default=None, help="full pipeline: where to write the model (+ .json metadata; default "
-                                                "models/char_cnn.keras)")
-    tr.add_argument("--base", default=None, help=(
-        "fine-tune: a registry version (v3, shipped), 'active' (default), 'glyphs' (new CNN pretrained on rendered "
-        "glyphs) or 'imagenet' (--backbone with --weights); full pipeline: a .keras file"))
+    tr.add_argument(
+        "--out",
+        default=None,
+        help="full pipeline: where to write the model (+ .json metadata; default models/char_cnn.keras)",
+    )
+    tr.add_argument(
+        "--base",
+        default=None,
+        help=(
+            "fine-tune: a registry version (v3, shipped), 'active' (default), 'glyphs' (new CNN pretrained on rendered "
+            "glyphs) or 'imagenet' (--backbone with --weights); full pipeline: a .keras file"
+        ),
+    )
     tr.add_argument("--backbone", default="small", choices=["small", "mobilenet_v2", "inception_v3"])
     tr.add_argument("--weights", default=None, help="ImageNet weights file for --backbone, or 'imagenet' (Keras cache)")
     tr.add_argument("--glyphs-per-class", type=_positive, default=None)
@@ -64,10 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rounds", type=_positive, default=None)
     tr.add_argument("--batch-size", type=_positive, default=None)
     tr.add_argument("--seed", type=int, default=None)
-    tr.add_argument("--ocr-data", default=None, metavar="DIR", help="an openalpr-train-ocr folder of real character crops")
-    tr.add_argument("--plate-data", action="append", default=[], metavar="DIR", help="plate crops (labels.csv) split by plate text (repeatable)")
-    tr.add_argument("--ocr-sources", default=None, help="comma-separated --ocr-data sources to use (br,gb,eu-belgium,...)")
-    tr.add_argument("--real-weight", type=_positive, default=None, help="times each --data crop repeats per epoch (default 3)")
+    tr.add_argument(
+        "--ocr-data", default=None, metavar="DIR", help="an openalpr-train-ocr folder of real character crops"
+    )
+    tr.add_argument(
+        "--plate-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="plate crops (labels.csv) split by plate text (repeatable)",
+    )
+    tr.add_argument(
+        "--ocr-sources", default=None, help="comma-separated --ocr-data sources to use (br,gb,eu-belgium,...)"
+    )
+    tr.add_argument(
+        "--real-weight", type=_positive, default=None, help="times each --data crop repeats per epoch (default 3)"
+    )
     from alpr.cli import labels as cli_labels
 
     cli_labels.register(sub)
@@ -151,7 +182,9 @@ def _recognize(args) -> int:
             if args.json:
                 print(json.dumps({"filename": name, "error": str(exc)}), flush=True)
         else:
-            rec = recognize(image, country=args.country, topn=args.topn, plate_crop=args.plate_crop, classifier=classifier)
+            rec = recognize(
+                image, country=args.country, topn=args.topn, plate_crop=args.plate_crop, classifier=classifier
+            )
             times_ms.append(1000 * (time.perf_counter() - started))
             plates += len(rec.plates)
             if bar:
@@ -274,10 +307,25 @@ def _train(args) -> int:
     if status is not None:
         return status
 
-    cfg = TrainConfig(out=args.out, data=args.data, base=args.base, backbone=args.backbone, weights=args.weights,
-                      ocr_data=getattr(args, "ocr_data", None), plate_data=getattr(args, "plate_data", []),
-                      ocr_sources=[x for x in (getattr(args, "ocr_sources", None) or "").split(",") if x])
-    for name in ("glyphs_per_class", "pretrain_epochs", "finetune_epochs", "rounds", "batch_size", "seed", "real_weight"):
+    cfg = TrainConfig(
+        out=args.out,
+        data=args.data,
+        base=args.base,
+        backbone=args.backbone,
+        weights=args.weights,
+        ocr_data=getattr(args, "ocr_data", None),
+        plate_data=getattr(args, "plate_data", []),
+        ocr_sources=[x for x in (getattr(args, "ocr_sources", None) or "").split(",") if x],
+    )
+    for name in (
+        "glyphs_per_class",
+        "pretrain_epochs",
+        "finetune_epochs",
+        "rounds",
+        "batch_size",
+        "seed",
+        "real_weight",
+    ):
         value = getattr(args, name)
         if value is not None:
             setattr(cfg, name, value)

@@ -1,5 +1,6 @@
 """argparse pieces shared by every `python -m alpr` command: value types with one-line messages, and
 the command-with-actions shape of `labels` and `models`."""
+
 from __future__ import annotations
 
 import argparse

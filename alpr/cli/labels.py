@@ -8,6 +8,7 @@
 `register(subparsers)` adds the command to the main parser; `run(args)` runs it and returns the exit
 status. Failures raise `AlprError` subclasses with one-line messages, which the main CLI prints.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,18 @@ def register(subparsers) -> argparse.ArgumentParser:
     """Add the `labels` command (with its four actions) to an argparse sub-parsers object."""
     data_help = f"folder of the label database (default: ${DATA_DIR_ENV}, else {DEFAULT_DATA_DIR}/)"
     labels, action = command_with_actions(
-        subparsers, "labels", "labels_command", data_help,
+        subparsers,
+        "labels",
+        "labels_command",
+        data_help,
         help="the label store: import, export and add labeled plates, show counts",
         description="Corrections and labeled plates, kept as training data in one SQLite file.",
     )
 
     imp = action("import", "import labeled plates or character crops; what is already stored is skipped")
     imp.add_argument(
-        "path", metavar="PATH",
+        "path",
+        metavar="PATH",
         help="OpenALPR benchmark folder, a folder or zip made by `labels export`, a CSV with image_path,plate_text columns, or a zip of these",
     )
 
@@ -43,9 +48,16 @@ def register(subparsers) -> argparse.ArgumentParser:
     exp.add_argument("out", metavar="DIR", help="folder to write (new or empty); with --zip, the zip file to write")
     exp.add_argument("--zip", action="store_true", help="write one zip file instead of a folder")
 
-    add = action("add-plate", "store a photo with its plate text; its characters are labeled when the segmentation fits")
+    add = action(
+        "add-plate", "store a photo with its plate text; its characters are labeled when the segmentation fits"
+    )
     add.add_argument("image", metavar="IMAGE", help="photo file (JPEG, PNG, WebP, BMP, TIFF, GIF)")
-    add.add_argument("--plate", required=True, metavar="TEXT", help="the plate's characters, e.g. ABC1234 ('_' for a segment that is not one)")
+    add.add_argument(
+        "--plate",
+        required=True,
+        metavar="TEXT",
+        help="the plate's characters, e.g. ABC1234 ('_' for a segment that is not one)",
+    )
     add.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats used to find the plate")
     add.add_argument("--plate-crop", action="store_true", help="the image is an already cropped plate")
     add.add_argument("--model", default=None, help="a .keras model (default: the shipped models/char_cnn.keras)")
@@ -100,7 +112,11 @@ def _add_plate(store: LabelStore, args) -> int:
 
         classifier = default_classifier()
     result = store.add_labeled_plate(
-        image, args.plate, plate_crop=args.plate_crop, country=args.country, classifier=classifier,
+        image,
+        args.plate,
+        plate_crop=args.plate_crop,
+        country=args.country,
+        classifier=classifier,
         name=Path(args.image).name,
     )
     if result.matched:
@@ -119,7 +135,9 @@ def _stats(store: LabelStore, args) -> int:
         return 0
     print(f"label store {store.path}")
     print(f"  photos {stats['photos']}, plates {stats['plates']} ({stats['confirmed_plates']} with confirmed text)")
-    print(f"  characters {stats['characters']}, labeled {stats['labeled']}, corrections of the model {stats['corrections']}")
+    print(
+        f"  characters {stats['characters']}, labeled {stats['labeled']}, corrections of the model {stats['corrections']}"
+    )
     last = stats["last_training"]
     trained = f" (last training: {last['model_version']} at {last['trained_at']})" if last else " (never trained)"
     print(f"  labels waiting for training {stats['pending_training']}{trained}")

@@ -12,6 +12,7 @@
 (glyph pretraining, harvest, fine-tune, one .keras file), exactly as before; without them it
 fine-tunes a registry version on the label store (`alpr.finetune`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,22 @@ non_negative = whole_number(0)
 
 LEGACY_OUT = "models/char_cnn.keras"
 # Options of the fine-tuning form only, with the value that means "not given".
-_FINETUNE_ONLY = {"epochs": None, "unfreeze_epochs": None, "lr": None, "patience": None, "correction_weight": None, "data_dir": None,
-                  "dataset": [], "precision": None, "no_store": False, "no_replay": False, "activate": False, "resume": None, "run_id": None, "job": None}
+_FINETUNE_ONLY = {
+    "epochs": None,
+    "unfreeze_epochs": None,
+    "lr": None,
+    "patience": None,
+    "correction_weight": None,
+    "data_dir": None,
+    "dataset": [],
+    "precision": None,
+    "no_store": False,
+    "no_replay": False,
+    "activate": False,
+    "resume": None,
+    "run_id": None,
+    "job": None,
+}
 _PIPELINE_ONLY = ("finetune_epochs", "rounds")
 
 
@@ -44,29 +59,68 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     group = train.add_argument_group("fine-tuning from the label store into the model registry")
     group.add_argument("--data-dir", default=None, metavar="DIR", help=data_help)
-    group.add_argument("--epochs", type=positive, default=None, help="epochs with the feature layers frozen (default 4)")
-    group.add_argument("--unfreeze-epochs", type=non_negative, default=None,
-                       help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)")
-    group.add_argument("--lr", type=positive_float, default=None, help="learning rate of the frozen stage (default 3e-4; the unfrozen stage uses a tenth)")
-    group.add_argument("--patience", type=positive, default=None, help="early stopping: epochs without a better validation loss (default 3)")
-    group.add_argument("--correction-weight", type=positive, default=None,
-                       help="a correction (a label that differs from what the model read) appears this many times as "
-                            "often as a confirmed label (default 1; more fixes more of them and unlearns more of the rest)")
-    group.add_argument("--dataset", action="append", default=[], metavar="DIR",
-                       help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)")
-    group.add_argument("--precision", default=None, choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-                       help="Keras dtype policy (default auto: half precision on a GPU, float32 on a CPU)")
+    group.add_argument(
+        "--epochs", type=positive, default=None, help="epochs with the feature layers frozen (default 4)"
+    )
+    group.add_argument(
+        "--unfreeze-epochs",
+        type=non_negative,
+        default=None,
+        help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)",
+    )
+    group.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate of the frozen stage (default 3e-4; the unfrozen stage uses a tenth)",
+    )
+    group.add_argument(
+        "--patience",
+        type=positive,
+        default=None,
+        help="early stopping: epochs without a better validation loss (default 3)",
+    )
+    group.add_argument(
+        "--correction-weight",
+        type=positive,
+        default=None,
+        help="a correction (a label that differs from what the model read) appears this many times as "
+        "often as a confirmed label (default 1; more fixes more of them and unlearns more of the rest)",
+    )
+    group.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also train on this folder: an `alpr labels export`, a folder per class, or labeled plates (repeatable)",
+    )
+    group.add_argument(
+        "--precision",
+        default=None,
+        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+        help="Keras dtype policy (default auto: half precision on a GPU, float32 on a CPU)",
+    )
     group.add_argument("--no-store", action="store_true", help="leave the label store's labels out")
-    group.add_argument("--no-replay", action="store_true",
-                       help="leave out the store's unlabeled crops the base model reads confidently (kept by default "
-                            "so that what it reads right is not unlearnt)")
-    group.add_argument("--activate", action="store_true", help="make the new version active if it is not worse than the active one")
-    group.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted run from its last checkpoint")
+    group.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="leave out the store's unlabeled crops the base model reads confidently (kept by default "
+        "so that what it reads right is not unlearnt)",
+    )
+    group.add_argument(
+        "--activate", action="store_true", help="make the new version active if it is not worse than the active one"
+    )
+    group.add_argument(
+        "--resume", default=None, metavar="RUN_ID", help="continue an interrupted run from its last checkpoint"
+    )
     group.add_argument("--run-id", default=None, help=argparse.SUPPRESS)  # names the run folder
     group.add_argument("--job", default=None, help=argparse.SUPPRESS)  # the run whose config.json the app wrote
 
     models, action = command_with_actions(
-        subparsers, "models", "models_command", data_help,
+        subparsers,
+        "models",
+        "models_command",
+        data_help,
         help="the model registry: list versions, activate one, roll back",
         description="Every trained model is a version; one is active and reads plates in the app and the CLI.",
     )
@@ -81,6 +135,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------- models
+
 
 def run(args: argparse.Namespace) -> int:
     from alpr.training import registry
@@ -107,15 +162,19 @@ def _list(registry, folder, as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"{'':1} {'version':<8} {'status':<9} {'val acc':>8}  {'vs model active then':<24} {'parent':<8} "
-          f"{'created':<17} {'trained on':<26} device")
+    print(
+        f"{'':1} {'version':<8} {'status':<9} {'val acc':>8}  {'vs model active then':<24} {'parent':<8} "
+        f"{'created':<17} {'trained on':<26} device"
+    )
     for r in rows:
         acc = r["metrics"].get("val_accuracy")
         trained = registry.trained_on(r.get("data"))
         comparison = r.get("comparison") or {}
         versus = "-"
         if comparison.get("active"):
-            versus = f"{comparison['new']['accuracy']:.1%} vs {comparison['active']['accuracy']:.1%} {comparison['against']}"
+            versus = (
+                f"{comparison['new']['accuracy']:.1%} vs {comparison['active']['accuracy']:.1%} {comparison['against']}"
+            )
         created = (r["created"] or "-")[:16].replace("T", " ")
         print(
             f"{'*' if r['active'] else ' '} {r['version']:<8} {r['status']:<9} "
@@ -124,12 +183,15 @@ def _list(registry, folder, as_json: bool) -> int:
         )
         if r["problem"]:
             print(f"    unusable: {r['problem']}")
-    print("\n* active. val acc: on the version's own validation set; 'vs model active then': both models on the "
-          "same held-out crops when it finished.\n`python -m alpr models activate VERSION` switches; the app picks it up on its next rerun.")
+    print(
+        "\n* active. val acc: on the version's own validation set; 'vs model active then': both models on the "
+        "same held-out crops when it finished.\n`python -m alpr models activate VERSION` switches; the app picks it up on its next rerun."
+    )
     return 0
 
 
 # -------------------------------------------------------------------------------------- train
+
 
 def train(args: argparse.Namespace) -> int | None:
     """Run `train` in its fine-tuning form and return the exit status, or return None (after
@@ -148,7 +210,9 @@ def train(args: argparse.Namespace) -> int | None:
     pipeline = [n for n in _PIPELINE_ONLY if getattr(args, n) is not None]
     if pipeline:
         flags = ", ".join("--" + n.replace("_", "-") for n in pipeline)
-        raise AlprError(f"{flags} belong(s) to the full pipeline (with --data); fine-tuning takes --epochs and --unfreeze-epochs")
+        raise AlprError(
+            f"{flags} belong(s) to the full pipeline (with --data); fine-tuning takes --epochs and --unfreeze-epochs"
+        )
 
     from alpr.training import finetune
 
@@ -166,10 +230,18 @@ def train(args: argparse.Namespace) -> int | None:
     cfg.replay = not args.no_replay
     cfg.datasets = [str(d) for d in args.dataset]
     cfg.activate = args.activate
-    for name, attr in (("epochs", "epochs"), ("unfreeze_epochs", "unfreeze_epochs"), ("lr", "lr"),
-                       ("patience", "patience"), ("batch_size", "batch_size"), ("seed", "seed"),
-                       ("glyphs_per_class", "glyphs_per_class"), ("pretrain_epochs", "pretrain_epochs"),
-                       ("correction_weight", "correction_weight"), ("precision", "precision")):
+    for name, attr in (
+        ("epochs", "epochs"),
+        ("unfreeze_epochs", "unfreeze_epochs"),
+        ("lr", "lr"),
+        ("patience", "patience"),
+        ("batch_size", "batch_size"),
+        ("seed", "seed"),
+        ("glyphs_per_class", "glyphs_per_class"),
+        ("pretrain_epochs", "pretrain_epochs"),
+        ("correction_weight", "correction_weight"),
+        ("precision", "precision"),
+    ):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, attr, value)

@@ -1,5 +1,6 @@
 """Untrusted input files for an import: CSV headers and rows, and zip archives checked member by
 member before anything is extracted."""
+
 from __future__ import annotations
 
 import csv
@@ -92,7 +93,9 @@ def safe_extract(zip_path: Path, dest: Path, max_bytes: int | None = None, max_m
         for info in infos:
             problem = member_problem(info)
             if problem:
-                raise StoreError(f"{zip_path} was refused: member {info.filename!r} {problem}; archives may only hold files inside one folder")
+                raise StoreError(
+                    f"{zip_path} was refused: member {info.filename!r} {problem}; archives may only hold files inside one folder"
+                )
             total += info.file_size
         if total > max_bytes:
             raise StoreError(

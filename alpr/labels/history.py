@@ -3,6 +3,7 @@
 The history lives in the store (its actions table), one per data folder, so Undo survives a page
 reload and a server restart, and always names what it takes back before it is clicked.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,16 +59,26 @@ class HistoryQueries:
                 "SELECT c.idx, l.label FROM labels l JOIN chars c ON c.id = l.char_id WHERE l.action_id = ? ORDER BY c.idx",
                 (row["id"],),
             ).fetchall()
-            replaced = conn.execute("SELECT COUNT(*) FROM chars WHERE retired_by_action = ? AND added_by_action IS NOT ?",
-                                    (row["id"], row["id"])).fetchone()[0]
-        return Action(row["id"], row["kind"], row["plate_id"], tuple(r["idx"] + 1 for r in labels),
-                      tuple(r["label"] for r in labels), row["new_text"], row["kind"] == "split" and not replaced)
+            replaced = conn.execute(
+                "SELECT COUNT(*) FROM chars WHERE retired_by_action = ? AND added_by_action IS NOT ?",
+                (row["id"], row["id"]),
+            ).fetchone()[0]
+        return Action(
+            row["id"],
+            row["kind"],
+            row["plate_id"],
+            tuple(r["idx"] + 1 for r in labels),
+            tuple(r["label"] for r in labels),
+            row["new_text"],
+            row["kind"] == "split" and not replaced,
+        )
 
     def char_place(self, char_id: int) -> tuple[int, int] | None:
         """(plate id, 1-based reading position) of a live character; None when it is gone or retired."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT plate_id, idx FROM chars WHERE id = ? AND retired_by_action IS NULL", (int(char_id),)).fetchone()
+                "SELECT plate_id, idx FROM chars WHERE id = ? AND retired_by_action IS NULL", (int(char_id),)
+            ).fetchone()
         return None if row is None else (row["plate_id"], row["idx"] + 1)
 
     def current_label(self, char_id: int) -> tuple[str, str] | None:

@@ -1,4 +1,5 @@
 """Reading the label store: the review queue, a plate's characters, counts, and the training set."""
+
 from __future__ import annotations
 
 import io
@@ -93,16 +94,19 @@ class Queries:
     def mark_not_a_plate(self, plate_id: int, not_a_plate: bool = True) -> None:
         """Say that a plate's box holds no plate (or, with False, that it does after all)."""
         with self._write() as conn:
-            cur = conn.execute("UPDATE plates SET not_a_plate_at = ? WHERE id = ?",
-                               (utc_now() if not_a_plate else None, int(plate_id)))
+            cur = conn.execute(
+                "UPDATE plates SET not_a_plate_at = ? WHERE id = ?", (utc_now() if not_a_plate else None, int(plate_id))
+            )
             if not cur.rowcount:
                 raise StoreError(f"no plate with id {plate_id} in {self.path}")
 
     def not_a_plate_boxes(self) -> list[tuple[int, Box]]:
         """(photo id, box) of every box a person marked not a plate: negatives for a plate verifier."""
         with self._read() as conn:
-            rows = conn.execute("SELECT photo_id, x, y, w, h FROM plates WHERE not_a_plate_at IS NOT NULL "
-                                "AND photo_id IS NOT NULL AND x IS NOT NULL ORDER BY id").fetchall()
+            rows = conn.execute(
+                "SELECT photo_id, x, y, w, h FROM plates WHERE not_a_plate_at IS NOT NULL "
+                "AND photo_id IS NOT NULL AND x IS NOT NULL ORDER BY id"
+            ).fetchall()
         return [(r["photo_id"], Box(r["x"], r["y"], r["w"], r["h"])) for r in rows]
 
     def photo_image(self, photo_id: int) -> tuple[np.ndarray, float]:
@@ -130,7 +134,9 @@ class Queries:
                 "SELECT label, COUNT(*) FROM current_labels WHERE source IN ('person', 'import') GROUP BY label"
             ):
                 per_class[label] = n
-            last = conn.execute("SELECT model_version, trained_at FROM training_runs ORDER BY id DESC LIMIT 1").fetchone()
+            last = conn.execute(
+                "SELECT model_version, trained_at FROM training_runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
             return {
                 "photos": one("SELECT COUNT(*) FROM photos"),
                 "plates": one("SELECT COUNT(*) FROM plates"),

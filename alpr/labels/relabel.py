@@ -5,6 +5,7 @@ before anything is written, and the advice for a plate that does not fit names t
 work for that case: too many segments want a merge or ∅, too few want a segment added or the box
 widened (merging can only make fewer).
 """
+
 from __future__ import annotations
 
 import re
@@ -16,10 +17,42 @@ from alpr.types import REJECT
 # Classes a glyph is often mistaken for: offered as one-click choices when the model's own top-k is
 # short (a confident model lists only its guess), so the usual fixes never need typing.
 LOOKALIKES = {
-    "0": "OD", "O": "0DQ", "D": "0O", "Q": "O0", "1": "I7", "I": "1T", "7": "1T", "T": "7I", "8": "B3", "B": "8R",
-    "3": "8", "5": "S", "S": "5", "2": "Z", "Z": "2", "6": "G", "G": "6C", "C": "G", "U": "V", "V": "UY",
-    "Y": "V", "M": "NW", "W": "M", "N": "MH", "H": "N", "K": "X", "X": "K", "E": "F", "F": "EP", "P": "R",
-    "R": "PB", "4": "A", "A": "4", "9": "P", "J": "U", "L": "1",
+    "0": "OD",
+    "O": "0DQ",
+    "D": "0O",
+    "Q": "O0",
+    "1": "I7",
+    "I": "1T",
+    "7": "1T",
+    "T": "7I",
+    "8": "B3",
+    "B": "8R",
+    "3": "8",
+    "5": "S",
+    "S": "5",
+    "2": "Z",
+    "Z": "2",
+    "6": "G",
+    "G": "6C",
+    "C": "G",
+    "U": "V",
+    "V": "UY",
+    "Y": "V",
+    "M": "NW",
+    "W": "M",
+    "N": "MH",
+    "H": "N",
+    "K": "X",
+    "X": "K",
+    "E": "F",
+    "F": "EP",
+    "P": "R",
+    "R": "PB",
+    "4": "A",
+    "A": "4",
+    "9": "P",
+    "J": "U",
+    "L": "1",
 }
 # Pills under a crop: the model's top-k, topped up with look-alikes to this many, then ∅. Four fit
 # a card's width on two rows; more would push the typing box below the fold of a phone.
@@ -102,20 +135,25 @@ def advice(typed: str, segments: int, can_recut: bool) -> Advice:
     """The fixes that can make `segments` match the `typed` text's length, and nothing else."""
     n = len(typed)
     if n == segments:
-        return Advice(f"Now cut into **{segments}** segments, as many as {typed} has characters: label the plate again.", ())
+        return Advice(
+            f"Now cut into **{segments}** segments, as many as {typed} has characters: label the plate again.", ()
+        )
     if segments < n:
         missing = n - segments
         what = f"{missing} segment{'s' if missing > 1 else ''} short"
         if not can_recut:
             return Advice(
                 f"{typed} has {n} characters but the plate holds only **{segments}** crops ({what}), and it was imported "
-                "without its photo, so nothing can be cut again: label the crops one by one.", ())
+                "without its photo, so nothing can be cut again: label the crops one by one.",
+                (),
+            )
         return Advice(
             f"{typed} has {n} characters but the plate is cut into **{segments}** segments ({what}), so nothing was "
             "labeled, and merging would only make fewer. A character the cut missed (one outside the detected box, "
             "or one without a box of its own) needs a segment: **add a segment** before the first or after the last, "
             "or **split** a segment that holds two.",
-            ("add", "split"))
+            ("add", "split"),
+        )
     extra = segments - n
     what = f"{extra} segment{'s' if extra > 1 else ''} too many"
     example = f"{typed[:1]}_{typed[1:]}" if typed else "_"
@@ -126,7 +164,8 @@ def advice(typed: str, segments: int, can_recut: bool) -> Advice:
         f"labeled: labeling by position would teach wrong letters. {merge.capitalize() if merge else ''}"
         f"{'or ' if merge else ''}mark each extra segment **∅** (not a character); you can also type the text with "
         f"_ for each extra segment, e.g. {example} when the first segment is not a character.",
-        fixes)
+        fixes,
+    )
 
 
 def display_name(label: str | None) -> str:

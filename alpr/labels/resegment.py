@@ -1,5 +1,6 @@
 """Fixing a plate's segmentation in the label store: two boxes merged into one, one box split
 into several, each new crop cut again from the stored photo, and undo of either."""
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,9 @@ class SegmentFixes:
             x0, y0 = min(a["x"], b["x"]), min(a["y"], b["y"])
             x1, y1 = max(a["x"] + a["w"], b["x"] + b["w"]), max(a["y"] + a["h"], b["y"] + b["h"])
             box = Box(x0, y0, x1 - x0, y1 - y0)
-            return self._resegment(conn, plate_id, live, first_idx, 2, [(a["line"], box)], grey, scale, "merge", author)[0]
+            return self._resegment(
+                conn, plate_id, live, first_idx, 2, [(a["line"], box)], grey, scale, "merge", author
+            )[0]
 
     def split_char(self, plate_id: int, idx: int, parts: int = 2, author: str | None = None) -> list[int]:
         """Split the character at reading position `idx` (0-based) into `parts` equal-width boxes.
@@ -69,7 +72,9 @@ class SegmentFixes:
                 )
             row = live[idx]
             if row["w"] < parts:
-                raise StoreError(f"character {idx} of plate {plate_id} is {row['w']} px wide: too narrow to split into {parts}")
+                raise StoreError(
+                    f"character {idx} of plate {plate_id} is {row['w']} px wide: too narrow to split into {parts}"
+                )
             edges = [row["x"] + int(round(k * row["w"] / parts)) for k in range(parts + 1)]
             boxes = [(row["line"], Box(edges[k], row["y"], edges[k + 1] - edges[k], row["h"])) for k in range(parts)]
             return self._resegment(conn, plate_id, live, idx, 1, boxes, grey, scale, "split", author)
@@ -96,7 +101,9 @@ class SegmentFixes:
             x = min(max(0, x), max(0, width - w))
             box = Box(x, edge["y"], w, edge["h"])
             start = 0 if at_start else len(live)
-            return self._resegment(conn, plate_id, live, start, 0, [(edge["line"], box)], grey, scale, "split", author)[0]
+            return self._resegment(conn, plate_id, live, start, 0, [(edge["line"], box)], grey, scale, "split", author)[
+                0
+            ]
 
     def _plate_grey(self, plate_id: int, what: str) -> tuple[np.ndarray, float]:
         """The plate's stored photo as grey floats in [0, 1], and its pixels per original pixel.
@@ -177,9 +184,12 @@ class SegmentFixes:
             (action_id, action_id),
         )
         conn.executemany("UPDATE chars SET idx = ? WHERE id = ?", [(i, cid) for i, cid in enumerate(before)])
-        live = [r[0] for r in conn.execute(
-            "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
-        )]
+        live = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
+            )
+        ]
         if live != before:
             raise StoreError(
                 f"cannot undo the {action['kind']} on plate {plate_id}: its characters are no longer the ones it left"

@@ -1,5 +1,6 @@
 """What the label store returns: frozen records of stored characters and plates, and what a
 labeling, undo, import or export did."""
+
 from __future__ import annotations
 
 import json
@@ -92,14 +93,34 @@ class ExportResult:
 def stored_char(r: sqlite3.Row) -> StoredChar:
     topk = tuple((k, float(v)) for k, v in json.loads(r["topk"])) if r["topk"] else ()
     return StoredChar(
-        r["id"], r["plate_id"], r["idx"], r["line"], Box(r["x"], r["y"], r["w"], r["h"]), decode_crop(r["crop"], None),
-        r["pred_char"], r["pred_conf"], topk, r["model_version"], r["label"], r["source"], r["author"],
+        r["id"],
+        r["plate_id"],
+        r["idx"],
+        r["line"],
+        Box(r["x"], r["y"], r["w"], r["h"]),
+        decode_crop(r["crop"], None),
+        r["pred_char"],
+        r["pred_conf"],
+        topk,
+        r["model_version"],
+        r["label"],
+        r["source"],
+        r["author"],
     )
 
 
 def stored_plate(r: sqlite3.Row) -> StoredPlate:
     box = Box(r["x"], r["y"], r["w"], r["h"]) if r["x"] is not None else None
     return StoredPlate(
-        r["id"], r["photo_id"], r["name"], box, r["text_read"], r["text_confirmed"], r["country"], r["created_at"],
-        r["characters"], r["labeled"], r["not_a_plate_at"] is not None,
+        r["id"],
+        r["photo_id"],
+        r["name"],
+        box,
+        r["text_read"],
+        r["text_confirmed"],
+        r["country"],
+        r["created_at"],
+        r["characters"],
+        r["labeled"],
+        r["not_a_plate_at"] is not None,
     )

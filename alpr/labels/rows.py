@@ -1,5 +1,6 @@
 """What one row of the label store holds, checked and encoded: labels, plate texts, photos and
 character crops as PNG. Shared by the store, its segment fixes and its import."""
+
 from __future__ import annotations
 
 import hashlib
@@ -64,7 +65,9 @@ def clean_plate_text(text) -> str:
 def as_rgb(image) -> np.ndarray:
     array = np.asarray(image)
     if array.dtype != np.uint8:
-        raise StoreError(f"photos are stored from uint8 RGB arrays; got dtype {array.dtype}: load them with alpr.imageio.load_image")
+        raise StoreError(
+            f"photos are stored from uint8 RGB arrays; got dtype {array.dtype}: load them with alpr.imageio.load_image"
+        )
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:

@@ -1,4 +1,5 @@
 """The label database's tables, and the migrations that bring an older file up to date."""
+
 from __future__ import annotations
 
 import sqlite3

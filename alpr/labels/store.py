@@ -22,6 +22,7 @@ rest of `LabelStore` comes from mixins beside it: `queries` (reading), `resegmen
 split), `transfer` (import and export); `schema` has the tables, `rows` the row codecs, `results`
 the records returned, `archives` the CSV and zip checks.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,7 +88,9 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the label database {self.path} ({exc}); set {DATA_DIR_ENV} or --data-dir to a writable folder") from None
+            raise StoreError(
+                f"cannot open the label database {self.path} ({exc}); set {DATA_DIR_ENV} or --data-dir to a writable folder"
+            ) from None
         self._conn.row_factory = sqlite3.Row
         try:
             self._setup()
@@ -215,7 +218,9 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
         if "full" in text:
             return StoreError(f"cannot write the label database {self.path}: the disk is full; free some space")
         if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
-            return StoreError(f"the label database {self.path} is damaged ({text}); restore it from an export or backup")
+            return StoreError(
+                f"the label database {self.path} is damaged ({text}); restore it from an export or backup"
+            )
         return StoreError(f"the label database {self.path} failed: {text}")
 
     # --- adding photos and plates -------------------------------------------------------------
@@ -291,7 +296,12 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                 if current == text.replace(REJECT, ""):
                     found = self._char_count(conn, existing)
                     return PlateLabelResult(
-                        existing, found == len(text), found, text, False, f"plate {existing} is already stored as {text}"
+                        existing,
+                        found == len(text),
+                        found,
+                        text,
+                        False,
+                        f"plate {existing} is already stored as {text}",
                     )
                 return self._label_plate(conn, existing, text, source, author)
             plate_id = self._insert_plate(conn, photo_id, plate_box, text_read, None, country)
@@ -351,7 +361,9 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
             action_id = self._action(conn, _ACTION_KIND[source][0], row["plate_id"], author)
             return self._insert_label(conn, int(char_id), label, source, author, action_id)
 
-    def label_plate(self, plate_id: int, text: str, author: str | None = None, source: str = "person") -> PlateLabelResult:
+    def label_plate(
+        self, plate_id: int, text: str, author: str | None = None, source: str = "person"
+    ) -> PlateLabelResult:
         """Label every character of a plate from its text, in one transaction.
 
         Only when the plate was cut into exactly len(text) segments ("_" stands for a segment that
@@ -367,17 +379,26 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
         plate = conn.execute("SELECT text_confirmed FROM plates WHERE id = ?", (plate_id,)).fetchone()
         if plate is None:
             raise StoreError(f"no plate with id {plate_id} in {self.path}")
-        char_ids = [r[0] for r in conn.execute(
-            "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
-        )]
+        char_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
+            )
+        ]
         if len(char_ids) != len(text):
             return PlateLabelResult(
-                plate_id, False, len(char_ids), text, False,
+                plate_id,
+                False,
+                len(char_ids),
+                text,
+                False,
                 f"plate {plate_id} was cut into {len(char_ids)} segments but {text!r} has {len(text)} characters; "
-                "nothing was labeled: label its characters one by one (\"_\" for a segment that is not a character)",
+                'nothing was labeled: label its characters one by one ("_" for a segment that is not a character)',
             )
         confirmed = text.replace(REJECT, "")
-        action_id = self._action(conn, _ACTION_KIND[source][1], plate_id, author, prev_text=plate["text_confirmed"], new_text=confirmed)
+        action_id = self._action(
+            conn, _ACTION_KIND[source][1], plate_id, author, prev_text=plate["text_confirmed"], new_text=confirmed
+        )
         for char_id, label in zip(char_ids, text):
             self._insert_label(conn, char_id, label, source, author, action_id)
         conn.execute("UPDATE plates SET text_confirmed = ? WHERE id = ?", (confirmed, plate_id))
@@ -405,7 +426,9 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
             if action is None:
                 return None
             if action_id is not None and action["id"] != action_id:
-                raise StoreError(f"the latest change is no longer the one shown (action {action_id}): nothing was undone; look again")
+                raise StoreError(
+                    f"the latest change is no longer the one shown (action {action_id}): nothing was undone; look again"
+                )
             if action["kind"] in ("merge", "split"):
                 restored = self._undo_resegment(conn, action)
                 conn.execute("UPDATE actions SET undone_at = ? WHERE id = ?", (utc_now(), action["id"]))
@@ -427,8 +450,12 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                     (action["prev_text"], action["plate_id"], action["new_text"]),
                 )
             return Undone(
-                action["id"], action["kind"], action["plate_id"],
-                tuple(r["char_id"] for r in rows), tuple(r["label"] for r in rows), action["author"],
+                action["id"],
+                action["kind"],
+                action["plate_id"],
+                tuple(r["char_id"] for r in rows),
+                tuple(r["label"] for r in rows),
+                action["author"],
             )
 
     def mark_trained(self, model_version: str, last_label_id: int | None = None) -> int:
@@ -501,17 +528,30 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                 "INSERT INTO chars (plate_id, idx, line, x, y, w, h, crop, pred_char, pred_conf, topk, model_version, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    plate_id, idx, r.line, r.box.x, r.box.y, r.box.w, r.box.h, r.png, r.pred_char, r.pred_conf,
-                    r.topk, model_version if r.pred_char is not None else None, now,
+                    plate_id,
+                    idx,
+                    r.line,
+                    r.box.x,
+                    r.box.y,
+                    r.box.w,
+                    r.box.h,
+                    r.png,
+                    r.pred_char,
+                    r.pred_conf,
+                    r.topk,
+                    model_version if r.pred_char is not None else None,
+                    now,
                 ),
             )
             ids.append(int(cur.lastrowid))
         return ids
 
     def _char_count(self, conn, plate_id: int) -> int:
-        return int(conn.execute(
-            "SELECT COUNT(*) FROM chars WHERE plate_id = ? AND retired_by_action IS NULL", (plate_id,)
-        ).fetchone()[0])
+        return int(
+            conn.execute(
+                "SELECT COUNT(*) FROM chars WHERE plate_id = ? AND retired_by_action IS NULL", (plate_id,)
+            ).fetchone()[0]
+        )
 
     def _action(self, conn, kind: str, plate_id=None, author=None, prev_text=None, new_text=None, detail=None) -> int:
         cur = conn.execute(
@@ -550,7 +590,9 @@ def _prepare_folder(folder: Path, db: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise StoreError(f"the data folder {folder} is a file, not a folder; set {DATA_DIR_ENV} or --data-dir to a folder") from None
+        raise StoreError(
+            f"the data folder {folder} is a file, not a folder; set {DATA_DIR_ENV} or --data-dir to a folder"
+        ) from None
     except OSError as exc:
         raise StoreError(
             f"cannot create the data folder {folder} ({exc.strerror or exc}); set {DATA_DIR_ENV} or --data-dir to a writable folder"
@@ -562,4 +604,6 @@ def _prepare_folder(folder: Path, db: Path) -> None:
             f"journal there; fix its permissions or set {DATA_DIR_ENV} or --data-dir to a writable folder"
         )
     if db.exists() and not os.access(db, os.R_OK | os.W_OK):
-        raise StoreError(f"the label database {db} is read-only; fix its permissions or set --data-dir to another folder")
+        raise StoreError(
+            f"the label database {db} is read-only; fix its permissions or set --data-dir to another folder"
+        )

@@ -1,5 +1,6 @@
 """Getting labels in and out of the label store: export as a folder or zip of crops with
 `labels.csv`, and import of OpenALPR benchmark folders, exports, plate CSVs and zips of them."""
+
 from __future__ import annotations
 
 import csv
@@ -40,7 +41,9 @@ class ImportExport:
         if out.exists() and not out.is_dir():
             raise StoreError(f"cannot export to {out}: it is a file; give a folder")
         if out.is_dir() and any(out.iterdir()) and not (out / "labels.csv").is_file():
-            raise StoreError(f"cannot export to {out}: the folder is not empty and is not an earlier export; give a new or empty folder")
+            raise StoreError(
+                f"cannot export to {out}: the folder is not empty and is not an earlier export; give a new or empty folder"
+            )
         rows = self._export_rows()
         try:
             out.mkdir(parents=True, exist_ok=True)  # labels.csv is written even when nothing is labeled
@@ -53,7 +56,9 @@ class ImportExport:
             tmp.write_text(labels_csv(rows), encoding="utf-8")
             os.replace(tmp, out / "labels.csv")
         except OSError as exc:
-            raise StoreError(f"cannot write the export to {out} ({exc.strerror or exc}); check the folder's permissions and free space") from None
+            raise StoreError(
+                f"cannot write the export to {out} ({exc.strerror or exc}); check the folder's permissions and free space"
+            ) from None
         return export_result(rows)
 
     def export_zip(self, target: str | os.PathLike | BinaryIO) -> ExportResult:
@@ -75,7 +80,9 @@ class ImportExport:
                     write(fh)
                 os.replace(tmp, path)
             except OSError as exc:
-                raise StoreError(f"cannot write {path} ({exc.strerror or exc}); check the folder exists and is writable") from None
+                raise StoreError(
+                    f"cannot write {path} ({exc.strerror or exc}); check the folder exists and is writable"
+                ) from None
         else:
             write(target)
         return export_result(rows)
@@ -184,8 +191,14 @@ class ImportExport:
                 continue
             country = item.country()
             done = self.add_labeled_plate(
-                image, item.plate, box=item.box, plate_crop=item.box is None, country=country,
-                classifier=classifier, name=name, source=source,
+                image,
+                item.plate,
+                box=item.box,
+                plate_crop=item.box is None,
+                country=country,
+                classifier=classifier,
+                name=name,
+                source=source,
             )
             if not done.created:
                 result.skipped += 1
@@ -246,7 +259,8 @@ class ImportExport:
             if conn.execute("SELECT 1 FROM plates WHERE import_key = ?", (key,)).fetchone():
                 return False
             cur = conn.execute(
-                "INSERT INTO plates (photo_id, text_read, import_key, created_at) VALUES (NULL, '', ?, ?)", (key, utc_now())
+                "INSERT INTO plates (photo_id, text_read, import_key, created_at) VALUES (NULL, '', ?, ?)",
+                (key, utc_now()),
             )
             plate_id = cur.lastrowid
             action_id = self._action(conn, "import", plate_id)

@@ -6,6 +6,7 @@ Everything else in `alpr.training` is Keras 3 only (`keras.ops`, `keras.utils.Py
 `jax` or `torch`; a version saved under one backend loads under another (`.keras` files hold
 backend-free weights), and the app reads with TensorFlow.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,7 +41,7 @@ class Devices:
 
     @property
     def line(self) -> str:
-        """"GPU: NVIDIA H200" or "CPU: no GPU found", as the model metadata keeps it."""
+        """ "GPU: NVIDIA H200" or "CPU: no GPU found", as the model metadata keeps it."""
         return ("GPU: " + ", ".join(self.accelerators)) if self.accelerators else "CPU: no GPU found"
 
     @property
@@ -75,7 +76,7 @@ def devices() -> Devices:
 
 
 def version() -> str:
-    """"TensorFlow 2.21.0", "JAX 0.10.2", "PyTorch 2.x": the framework under Keras, for run logs."""
+    """ "TensorFlow 2.21.0", "JAX 0.10.2", "PyTorch 2.x": the framework under Keras, for run logs."""
     backend = name()
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
     if module is None:

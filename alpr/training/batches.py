@@ -5,6 +5,7 @@ The augmentation is the one the Keras layers did before (RandomTranslation 0.06,
 RandomRotation 0.02 of a turn, nearest fill, bilinear), as one random affine warp per crop drawn
 from the run's seed: a resumed epoch sees the same batches on any backend.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,7 +54,7 @@ def batch_order(n: int, batch: int, rng: np.random.Generator, replicas: int = 1)
         batch = max(replicas, batch - batch % replicas)
         short = -n % batch
         order = np.concatenate([order, np.resize(order, short)]) if short else order
-    return [order[i:i + batch] for i in range(0, len(order), batch)]
+    return [order[i : i + batch] for i in range(0, len(order), batch)]
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, replicas: int = 1, workers: int = 1):

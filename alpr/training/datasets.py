@@ -1,6 +1,7 @@
 """The data of a fine-tuning run: which crops are held out, labeled folders read into crops, the
 targets (one-hot, or the base model's own probabilities for replay), how often each real crop
 repeats, and rendered glyphs; and the two sets a run fits and validates on."""
+
 from __future__ import annotations
 
 import math
@@ -89,7 +90,11 @@ def read_training_folder(folder: str | Path, size: int, classifier=None, log=pri
                     pairs.append((folder / rel, label))
     else:
         for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.upper() in index):
-            pairs += [(f, sub.name.upper()) for f in sorted(sub.iterdir()) if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")]
+            pairs += [
+                (f, sub.name.upper())
+                for f in sorted(sub.iterdir())
+                if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")
+            ]
     if pairs:
         images, labels = [], []
         for path, label in pairs:
@@ -114,7 +119,9 @@ def read_training_folder(folder: str | Path, size: int, classifier=None, log=pri
             "a folder per class of character crops, or labeled plates (OpenALPR benchmark layout)"
         ) from None
     if classifier is None:
-        raise DatasetError(f"{folder} holds plates, which are cut into characters with a trained model: use a registry version as the base")
+        raise DatasetError(
+            f"{folder} holds plates, which are cut into characters with a trained model: use a registry version as the base"
+        )
     out = []
     for part in ([it for it in items if not is_holdout(it)], [it for it in items if is_holdout(it)]):
         h = harvest_crops(part, classifier)

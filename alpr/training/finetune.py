@@ -25,6 +25,7 @@ This is the job the Train page starts, in its own process. Read top to bottom:
 A cancelled (SIGTERM), failed or killed run registers nothing and never touches the active model;
 a killed one resumes from its last checkpoint with `--resume`.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,10 +44,33 @@ import numpy as np
 from alpr import paths
 from alpr.training import jobs, registry
 from alpr.errors import AlprError, ModelError
-from alpr.training.datasets import (Split, Validation, held_out, held_out_plates, one_hot, per_crop_repeats, read_training_folder,
-                                    render_glyph_set, repeats_for, soft, split_replay)
-from alpr.training.fitting import (PARTS, TensorBoardWriter, cosine, evaluate, load_weights, predict, public,
-                                   save_float32, save_weights, set_trainable, stop_on_signal, with_dtype)
+from alpr.training.datasets import (
+    Split,
+    Validation,
+    held_out,
+    held_out_plates,
+    one_hot,
+    per_crop_repeats,
+    read_training_folder,
+    render_glyph_set,
+    repeats_for,
+    soft,
+    split_replay,
+)
+from alpr.training.fitting import (
+    PARTS,
+    TensorBoardWriter,
+    cosine,
+    evaluate,
+    load_weights,
+    predict,
+    public,
+    save_float32,
+    save_weights,
+    set_trainable,
+    stop_on_signal,
+    with_dtype,
+)
 from alpr.training import backend, priors
 from alpr.training.batches import make_dataset
 from alpr.training.gate import judge, learnt
@@ -77,8 +101,14 @@ class Cancelled(Exception):
 
 # ------------------------------------------------------------------------------------ the job
 
-def run(cfg: JobConfig | None, run_id: str | None = None, resume: str | None = None,
-        argv: list[str] | None = None, folder: str | None = None) -> RunStatus:
+
+def run(
+    cfg: JobConfig | None,
+    run_id: str | None = None,
+    resume: str | None = None,
+    argv: list[str] | None = None,
+    folder: str | None = None,
+) -> RunStatus:
     """Run (or resume) one fine-tuning job to its end; returns its final status. Raises AlprError
     subclasses with one-line messages (busy data folder, bad option, failed run).
 
@@ -117,15 +147,25 @@ def run(cfg: JobConfig | None, run_id: str | None = None, resume: str | None = N
         run_dir.mkdir(parents=True, exist_ok=True)
         registry.clean_temporary(folder)
         log = Log(run_dir / "log.txt")
-        command = "python -m alpr train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[2:]))
+        command = "python -m alpr train " + " ".join(
+            shlex.quote(a) for a in (argv if argv is not None else sys.argv[2:])
+        )
         if launched:
             command = saved.get("command") or command
         if not resume and not launched:
-            jobs.write_json(run_dir / "config.json", {"run_id": run_id, "created": _now(), "command": command, "job": asdict(cfg)})
+            jobs.write_json(
+                run_dir / "config.json", {"run_id": run_id, "created": _now(), "command": command, "job": asdict(cfg)}
+            )
         prior = jobs.read_json(run_dir / "status.json", {}) or {}
         jobs.update_status(
-            run_dir, state="running", pid=os.getpid(), run_id=run_id, started=prior.get("started") or _now(),
-            launched=prior.get("launched") or _now(), resumed=bool(resume), message=None,
+            run_dir,
+            state="running",
+            pid=os.getpid(),
+            run_id=run_id,
+            started=prior.get("started") or _now(),
+            launched=prior.get("launched") or _now(),
+            resumed=bool(resume),
+            message=None,
         )
         log(f"run {run_id} {'resumed' if resume else 'started'} in {run_dir}")
         guard = _SignalGuard()
@@ -133,8 +173,12 @@ def run(cfg: JobConfig | None, run_id: str | None = None, resume: str | None = N
             result = Trainer(cfg, run_dir, log, guard, resume=bool(resume), command=command).run()
         except Cancelled:
             log("cancelled: nothing was registered, the active model is unchanged")
-            return jobs.update_status(run_dir, state="cancelled", ended=_now(),
-                                      message="cancelled; nothing was registered and the active model is unchanged")
+            return jobs.update_status(
+                run_dir,
+                state="cancelled",
+                ended=_now(),
+                message="cancelled; nothing was registered and the active model is unchanged",
+            )
         finally:
             guard.restore()
         return jobs.update_status(run_dir, ended=_now(), **result)
@@ -193,9 +237,17 @@ class _SignalGuard:
 
 # --------------------------------------------------------------------------------- the trainer
 
+
 class Trainer:
     def __init__(self, cfg: JobConfig, run_dir: Path, log: Log, guard: _SignalGuard, resume: bool, command: str):
-        self.cfg, self.run_dir, self.log, self.guard, self.resume, self.command = cfg, run_dir, log, guard, resume, command
+        self.cfg, self.run_dir, self.log, self.guard, self.resume, self.command = (
+            cfg,
+            run_dir,
+            log,
+            guard,
+            resume,
+            command,
+        )
         self.folder = Path(cfg.data_dir)
 
     # ---- the run, top to bottom -----------------------------------------------------------------
@@ -256,24 +308,39 @@ class Trainer:
         per_crop = per_crop_repeats(len(y_real_tr), data["c_store_tr"], repeats, cfg.correction_weight)
         x_train = np.concatenate([np.repeat(x_real_tr, per_crop, axis=0), data["x_rep"], data["x_gl_tr"]])
         # Targets are probability vectors: one-hot for labels and glyphs, the base model's for replay.
-        y_train = np.concatenate([one_hot(np.repeat(y_real_tr, per_crop)), soft(data["y_rep"]), one_hot(data["y_gl_tr"])])
+        y_train = np.concatenate(
+            [one_hot(np.repeat(y_real_tr, per_crop)), soft(data["y_rep"]), one_hot(data["y_gl_tr"])]
+        )
         x_val = np.concatenate([data["x_store_va"], data["x_ds_va"], data["x_gl_va"], data["x_rv"]])
         y_val = np.concatenate([data["y_store_va"], data["y_ds_va"], data["y_gl_va"], data["y_rv"]])
-        parts = np.concatenate([np.full(len(data["y_store_va"]), 0), np.full(len(data["y_ds_va"]), 1),
-                                np.full(len(data["y_gl_va"]), 2), np.full(len(data["y_rv"]), 3)])
+        parts = np.concatenate(
+            [
+                np.full(len(data["y_store_va"]), 0),
+                np.full(len(data["y_ds_va"]), 1),
+                np.full(len(data["y_gl_va"]), 2),
+                np.full(len(data["y_rv"]), 3),
+            ]
+        )
         counts = {
-            "store_train": int(len(data["y_store_tr"])), "store_val": int(len(data["y_store_va"])),
+            "store_train": int(len(data["y_store_tr"])),
+            "store_val": int(len(data["y_store_va"])),
             "corrections_train": int(data["c_store_tr"].sum()),
-            "datasets_train": int(len(data["y_ds_tr"])), "datasets_val": int(len(data["y_ds_va"])),
-            "replay": int(len(data["y_rep"])), "replay_val": int(len(data["y_rv"])),
-            "glyphs_train": int(len(data["y_gl_tr"])), "glyphs_val": int(len(data["y_gl_va"])),
-            "pretrain_glyphs": int(len(data["y_pre"])), "labeled_repeats": int(repeats),
+            "datasets_train": int(len(data["y_ds_tr"])),
+            "datasets_val": int(len(data["y_ds_va"])),
+            "replay": int(len(data["y_rep"])),
+            "replay_val": int(len(data["y_rv"])),
+            "glyphs_train": int(len(data["y_gl_tr"])),
+            "glyphs_val": int(len(data["y_gl_va"])),
+            "pretrain_glyphs": int(len(data["y_pre"])),
+            "labeled_repeats": int(repeats),
             "train_samples_per_epoch": int(len(y_train)),
             "last_label_id": int(data["last_label_id"]),
         }
         self.log("data " + " ".join(f"{k} {v}" for k, v in counts.items()))
         if not len(y_real_tr):
-            self.log("note: no labeled real crops to train on (label some on the Relabel page); this run learns rendered glyphs only")
+            self.log(
+                "note: no labeled real crops to train on (label some on the Relabel page); this run learns rendered glyphs only"
+            )
         return Split(x_train, y_train), Validation(x_val, y_val, parts), counts
 
     # ---- 4. stages, and where a resume picks up ----
@@ -289,12 +356,20 @@ class Trainer:
 
     def _start_state(self, model, stages: list[Stage]) -> dict:
         state = self._load_checkpoint(model) if self.resume else None
-        state = state or {"stage": 0, "epoch": 0, "best_val_loss": None, "since_best": 0, "elapsed_s": 0.0,
-                          "global_epoch": 0}
+        state = state or {
+            "stage": 0,
+            "epoch": 0,
+            "best_val_loss": None,
+            "since_best": 0,
+            "elapsed_s": 0.0,
+            "global_epoch": 0,
+        }
         if self.resume:
             self._trim_metrics(state["global_epoch"])
-            self.log(f"resuming at stage {stages[min(state['stage'], len(stages) - 1)].name} "
-                     f"epoch {state['epoch'] + 1} (after {state['global_epoch']} finished epochs)")
+            self.log(
+                f"resuming at stage {stages[min(state['stage'], len(stages) - 1)].name} "
+                f"epoch {state['epoch'] + 1} (after {state['global_epoch']} finished epochs)"
+            )
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         return state
 
@@ -313,8 +388,9 @@ class Trainer:
             self.log(f"note: no active model to compare with ({exc})")
 
     # ---- 5. the training loop ----
-    def _train_stages(self, model, backbone: str, stages: list[Stage], state: dict, train: Split, data: dict,
-                      val: Validation) -> None:
+    def _train_stages(
+        self, model, backbone: str, stages: list[Stage], state: dict, train: Split, data: dict, val: Validation
+    ) -> None:
         import keras
 
         cfg = self.cfg
@@ -332,13 +408,19 @@ class Trainer:
             fit = Split(data["x_pre"], one_hot(data["y_pre"])) if stage.name == "pretrain" else train
             with self.parallel.scope():
                 set_trainable(model, stage.trainable, backbone)
-                model.compile(optimizer=keras.optimizers.Adam(stage.lr),
-                              loss=keras.losses.CategoricalCrossentropy(), metrics=["categorical_accuracy"])
-            train_ds = make_dataset(fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.replicas,
-                                    workers=self.loader_workers)
+                model.compile(
+                    optimizer=keras.optimizers.Adam(stage.lr),
+                    loss=keras.losses.CategoricalCrossentropy(),
+                    metrics=["categorical_accuracy"],
+                )
+            train_ds = make_dataset(
+                fit.x, fit.y, cfg.batch_size * self.replicas, cfg.seed + si, self.replicas, workers=self.loader_workers
+            )
             trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-            self.log(f"training stage {stage.name}: {stage.epochs} epochs at lr {stage.lr:.1e}, {trainable:,} trainable "
-                     f"weights, {len(fit.y)} samples per epoch")
+            self.log(
+                f"training stage {stage.name}: {stage.epochs} epochs at lr {stage.lr:.1e}, {trainable:,} trainable "
+                f"weights, {len(fit.y)} samples per epoch"
+            )
             for epoch in range(start, stage.epochs):
                 row = self._train_epoch(model, stage, si, epoch, train_ds, len(fit.y), val, state)
                 writer.epoch(row)
@@ -353,16 +435,22 @@ class Trainer:
         writer.close()
         load_weights(model, self.run_dir / "best.weights.h5")
 
-    def _train_epoch(self, model, stage: Stage, si: int, epoch: int, train_ds, samples: int, val: Validation,
-                     state: dict) -> EpochRow:
+    def _train_epoch(
+        self, model, stage: Stage, si: int, epoch: int, train_ds, samples: int, val: Validation, state: dict
+    ) -> EpochRow:
         """One epoch: fit, validate, then checkpoint, the metrics line, and the state pointing at both."""
         t0 = time.time()
         lr = cosine(stage.lr, epoch, stage.epochs)
         model.optimizer.learning_rate.assign(lr)
         self.guard.in_fit = True
         try:
-            hist = model.fit(train_ds, epochs=1, verbose=0, shuffle=False,  # the dataset shuffles
-                             callbacks=[stop_on_signal(self.guard)])
+            hist = model.fit(
+                train_ds,
+                epochs=1,
+                verbose=0,
+                shuffle=False,  # the dataset shuffles
+                callbacks=[stop_on_signal(self.guard)],
+            )
         finally:
             self.guard.in_fit = False
         fit_s = time.time() - t0
@@ -375,13 +463,25 @@ class Trainer:
         improved = state["best_val_loss"] is None or ev["loss"] < state["best_val_loss"] - 1e-6
         remaining = self.total_epochs - done
         row = EpochRow(
-            stage=stage.name, epoch=epoch + 1, epochs=stage.epochs, global_epoch=done, total_epochs=self.total_epochs,
-            loss=float(hist.history["loss"][-1]), acc=float(hist.history["categorical_accuracy"][-1]),
-            val_loss=ev["loss"], val_acc=ev["accuracy"], val_parts=ev["parts"],
-            lr=float(lr), samples_per_s=samples / max(fit_s, 1e-9), epoch_s=round(self.epoch_times[-1], 2),
+            stage=stage.name,
+            epoch=epoch + 1,
+            epochs=stage.epochs,
+            global_epoch=done,
+            total_epochs=self.total_epochs,
+            loss=float(hist.history["loss"][-1]),
+            acc=float(hist.history["categorical_accuracy"][-1]),
+            val_loss=ev["loss"],
+            val_acc=ev["accuracy"],
+            val_parts=ev["parts"],
+            lr=float(lr),
+            samples_per_s=samples / max(fit_s, 1e-9),
+            epoch_s=round(self.epoch_times[-1], 2),
             eta_s=round(remaining * float(np.mean(self.epoch_times[-3:])), 1),
             elapsed_s=round(self.elapsed_before + time.time() - self.t_start, 1),
-            best=bool(improved), per_class=ev["per_class"], confusion=ev["confusion"], time=_now(),
+            best=bool(improved),
+            per_class=ev["per_class"],
+            confusion=ev["confusion"],
+            time=_now(),
         )
         # Checkpoint first, then the metrics line, then the state that points at both:
         # a kill between any two leaves a consistent run that resumes at most one epoch back.
@@ -409,7 +509,11 @@ class Trainer:
         accepted, gate = judge(new_eval, active_eval, against)
         self.log(
             f"validation: new {new_eval['accuracy']:.4f} ({new_eval['correct']}/{new_eval['n']})"
-            + (f", active {against} {active_eval['accuracy']:.4f} ({active_eval['correct']}/{active_eval['n']})" if active_eval else "")
+            + (
+                f", active {against} {active_eval['accuracy']:.4f} ({active_eval['correct']}/{active_eval['n']})"
+                if active_eval
+                else ""
+            )
         )
         self.log(f"gate: {gate}")
         self.guard.check()
@@ -438,9 +542,15 @@ class Trainer:
         )
         self.log(f"done in {duration} s: {message}")
         return {
-            "state": "succeeded" if accepted else "rejected", "version": version.name, "activated": activated,
-            "val_accuracy": new_eval["accuracy"], "active_val_accuracy": active_eval["accuracy"] if active_eval else None,
-            "compared_with": against, "duration_s": duration, "message": message, "gate": gate,
+            "state": "succeeded" if accepted else "rejected",
+            "version": version.name,
+            "activated": activated,
+            "val_accuracy": new_eval["accuracy"],
+            "active_val_accuracy": active_eval["accuracy"] if active_eval else None,
+            "compared_with": against,
+            "duration_s": duration,
+            "message": message,
+            "gate": gate,
         }
 
     def _write_learnt(self, model) -> None:
@@ -457,8 +567,10 @@ class Trainer:
             return
         jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
         trained = [r for r in rows if not r["held_out"]]
-        self.log(f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
-                 f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out")
+        self.log(
+            f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
+            f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out"
+        )
 
     def _active_eval(self, val: Validation) -> tuple[dict | None, str | None]:
         try:
@@ -471,9 +583,25 @@ class Trainer:
         return evaluate(val.probabilities_of(active_clf), val.y, val.parts), active_version.name
 
     def _metadata(self, size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted) -> dict:
-        hyper = {k: getattr(self.cfg, k) for k in (
-            "base", "backbone", "epochs", "unfreeze_epochs", "lr", "unfreeze_lr", "batch_size", "patience",
-            "glyphs_per_class", "real_weight", "seed", "use_store", "replay", "datasets")}
+        hyper = {
+            k: getattr(self.cfg, k)
+            for k in (
+                "base",
+                "backbone",
+                "epochs",
+                "unfreeze_epochs",
+                "lr",
+                "unfreeze_lr",
+                "batch_size",
+                "patience",
+                "glyphs_per_class",
+                "real_weight",
+                "seed",
+                "use_store",
+                "replay",
+                "datasets",
+            )
+        }
         return {
             "classes": list(ALL_CLASSES),
             "input_size": size,
@@ -493,13 +621,26 @@ class Trainer:
                 "status": registry.STATUS_ACCEPTED if accepted else registry.STATUS_REJECTED,
                 "run_id": self.run_dir.name,
                 "hyperparameters": hyper,
-                "metrics": {f"val_accuracy_{PARTS[i]}": p["accuracy"] for i, p in enumerate(new_eval["parts_list"]) if p},
+                "metrics": {
+                    f"val_accuracy_{PARTS[i]}": p["accuracy"] for i, p in enumerate(new_eval["parts_list"]) if p
+                },
                 "comparison": {
-                    "against": against, "gate": judge(new_eval, active_eval, against)[1],
-                    "new": {"accuracy": new_eval["accuracy"], "correct": new_eval["correct"], "n": new_eval["n"], "parts": new_eval["parts"]},
-                    "active": None if active_eval is None else {
-                        "accuracy": active_eval["accuracy"], "correct": active_eval["correct"], "n": active_eval["n"],
-                        "parts": active_eval["parts"], "per_class": active_eval["per_class"],
+                    "against": against,
+                    "gate": judge(new_eval, active_eval, against)[1],
+                    "new": {
+                        "accuracy": new_eval["accuracy"],
+                        "correct": new_eval["correct"],
+                        "n": new_eval["n"],
+                        "parts": new_eval["parts"],
+                    },
+                    "active": None
+                    if active_eval is None
+                    else {
+                        "accuracy": active_eval["accuracy"],
+                        "correct": active_eval["correct"],
+                        "n": active_eval["n"],
+                        "parts": active_eval["parts"],
+                        "per_class": active_eval["per_class"],
                     },
                 },
             },
@@ -561,7 +702,9 @@ class Trainer:
             data["last_label_id"] = int(data["last_label_id"])
             data.setdefault("x_rep", np.zeros((0, size, size), np.float32))
             data.setdefault("y_rep", np.zeros((0, len(ALL_CLASSES)), np.float32))
-            data.setdefault("c_store_tr", np.zeros(len(data["y_store_tr"]), bool))  # runs from before corrections counted
+            data.setdefault(
+                "c_store_tr", np.zeros(len(data["y_store_tr"]), bool)
+            )  # runs from before corrections counted
             for part in ("tr", "va"):  # runs from before plates were kept
                 data.setdefault(f"p_store_{part}", np.full(len(data[f"y_store_{part}"]), -1, np.int64))
             data.setdefault("c_store_va", np.zeros(len(data["y_store_va"]), bool))
@@ -589,7 +732,9 @@ class Trainer:
                 data["x_rep"], data["y_rep"] = self._replay(unlabeled, size, classifier)
         data["x_rep"], data["y_rep"], data["x_rv"], data["y_rv"] = split_replay(data["x_rep"], data["y_rep"])
         val = held_out_plates(plates) if cfg.use_store and len(plates) == len(y) else held_out(x)
-        data.update(x_store_tr=x[~val], y_store_tr=y[~val], c_store_tr=fixed[~val], x_store_va=x[val], y_store_va=y[val])
+        data.update(
+            x_store_tr=x[~val], y_store_tr=y[~val], c_store_tr=fixed[~val], x_store_va=x[val], y_store_va=y[val]
+        )
         if len(plates) == len(y):  # which plate each crop is on, for the "what it learnt" table
             data.update(p_store_tr=plates[~val], p_store_va=plates[val], c_store_va=fixed[val])
         xs_tr, ys_tr, xs_va, ys_va = [empty_x], [empty_y], [empty_x], [empty_y]
@@ -597,8 +742,12 @@ class Trainer:
             (xt, yt), (xv, yv) = read_training_folder(folder, size, classifier, self.log)
             xs_tr.append(xt), ys_tr.append(yt), xs_va.append(xv), ys_va.append(yv)
             self.guard.check()
-        data.update(x_ds_tr=np.concatenate(xs_tr), y_ds_tr=np.concatenate(ys_tr),
-                    x_ds_va=np.concatenate(xs_va), y_ds_va=np.concatenate(ys_va))
+        data.update(
+            x_ds_tr=np.concatenate(xs_tr),
+            y_ds_tr=np.concatenate(ys_tr),
+            x_ds_va=np.concatenate(xs_va),
+            y_ds_va=np.concatenate(ys_va),
+        )
         data["x_gl_tr"], data["y_gl_tr"] = render_glyph_set(cfg.glyphs_per_class, size, cfg.seed + 2)
         data["x_gl_va"], data["y_gl_va"] = render_glyph_set(max(2, cfg.glyphs_per_class // 4), size, cfg.seed + 3)
         if cfg.base == "glyphs":
@@ -650,7 +799,6 @@ class Trainer:
 
 
 # ------------------------------------------------------------------------------------- helpers
-
 
 
 def _now() -> str:

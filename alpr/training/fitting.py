@@ -1,6 +1,7 @@
 """Keras pieces of a fine-tuning run: the learning-rate schedule, evaluation on the validation
 parts, which layers train, weights saved and loaded, and TensorBoard scalars (where TensorFlow or
 `tensorboard` is installed). Batches come from `alpr.training.batches`; nothing here needs TensorFlow."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,16 @@ def evaluate(probs: np.ndarray, y: np.ndarray, parts: np.ndarray) -> dict:
     n = len(y)
     k = len(ALL_CLASSES)
     if not n:
-        return {"loss": 0.0, "accuracy": 0.0, "n": 0, "correct": 0, "parts": {}, "parts_list": [None] * len(PARTS),
-                "per_class": {}, "confusion": []}
+        return {
+            "loss": 0.0,
+            "accuracy": 0.0,
+            "n": 0,
+            "correct": 0,
+            "parts": {},
+            "parts_list": [None] * len(PARTS),
+            "per_class": {},
+            "confusion": [],
+        }
     pred = probs.argmax(1)
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(n), y], 1e-7, 1.0))))
     right = pred == y
@@ -51,12 +60,20 @@ def evaluate(probs: np.ndarray, y: np.ndarray, parts: np.ndarray) -> dict:
     parts_list = []
     for i in range(len(PARTS)):
         mask = parts == i
-        parts_list.append({"n": int(mask.sum()), "correct": int(right[mask].sum()),
-                           "accuracy": round(float(right[mask].mean()), 4)} if mask.any() else None)
+        parts_list.append(
+            {"n": int(mask.sum()), "correct": int(right[mask].sum()), "accuracy": round(float(right[mask].mean()), 4)}
+            if mask.any()
+            else None
+        )
     return {
-        "loss": loss, "accuracy": round(float(right.mean()), 4), "n": int(n), "correct": int(right.sum()),
-        "parts": {PARTS[i]: p for i, p in enumerate(parts_list) if p}, "parts_list": parts_list,
-        "per_class": per_class, "confusion": confusion.tolist(),
+        "loss": loss,
+        "accuracy": round(float(right.mean()), 4),
+        "n": int(n),
+        "correct": int(right.sum()),
+        "parts": {PARTS[i]: p for i, p in enumerate(parts_list) if p},
+        "parts_list": parts_list,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
     }
 
 
@@ -162,8 +179,14 @@ class TensorBoardWriter:
     installed, else with the `tensorboard` package's own writer, else none (metrics.jsonl holds the
     same numbers, so a JAX machine without either loses nothing but the TensorBoard view)."""
 
-    TAGS = {"loss/train": "loss", "loss/validation": "val_loss", "accuracy/train": "acc",
-            "accuracy/validation": "val_acc", "learning_rate": "lr", "samples_per_second": "samples_per_s"}
+    TAGS = {
+        "loss/train": "loss",
+        "loss/validation": "val_loss",
+        "accuracy/train": "acc",
+        "accuracy/validation": "val_acc",
+        "learning_rate": "lr",
+        "samples_per_second": "samples_per_s",
+    }
 
     def __init__(self, folder: Path):
         import importlib.util
@@ -186,7 +209,8 @@ class TensorBoardWriter:
             self.tf, self.kind = tf, "tensorflow"
             self.writer = tf.summary.create_file_writer(str(folder))
             self.meta = summary_pb2.SummaryMetadata(
-                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")).SerializeToString()
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+            ).SerializeToString()
         elif importlib.util.find_spec("tensorboard") is not None:
             from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -199,15 +223,18 @@ class TensorBoardWriter:
         if self.kind == "tensorflow":
             with self.writer.as_default():
                 for tag, value in values.items():
-                    self.tf.summary.write(tag, self.tf.constant(value, self.tf.float32), step=row["global_epoch"],
-                                          metadata=self.meta)
+                    self.tf.summary.write(
+                        tag, self.tf.constant(value, self.tf.float32), step=row["global_epoch"], metadata=self.meta
+                    )
             self.writer.flush()
         elif self.kind == "tensorboard":
             import time
 
             from tensorboard.compat.proto import event_pb2, summary_pb2
 
-            summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=t, simple_value=v) for t, v in values.items()])
+            summary = summary_pb2.Summary(
+                value=[summary_pb2.Summary.Value(tag=t, simple_value=v) for t, v in values.items()]
+            )
             self.writer.add_event(event_pb2.Event(wall_time=time.time(), step=row["global_epoch"], summary=summary))
             self.writer.flush()
 

@@ -1,4 +1,5 @@
 """The gate: whether a fine-tuned version may replace the active model, and why, in one line."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,8 +59,16 @@ def learnt(data: dict, before, after, most: int) -> list[dict]:
         was, now = before(x).argmax(1), after(x).argmax(1)
         for plate in corrected:
             on = plates == plate
-            rows.append({"plate": int(plate), "held_out": held, "truth": _text(y[on]), "before": _text(was[on]),
-                         "after": _text(now[on]), "fixed": bool((now[on] == y[on]).all())})
+            rows.append(
+                {
+                    "plate": int(plate),
+                    "held_out": held,
+                    "truth": _text(y[on]),
+                    "before": _text(was[on]),
+                    "after": _text(now[on]),
+                    "fixed": bool((now[on] == y[on]).all()),
+                }
+            )
     return rows
 
 

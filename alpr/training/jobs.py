@@ -16,6 +16,7 @@ its whole life. The kernel drops the lock when the process ends, however it ends
 so a run whose status still says "running" while nobody holds the lock was interrupted, and can be
 resumed from its last checkpoint. Nothing here imports TensorFlow: the app reads runs cheaply.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,6 +90,7 @@ def update_status(run_dir: Path, **fields) -> RunStatus:
 
 
 # ------------------------------------------------------------------------------------------ lock
+
 
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
@@ -182,6 +184,7 @@ def busy_message(folder: str | os.PathLike | None = None) -> str:
 
 # ------------------------------------------------------------------------------------------ runs
 
+
 @dataclass
 class Run:
     """One run folder, read at one moment: options, status, and what the lock says about it."""
@@ -251,7 +254,11 @@ class Run:
 
 
 def _tf_noise(line: str) -> bool:
-    return line.startswith(("WARNING: All log messages", "I0000", "W0000", "E0000")) or "oneDNN" in line or "cuda" in line.lower()
+    return (
+        line.startswith(("WARNING: All log messages", "I0000", "W0000", "E0000"))
+        or "oneDNN" in line
+        or "cuda" in line.lower()
+    )
 
 
 def list_runs(folder: str | os.PathLike | None = None) -> list[Run]:
@@ -269,7 +276,8 @@ def list_runs(folder: str | os.PathLike | None = None) -> list[Run]:
 
 def _run(entry: Path, lock: dict) -> Run:
     return Run(
-        entry.name, entry,
+        entry.name,
+        entry,
         read_json(entry / "config.json", {}) or {},
         RunStatus.from_dict(read_json(entry / "status.json", {}) or {}),
         lock.get("run_id") == entry.name,
@@ -293,6 +301,7 @@ def current(folder: str | os.PathLike | None = None) -> Run | None:
 
 
 # ------------------------------------------------------------------------------ start and cancel
+
 
 def launch(config: JobConfig | None = None, folder: str | os.PathLike | None = None, resume: str | None = None) -> Run:
     """Start a fine-tuning run with `config` in its own process (its own session, so it outlives
@@ -319,21 +328,36 @@ def launch(config: JobConfig | None = None, folder: str | os.PathLike | None = N
         run_dir = runs_dir(folder) / run_id
         run_dir.mkdir(parents=True)
         cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(folder), "--job", run_id]
-        write_json(run_dir / "config.json", {"run_id": run_id, "created": _now(), "command": "python " + " ".join(cmd[1:]),
-                                             "job": job.as_dict()})
+        write_json(
+            run_dir / "config.json",
+            {"run_id": run_id, "created": _now(), "command": "python " + " ".join(cmd[1:]), "job": job.as_dict()},
+        )
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     with open(run_dir / "stderr.txt", "ab") as err:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            start_new_session=True, close_fds=True,
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            close_fds=True,
         )
     # Reap it when it ends, so it does not linger as a zombie of the app (a thread that only
     # waits: the training itself runs in the other process).
     threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
-    update_status(run_dir, state="starting", pid=proc.pid, launched=_now(), launched_ts=time.time(),
-                  command=" ".join(cmd[1:]), resumed=bool(resume))
+    update_status(
+        run_dir,
+        state="starting",
+        pid=proc.pid,
+        launched=_now(),
+        launched_ts=time.time(),
+        command=" ".join(cmd[1:]),
+        resumed=bool(resume),
+    )
     return get_run(run_id, folder)
 
 
@@ -360,6 +384,7 @@ def cancel(run_id: str, folder: str | os.PathLike | None = None) -> str:
 
 
 # ------------------------------------------------------------------------------- training folders
+
 
 def is_char_export(folder: Path) -> bool:
     """A folder written by `alpr labels export`: labels.csv with path,label columns."""

@@ -14,6 +14,7 @@ split by file would put one variant in training and its twin in the hold-out. Sh
 names; their characters are laid out in rows, a glyph's variants side by side, so a sheet is split
 by runs of `SHEET_RUN` neighbouring boxes on one row.
 """
+
 from __future__ import annotations
 
 import re
@@ -194,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         harvest = harvest_crops(items, None)  # exact-count segmentations only: no model decides the labels
         samples = [CharSample(im, ALL_CLASSES[lb], "plates", "") for im, lb in zip(harvest.images, harvest.labels)]
         report[f"plates:{Path(folder).name}"] = {
-            **char_accuracy(classifier, samples), "plates_used": harvest.plates_used, "plates": len(items)}
+            **char_accuracy(classifier, samples),
+            "plates_used": harvest.plates_used,
+            "plates": len(items),
+        }
     print(json.dumps({"model": classifier.info.version, "holdout": not args.all, "sources": report}, indent=1))
     return 0
 

@@ -11,6 +11,7 @@ before any retraining. A person's plates are the truth here; the model's reads n
     priors = from_json(version.metadata.get("format_priors"))   # what a fine-tune saved with its version
     priors.log_prior("US", 7)  # -> 7 dicts {class: log P(class | position)} or None when unseen
 """
+
 from __future__ import annotations
 
 import math
@@ -77,16 +78,20 @@ class FormatPriors:
 
 def to_json(priors: FormatPriors) -> list[dict]:
     """The statistics as a version's metadata keeps them (`format_priors`), trusted formats only."""
-    return [{"region": f.region, "length": f.length, "plates": f.plates, "counts": list(f.counts)}
-            for f in priors.formats.values() if f.plates >= MIN_PLATES]
+    return [
+        {"region": f.region, "length": f.length, "plates": f.plates, "counts": list(f.counts)}
+        for f in priors.formats.values()
+        if f.plates >= MIN_PLATES
+    ]
 
 
 def from_json(rows: list[dict] | None) -> FormatPriors:
     """`to_json`'s rows back (a version's `format_priors`; None or [] gives no priors)."""
     formats = {}
     for r in rows or []:
-        formats[(r["region"], int(r["length"]))] = Format(r["region"], int(r["length"]), int(r["plates"]),
-                                                          tuple(dict(c) for c in r["counts"]))
+        formats[(r["region"], int(r["length"]))] = Format(
+            r["region"], int(r["length"]), int(r["plates"]), tuple(dict(c) for c in r["counts"])
+        )
     return FormatPriors(formats)
 
 

@@ -7,6 +7,7 @@ the trainer's own steps stay readable and the move of train.py into this package
   set: 1,144 crops of 616 plates), harvested like the benchmark crops (segmented, extra segments
   aligned to "not a character" by the current model), training part of the split by plate text.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +50,11 @@ class ExtraCrops:
                 ys.append(np.array(h.labels, np.int32))
             counts.update(plate_data_train=len(h.labels), plate_data_plates=h.plates_used)
         if len(self.ocr_y) == 0 and len(ys) == 1:
-            return np.zeros((0, classifier.input_size, classifier.input_size), np.float32), np.zeros(0, np.int32), counts
+            return (
+                np.zeros((0, classifier.input_size, classifier.input_size), np.float32),
+                np.zeros(0, np.int32),
+                counts,
+            )
         x = np.concatenate([a for a in xs if len(a)])
         y = np.concatenate([b for b in ys if len(b)])
         return x, y, counts

@@ -10,6 +10,7 @@
 Each reads its file leniently (unknown keys ignored, missing ones at their defaults), so a run
 folder written by an older or newer version still shows.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields

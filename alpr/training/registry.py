@@ -14,6 +14,7 @@ model and metadata are complete, and `active.json` is written to a temporary fil
 the old one. A crash (even `kill -9`) leaves either the old state or the new one, never half of it.
 Nothing in this module imports TensorFlow unless a model is actually loaded.
 """
+
 from __future__ import annotations
 
 import errno
@@ -263,8 +264,9 @@ def check(version: Version) -> None:
     load_classifier(version.path)
 
 
-def activate(name: str, folder: str | os.PathLike | None = None, force: bool = False, by: str = "cli",
-             verify: bool = True) -> Version:
+def activate(
+    name: str, folder: str | os.PathLike | None = None, force: bool = False, by: str = "cli", verify: bool = True
+) -> Version:
     """Make `name` the active version. A rejected version (worse than the model active when it was
     trained) needs `force`; an unusable one (missing or corrupt file) is refused."""
     version = get(name, folder)
@@ -328,8 +330,11 @@ class LoadAttempt:
     failures: tuple[tuple[str, str], ...]
 
 
-def first_loadable(folder: str | os.PathLike | None = None, loader: Callable | None = None,
-                   path_of: Callable[[Version], Path] | None = None) -> LoadAttempt:
+def first_loadable(
+    folder: str | os.PathLike | None = None,
+    loader: Callable | None = None,
+    path_of: Callable[[Version], Path] | None = None,
+) -> LoadAttempt:
     """The registry's one fallback: try `fallback_order`'s versions in turn with `loader(path)` and
     stop at the first that loads. `path_of(version)` says which file to load (default: the
     version's own); a version's recorded problem counts only when its own file is the one loaded."""

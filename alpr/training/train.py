@@ -15,6 +15,7 @@ are the validation set, and `alpr eval --holdout` reads only those photos.
 Every metric line has the fixed format `stage S epoch E/N loss L acc A val_loss VL val_acc VA lr LR
 samples/s R` so that scripts and the app can parse it.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,13 @@ class TrainConfig:
     finetune_lr: float = 5e-4  # lower: the pretrained features must move, not be relearnt
     real_weight: int = 3  # each real crop appears this many times per fine-tune epoch (augmented)
     seed: int = 0
-    ocr_data: str | None = None  # an openalpr-train-ocr folder: its real crops join fine-tuning (alpr/training/recipe.py)
+    ocr_data: str | None = (
+        None  # an openalpr-train-ocr folder: its real crops join fine-tuning (alpr/training/recipe.py)
+    )
     plate_data: list[str] = field(default_factory=list)  # plate-crop folders split by plate text, harvested each round
-    ocr_sources: list[str] = field(default_factory=list)  # only these --ocr-data sources ("br", "gb", "eu-belgium", ...); empty: all
+    ocr_sources: list[str] = field(
+        default_factory=list
+    )  # only these --ocr-data sources ("br", "gb", "eu-belgium", ...); empty: all
     workers: int = max(1, min(4, os.cpu_count() or 1))
 
 

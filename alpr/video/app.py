@@ -1,6 +1,7 @@
 """What the Video page needs beyond widgets: reading a clip once per session, frames on demand,
 thumbnails, and storing a group's best frame for relabeling. The only Streamlit module of
 `alpr.video`."""
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +72,9 @@ def read(clip: Clip, fps: float, progress) -> ClipRead:
     key = (clip.digest, fps, classifier.info.version)
     reads: OrderedDict = st.session_state.setdefault(_READS_KEY, OrderedDict())
     if key not in reads:
-        reads[key] = read_clip(clip.path, classifier, DEFAULT_VIDEO.sampling(fps=fps), name=clip.name,
-                               progress=progress)
+        reads[key] = read_clip(
+            clip.path, classifier, DEFAULT_VIDEO.sampling(fps=fps), name=clip.name, progress=progress
+        )
         while len(reads) > _MAX_READS:
             reads.popitem(last=False)
     reads.move_to_end(key)
@@ -101,25 +103,30 @@ def group_label(i: int, g: VehicleGroup) -> str:
 
 
 def groups_table(groups: tuple[VehicleGroup, ...]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "Plate crop": [_thumbnail(g.crop) for g in groups],
-        "Plate": [g.plate for g in groups],
-        "Confidence": [g.confidence for g in groups],
-        "From (s)": [g.time_start_s for g in groups],
-        "To (s)": [g.time_end_s for g in groups],
-        "Frames": [g.frame_count for g in groups],
-        "Direction": [g.direction or "" for g in groups],
-    }, index=pd.RangeIndex(1, len(groups) + 1, name="Vehicle"))
+    return pd.DataFrame(
+        {
+            "Plate crop": [_thumbnail(g.crop) for g in groups],
+            "Plate": [g.plate for g in groups],
+            "Confidence": [g.confidence for g in groups],
+            "From (s)": [g.time_start_s for g in groups],
+            "To (s)": [g.time_end_s for g in groups],
+            "Frames": [g.frame_count for g in groups],
+            "Direction": [g.direction or "" for g in groups],
+        },
+        index=pd.RangeIndex(1, len(groups) + 1, name="Vehicle"),
+    )
 
 
 def reads_table(group: VehicleGroup) -> pd.DataFrame:
-    return pd.DataFrame({
-        "Frame": [r.frame for r in group.reads],
-        "Time (s)": [r.time_s for r in group.reads],
-        "Read": [r.plate for r in group.reads],
-        "Confidence": [r.confidence for r in group.reads],
-        "Agrees": [r.plate == group.plate for r in group.reads],
-    })
+    return pd.DataFrame(
+        {
+            "Frame": [r.frame for r in group.reads],
+            "Time (s)": [r.time_s for r in group.reads],
+            "Read": [r.plate for r in group.reads],
+            "Confidence": [r.confidence for r in group.reads],
+            "Agrees": [r.plate == group.plate for r in group.reads],
+        }
+    )
 
 
 def store_best_frame(clip: Clip, group: VehicleGroup) -> int | None:

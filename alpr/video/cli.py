@@ -1,4 +1,5 @@
 """`python -m alpr recognize CLIP.mp4`: the clip half of the recognize command."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,21 @@ from alpr.cli.argtypes import positive_float, whole_number
 def add_options(parser) -> None:
     """The clip options of `recognize` (photos ignore them)."""
     sampling = parser.add_mutually_exclusive_group()
-    sampling.add_argument("--every", type=whole_number(1), default=None, metavar="N",
-                          help="clips: read every Nth frame")
-    sampling.add_argument("--fps", type=positive_float, default=None, metavar="F",
-                          help="clips: read F frames per second of clip (default 2)")
-    parser.add_argument("--frames", action="store_true",
-                        help="clips: with --json, also one alpr -j line per sampled frame (with frame and time_s)")
+    sampling.add_argument(
+        "--every", type=whole_number(1), default=None, metavar="N", help="clips: read every Nth frame"
+    )
+    sampling.add_argument(
+        "--fps",
+        type=positive_float,
+        default=None,
+        metavar="F",
+        help="clips: read F frames per second of clip (default 2)",
+    )
+    parser.add_argument(
+        "--frames",
+        action="store_true",
+        help="clips: with --json, also one alpr -j line per sampled frame (with frame and time_s)",
+    )
 
 
 def split(names: list[str]) -> tuple[list[str], list[str]]:
@@ -43,8 +53,17 @@ def run(clips: list[str], args, classifier) -> int:
                 print(json.dumps(frame_json(rec, name, frame.index, frame.time_s)), flush=True)
 
         try:
-            clip = read_clip(name, classifier, config, country=args.country, topn=args.topn, name=name,
-                             progress=bar, on_frame=on_frame, warn=bar.warn)
+            clip = read_clip(
+                name,
+                classifier,
+                config,
+                country=args.country,
+                topn=args.topn,
+                name=name,
+                progress=bar,
+                on_frame=on_frame,
+                warn=bar.warn,
+            )
         except VideoError as exc:
             bar.clear()
             failed += 1
@@ -58,8 +77,12 @@ def run(clips: list[str], args, classifier) -> int:
                 print(json.dumps(to_alpr_group(group, name)), flush=True)
         if not args.json:
             _print_groups(name, clip)
-        print(f"{name}: {len(clip.frames)} frames read in {clip.seconds:.1f} s ({clip.frames_per_s:.1f}/s), "
-              f"{len(clip.groups)} vehicle(s)", file=sys.stderr, flush=True)
+        print(
+            f"{name}: {len(clip.frames)} frames read in {clip.seconds:.1f} s ({clip.frames_per_s:.1f}/s), "
+            f"{len(clip.groups)} vehicle(s)",
+            file=sys.stderr,
+            flush=True,
+        )
     return 1 if failed else 0
 
 
@@ -95,6 +118,8 @@ def _print_groups(name: str, clip) -> None:
     if not clip.groups:
         print("  no plate followed across frames")
     for g in clip.groups:
-        print(f"  {g.plate:<10} {g.confidence:6.2f}  {g.time_start_s:6.2f}-{g.time_end_s:6.2f} s  "
-              f"frames {g.frame_start}-{g.frame_end} ({g.frame_count} read)  {g.direction or ''}")
+        print(
+            f"  {g.plate:<10} {g.confidence:6.2f}  {g.time_start_s:6.2f}-{g.time_end_s:6.2f} s  "
+            f"frames {g.frame_start}-{g.frame_end} ({g.frame_count} read)  {g.direction or ''}"
+        )
     print(flush=True)

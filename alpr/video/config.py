@@ -1,4 +1,5 @@
 """Every tunable of clip reading, with the reason for its default."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

@@ -5,6 +5,7 @@ clip's length. A packet that fails to decode is skipped with a warning and the r
 read; a file that is not a readable clip raises one of the named `VideoError`s with a one-line
 message.
 """
+
 from __future__ import annotations
 
 import io
@@ -71,8 +72,11 @@ def is_clip(name: str | os.PathLike) -> bool:
     except OSError:
         return False
     # ISO media (MP4/MOV: "ftyp" at byte 4), Matroska/WebM (EBML magic), AVI (RIFF....AVI ).
-    return head[4:8] in (b"ftyp", b"moov", b"mdat") or head[:4] == b"\x1a\x45\xdf\xa3" or (
-        head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    return (
+        head[4:8] in (b"ftyp", b"moov", b"mdat")
+        or head[:4] == b"\x1a\x45\xdf\xa3"
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    )
 
 
 def _label(source: Source, name: str | None) -> str:
@@ -98,19 +102,24 @@ def _open(source: Source, label: str, config: VideoConfig):
     if size == 0:
         raise EmptyVideoError(f"{label} is empty (0 bytes): the upload or copy did not finish")
     if size > config.max_bytes:
-        raise VideoError(f"{label} is {size / 2**20:.0f} MB, more than the {config.max_bytes / 2**20:.0f} MB "
-                         "a clip may be; cut it shorter (e.g. ffmpeg -t 60) or raise VideoConfig.max_bytes")
+        raise VideoError(
+            f"{label} is {size / 2**20:.0f} MB, more than the {config.max_bytes / 2**20:.0f} MB "
+            "a clip may be; cut it shorter (e.g. ffmpeg -t 60) or raise VideoConfig.max_bytes"
+        )
     try:
         container = av.open(target, mode="r")
     except av.FFmpegError as exc:
         raise UnsupportedVideoError(
-            f"{label} is not a video FFmpeg can read ({_reason(exc)}); use MP4/H.264, WebM, MOV or MJPEG") from None
+            f"{label} is not a video FFmpeg can read ({_reason(exc)}); use MP4/H.264, WebM, MOV or MJPEG"
+        ) from None
     except OSError as exc:
         raise VideoError(f"cannot open {label}: {exc.strerror or exc}") from None
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         container.close()
-        raise NoVideoStreamError(f"{label} has no video stream (it holds {', '.join(kinds)}): nothing to read plates in")
+        raise NoVideoStreamError(
+            f"{label} has no video stream (it holds {', '.join(kinds)}): nothing to read plates in"
+        )
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
     if min(width, height) < 8:
@@ -120,7 +129,8 @@ def _open(source: Source, label: str, config: VideoConfig):
         container.close()
         raise UnsupportedVideoError(
             f"{label} has {width}x{height} frames, more than the {config.max_pixels / 1e6:.0f} Mpx this reader "
-            "accepts; downscale it first (e.g. ffmpeg -vf scale=1920:-2)")
+            "accepts; downscale it first (e.g. ffmpeg -vf scale=1920:-2)"
+        )
     stream.thread_type = "AUTO"  # frame threads: decoding a 1080p H.264 stream is ~2x faster on 2 cores
     return container, stream
 
@@ -138,8 +148,15 @@ def _info(container, stream, label: str) -> ClipInfo:
         duration = container.duration / av.time_base
     else:
         duration = 0.0
-    return ClipInfo(label, stream.codec_context.name, stream.codec_context.width, stream.codec_context.height,
-                    fps, max(0.0, duration), int(stream.frames or 0))
+    return ClipInfo(
+        label,
+        stream.codec_context.name,
+        stream.codec_context.width,
+        stream.codec_context.height,
+        fps,
+        max(0.0, duration),
+        int(stream.frames or 0),
+    )
 
 
 def probe(source: Source, config: VideoConfig = DEFAULT_VIDEO, name: str | None = None) -> ClipInfo:
@@ -177,8 +194,13 @@ class _Sampler:
         return True
 
 
-def frames(source: Source, config: VideoConfig = DEFAULT_VIDEO, name: str | None = None,
-           warn: Warn | None = None, info: Callable[[ClipInfo], None] | None = None) -> Iterator[Frame]:
+def frames(
+    source: Source,
+    config: VideoConfig = DEFAULT_VIDEO,
+    name: str | None = None,
+    warn: Warn | None = None,
+    info: Callable[[ClipInfo], None] | None = None,
+) -> Iterator[Frame]:
     """The sampled frames of a clip in order, each downscaled to `config.max_side`.
 
     `info` is called once with the clip's `ClipInfo` before the first frame; `warn` with a
@@ -214,18 +236,23 @@ def frames(source: Source, config: VideoConfig = DEFAULT_VIDEO, name: str | None
                 elif clip.fps:
                     last_time = index / clip.fps
                 if last_time > config.max_duration_s:
-                    warn(f"{label}: read the first {config.max_duration_s:g} s of {clip.duration_s:.0f} s "
-                         "(VideoConfig.max_duration_s)")
+                    warn(
+                        f"{label}: read the first {config.max_duration_s:g} s of {clip.duration_s:.0f} s "
+                        "(VideoConfig.max_duration_s)"
+                    )
                     return
                 if sampler.take(index, last_time):
                     image = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
                     yield Frame(index, round(last_time, 3), image)
         if decoded == 0:
-            raise CorruptVideoError(f"{label}: not one frame could be decoded; the file is damaged or not a "
-                                    f"{clip.codec} stream")
+            raise CorruptVideoError(
+                f"{label}: not one frame could be decoded; the file is damaged or not a {clip.codec} stream"
+            )
         if clip.duration_s and last_time + max(1.0, 2 / (clip.fps or 1)) < clip.duration_s:
-            warn(f"{label}: the clip ends at {last_time:.1f} s of the {clip.duration_s:.1f} s it declares "
-                 "(cut short or damaged); read what was there")
+            warn(
+                f"{label}: the clip ends at {last_time:.1f} s of the {clip.duration_s:.1f} s it declares "
+                "(cut short or damaged); read what was there"
+            )
     finally:
         container.close()
 

@@ -1,4 +1,5 @@
 """The facade: `read_clip(path)` decodes sampled frames, reads each, and groups the reads by car."""
+
 from __future__ import annotations
 
 import time
@@ -105,5 +106,12 @@ def read_clip(
         if progress is not None:
             total = min(infos[0].duration_s, config.max_duration_s) if infos else 0.0
             progress(frame.time_s, total)
-    return ClipRead(infos[0], tuple(tracker.groups()), tuple(sampled), tuple(reads), tuple(warnings),
-                    time.perf_counter() - t0, config)
+    return ClipRead(
+        infos[0],
+        tuple(tracker.groups()),
+        tuple(sampled),
+        tuple(reads),
+        tuple(warnings),
+        time.perf_counter() - t0,
+        config,
+    )

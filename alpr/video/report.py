@@ -1,4 +1,5 @@
 """Vehicle groups as OpenALPR's `alpr_group` JSON, and frame reads as `alpr -j` with their place."""
+
 from __future__ import annotations
 
 import time

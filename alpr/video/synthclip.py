@@ -4,6 +4,7 @@ Built from `alpr.synth`'s street, car and plate drawings, so the tests, the benc
 Video page's sample all have clips whose every plate and every car's path is known. Each car is
 drawn once as a sprite and moved; every frame gets its own sensor noise and, optionally, blur.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,14 +61,23 @@ def _sprite(car: Car, width: int) -> tuple[Image.Image, tuple[float, float]]:
     plate, _ = synth.render_plate(car.plate, rng, car.style, height=max(12, round(ph)))
     src = [(0, 0), (plate.shape[1], 0), (plate.shape[1], plate.shape[0]), (0, plate.shape[0])]
     coeffs = synth.perspective_coeffs(tuple(synth.quad(cx, cy, pw, ph, 0.0)), tuple(src))
-    layer = Image.fromarray(plate).convert("RGBA").transform(img.size, Image.Transform.PERSPECTIVE, coeffs,
-                                                             Image.Resampling.BICUBIC)
+    layer = (
+        Image.fromarray(plate)
+        .convert("RGBA")
+        .transform(img.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    )
     img.alpha_composite(layer)
     return img, (cx, cy)
 
 
-def render_frames(cars: list[Car], size: tuple[int, int] = (640, 360), fps: float = 10.0, seconds: float = 3.0,
-                  seed: int = 0, blur: float = 0.0) -> Iterator[np.ndarray]:
+def render_frames(
+    cars: list[Car],
+    size: tuple[int, int] = (640, 360),
+    fps: float = 10.0,
+    seconds: float = 3.0,
+    seed: int = 0,
+    blur: float = 0.0,
+) -> Iterator[np.ndarray]:
     """RGB uint8 frames of the street with the cars where they are at each frame's time."""
     W, H = size
     rng = np.random.default_rng(seed)
@@ -97,8 +107,9 @@ _FORMATS = {
 }
 
 
-def encode(frames, path: str | Path, fps: float = 10.0, codec: str | None = None, audio: bool = False,
-           quality: int = 23) -> Path:
+def encode(
+    frames, path: str | Path, fps: float = 10.0, codec: str | None = None, audio: bool = False, quality: int = 23
+) -> Path:
     """Write RGB frames into a clip; the container (and default codec) follows the extension.
 
     `audio=True` adds a silent audio track, as a phone's recording has one.
@@ -152,8 +163,9 @@ def encode_audio_only(path: str | Path, seconds: float = 1.0) -> Path:
     return path
 
 
-def traffic(seconds: float = 6.0, plates: tuple[str, ...] = ("ABC1234", "7XYZ432", "KLM5678"),
-            seed: int = 0) -> list[Car]:
+def traffic(
+    seconds: float = 6.0, plates: tuple[str, ...] = ("ABC1234", "7XYZ432", "KLM5678"), seed: int = 0
+) -> list[Car]:
     """Cars driving across one after another, alternating direction, each in view ~`seconds/n`
     plus an overlap, so two are sometimes in view at once (as the tracker must tell apart)."""
     n = len(plates)
@@ -162,8 +174,17 @@ def traffic(seconds: float = 6.0, plates: tuple[str, ...] = ("ABC1234", "7XYZ432
     for i, plate in enumerate(plates):
         start = i * span * 0.85
         forward = i % 2 == 0
-        cars.append(Car(plate, start, min(seconds, start + span * 1.3), x0=-0.05 if forward else 1.05,
-                        x1=1.05 if forward else -0.05, y=0.6 + 0.06 * (i % 2), seed=seed + i))
+        cars.append(
+            Car(
+                plate,
+                start,
+                min(seconds, start + span * 1.3),
+                x0=-0.05 if forward else 1.05,
+                x1=1.05 if forward else -0.05,
+                y=0.6 + 0.06 * (i % 2),
+                seed=seed + i,
+            )
+        )
     return cars
 
 

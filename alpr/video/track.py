@@ -5,6 +5,7 @@ window, near where the group's plate was, about its size, with similar text), el
 new group. A group's plate is voted per character across its reads, weighted by confidence,
 so a character misread in a few frames is outvoted by the frames that read it right.
 """
+
 from __future__ import annotations
 
 import math
@@ -249,5 +250,13 @@ def _finish(g: _Open, config: VideoConfig) -> VehicleGroup:
     if same:
         confidence = max(confidence, best.confidence)
     direction, angle = _direction(reads, config)
-    return VehicleGroup(plate, round(confidence, 3), _merged_candidates(reads, plate, confidence), tuple(reads),
-                        best, g.crops.get(best.plate, (0, None))[1], direction, angle)
+    return VehicleGroup(
+        plate,
+        round(confidence, 3),
+        _merged_candidates(reads, plate, confidence),
+        tuple(reads),
+        best,
+        g.crops.get(best.plate, (0, None))[1],
+        direction,
+        angle,
+    )

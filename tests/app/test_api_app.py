@@ -2,6 +2,7 @@
 for a sign-in (reading pages too, unless the operator opens them), and a read made before signing in
 is not kept in the label store. AppTest runs app.py (the router, where the sign-in is asked) only on
 a session's first run, so the sign-in form itself and Relabel's are driven in test_api_browser.py."""
+
 from __future__ import annotations
 
 from pathlib import Path

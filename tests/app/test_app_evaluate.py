@@ -4,6 +4,7 @@ The labeled folder is the conftest benchmark (synthetic photos and plate crops i
 folder) offered through ALPR_DATA_ROOTS; the model is the conftest's constant model, which reads
 every plate of n segments as "A" * n, so the numbers the page shows can be checked exactly.
 """
+
 from __future__ import annotations
 
 import base64
@@ -56,8 +57,12 @@ def test_labeled_folders_are_found_inside_the_root_only(benchmark_dir, tmp_path)
     shutil.copytree(benchmark_dir / "us", outside / "us")
     (root / "link").symlink_to(outside, target_is_directory=True)
     found = ev.find_labeled_folders(root)
-    assert found == [root.resolve(), (root / "bench").resolve(), (root / "bench" / "crops").resolve(),
-                     (root / "bench" / "us").resolve()]
+    assert found == [
+        root.resolve(),
+        (root / "bench").resolve(),
+        (root / "bench" / "crops").resolve(),
+        (root / "bench" / "us").resolve(),
+    ]
     assert ev.inside_roots(root / "bench" / "us", [root]) == (root / "bench" / "us").resolve()
     with pytest.raises(DatasetError, match="not inside the allowed data folders"):
         ev.inside_roots(root / "link" / "us", [root])  # the link leads outside the root
@@ -138,7 +143,9 @@ def test_only_labeled_folders_under_the_data_roots_are_offered(setup, benchmark_
     assert not at.get("text_input"), "no free-text path anywhere on the page"
 
 
-def test_an_evaluation_shows_rates_confusion_errors_and_sends_an_error_to_relabel(setup, benchmark_dir, benchmark_labels):
+def test_an_evaluation_shows_rates_confusion_errors_and_sends_an_error_to_relabel(
+    setup, benchmark_dir, benchmark_labels
+):
     at = _evaluate_page()
     _run(at, benchmark_dir.name)
     values = {m.label: m.value for m in at.metric}

@@ -3,6 +3,7 @@
 Expected plate strings come from calling the pipeline on the same bytes in the test, so these tests
 check that the page shows what the pipeline read, whatever the current model reads.
 """
+
 from __future__ import annotations
 
 import io
@@ -74,8 +75,9 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
         assert [m.value for m in at.metric] == [p.plate or "?" for p in best]  # best first
         assert len(at.dataframe) >= len(rec.plates)  # candidate tables (+ the detection regions)
         said = verdict(best[0], "us")
-        assert (best[0].plate in at.metric[0].value) and (said.state in at.metric[0].proto.delta
-                                                           or "matches a template" in at.metric[0].proto.delta)
+        assert (best[0].plate in at.metric[0].value) and (
+            said.state in at.metric[0].proto.delta or "matches a template" in at.metric[0].proto.delta
+        )
     else:
         assert any(f"No plate found in {photo.name}" in i.value for i in at.info)
     # The read (a picture of the photo with its plates outlined), per plate its crop and top-k;
@@ -107,10 +109,12 @@ def test_changing_a_widget_does_not_read_the_photo_again(sample, monkeypatch):
 def test_a_file_that_is_not_an_image_gets_its_own_error_and_the_others_are_still_read(sample):
     photo, rec = sample
     at = _app()
-    at.file_uploader(key="recognize_upload").set_value([
-        ("notes.jpg", b"meeting notes, definitely not a photo\n", "image/jpeg"),
-        ("car.png", photo.data, "image/png"),
-    ]).run()
+    at.file_uploader(key="recognize_upload").set_value(
+        [
+            ("notes.jpg", b"meeting notes, definitely not a photo\n", "image/jpeg"),
+            ("car.png", photo.data, "image/png"),
+        ]
+    ).run()
     assert_clean(at)
     assert [s.value for s in at.subheader] == ["notes.jpg", "car.png"]
     assert len(at.error) == 1
@@ -157,7 +161,7 @@ def test_photos_in_the_samples_folder_are_offered_and_read(sample, tmp_path, mon
     monkeypatch.setenv(appstate.SAMPLES_DIR_ENV, str(tmp_path))
     at = _app()
     label = f"{tmp_path.name}/street corner.png"
-    assert at.selectbox(key="recognize_sample").options[appstate.SAMPLE_COUNT:] == [label]
+    assert at.selectbox(key="recognize_sample").options[appstate.SAMPLE_COUNT :] == [label]
     at.selectbox(key="recognize_sample").select(label).run()
     assert_clean(at)
     assert [s.value for s in at.subheader] == ["street corner.png"]
@@ -245,7 +249,9 @@ def test_opening_a_photo_of_a_batch_shows_its_full_view_without_reading_again(ba
     picker.select_index(4).run()
     assert_clean(at)
     assert [s.value for s in at.subheader] == ["8 photos", "car 4.png"]
-    assert [m.value for m in at.metric][-len(reads["car 4.png"].plates):] == [p.plate or "?" for p in reads["car 4.png"].plates]
+    assert [m.value for m in at.metric][-len(reads["car 4.png"].plates) :] == [
+        p.plate or "?" for p in reads["car 4.png"].plates
+    ]
     assert calls == []  # neither the rows nor this photo's read were computed again
 
 
@@ -257,4 +263,8 @@ def test_read_batch_reports_progress_for_each_photo_it_reads_and_none_for_rememb
     seen.clear()
     again = appstate.read_batch(photos, "eu", 3, constant_classifier, lambda *a: seen.append(a))
     assert (again, seen) == (first, [])
-    assert [(r.file, r.plates, r.error) for r in first] == [("p0.png", 0, None), ("p1.png", 0, None), ("p2.png", 0, None)]
+    assert [(r.file, r.plates, r.error) for r in first] == [
+        ("p0.png", 0, None),
+        ("p1.png", 0, None),
+        ("p2.png", 0, None),
+    ]

@@ -5,6 +5,7 @@ must end up as labels in the store (checked by opening the store itself), and no
 the page as a traceback. Plates are stored from synthetic scenes read by the shipped model, so
 expected values come from what the store holds, never from what any model happens to read.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -261,8 +262,9 @@ def test_a_plate_named_in_the_link_opens_and_the_arrows_step_through_plates(stor
 
     text, image = sample_scenes(1, seed=0)[0]
     with LabelStore.open(data_dir) as store:
-        newer = store.add_recognition(image, recognize(image, classifier=classifier), "other.png",
-                                      classifier.info.version)
+        newer = store.add_recognition(
+            image, recognize(image, classifier=classifier), "other.png", classifier.info.version
+        )
     assert newer and newer[0] != first_id
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
@@ -299,9 +301,16 @@ def _overcut_plate(data_dir: Path) -> tuple[int, Box]:
     chars = tuple(CharCrop(c, 0, normalize_crop(grey, c, 32)) for c in cut)
     preds = tuple(Prediction(ch, 0.6, ((ch, 0.6), ("8", 0.3))) for ch in "A13C1234")
     crop_box = Box(x, y, plate.shape[1], plate.shape[0])
-    read = PlateRead(box=crop_box, crop_box=crop_box, crop=plate, chars=chars, predictions=preds,
-                     candidates=(Candidate("A13C1234", 60.0, False),), binarization="local/dark",
-                     processing_time_ms=1.0)
+    read = PlateRead(
+        box=crop_box,
+        crop_box=crop_box,
+        crop=plate,
+        chars=chars,
+        predictions=preds,
+        candidates=(Candidate("A13C1234", 60.0, False),),
+        binarization="local/dark",
+        processing_time_ms=1.0,
+    )
     tiny = np.zeros((2, 2), np.float32)
     rec = Recognition(image, tiny, 1.0, tiny.astype(np.int32), (), (), (read,), "us", 10)
     with LabelStore.open(data_dir) as store:
@@ -426,8 +435,9 @@ def test_a_plate_marked_not_a_plate_leaves_the_queue_and_a_queue_card_opens_its_
     data_dir, plate_id = stored
     other = synth.render_scene("7XYZ123", np.random.default_rng(3), "us")[0]
     with LabelStore.open(data_dir) as store:
-        second = store.add_recognition(other, recognize(other, country="us", topn=5, classifier=classifier),
-                                       "van.png", classifier.info.version)[0]
+        second = store.add_recognition(
+            other, recognize(other, country="us", topn=5, classifier=classifier), "van.png", classifier.info.version
+        )[0]
     at = _relabel()
     assert at.selectbox(key="relabel_plate").value == second
     at.button(key=f"relabel_not_plate_{second}").click().run()

@@ -4,6 +4,7 @@ Runs are written to disk the way the trainer writes them (no training here, so s
 cancelling and resuming are checked by what the page asks `alpr.jobs` to do. The real process is
 tested in test_train_job.py and, through a browser, in test_browser_train.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,24 +55,48 @@ def _rows(epochs: int, total: int) -> list[dict]:
     confusion[ALL_CLASSES.index("O"), ALL_CLASSES.index("0")] = 1
     rows = []
     for e in range(1, epochs + 1):
-        rows.append({
-            "stage": "head" if e <= 2 else "top", "epoch": e if e <= 2 else e - 2, "epochs": 2, "global_epoch": e,
-            "total_epochs": total, "loss": 1.0 / e, "acc": 0.8 + e / 100, "val_loss": 1.2 / e, "val_acc": 0.75 + e / 50,
-            "val_parts": {"store": {"n": 10, "accuracy": 0.9}, "glyphs": {"n": 101, "accuracy": 0.8}},
-            "lr": 1e-3 / e, "samples_per_s": 900.0 + e, "epoch_s": 2.0, "eta_s": 2.0 * (total - e), "elapsed_s": 2.0 * e,
-            "best": True, "per_class": {c: {"n": 3, "accuracy": 1.0} for c in ALL_CLASSES[:12]},
-            "confusion": confusion.tolist(),
-        })
+        rows.append(
+            {
+                "stage": "head" if e <= 2 else "top",
+                "epoch": e if e <= 2 else e - 2,
+                "epochs": 2,
+                "global_epoch": e,
+                "total_epochs": total,
+                "loss": 1.0 / e,
+                "acc": 0.8 + e / 100,
+                "val_loss": 1.2 / e,
+                "val_acc": 0.75 + e / 50,
+                "val_parts": {"store": {"n": 10, "accuracy": 0.9}, "glyphs": {"n": 101, "accuracy": 0.8}},
+                "lr": 1e-3 / e,
+                "samples_per_s": 900.0 + e,
+                "epoch_s": 2.0,
+                "eta_s": 2.0 * (total - e),
+                "elapsed_s": 2.0 * e,
+                "best": True,
+                "per_class": {c: {"n": 3, "accuracy": 1.0} for c in ALL_CLASSES[:12]},
+                "confusion": confusion.tolist(),
+            }
+        )
     return rows
 
 
 def _run(data: Path, run_id: str, state: str, rows: list[dict], **status) -> Path:
     run = jobs.runs_dir(data) / run_id
     run.mkdir(parents=True)
-    job = {"base": "active", "epochs": 2, "unfreeze_epochs": 2, "batch_size": 64, "lr": 0.001, "use_store": True,
-           "datasets": [], "glyphs_per_class": 40}
+    job = {
+        "base": "active",
+        "epochs": 2,
+        "unfreeze_epochs": 2,
+        "batch_size": 64,
+        "lr": 0.001,
+        "use_store": True,
+        "datasets": [],
+        "glyphs_per_class": 40,
+    }
     jobs.write_json(run / "config.json", {"run_id": run_id, "job": job})
-    jobs.write_json(run / "status.json", {"state": state, "pid": 999999, "started": "2026-01-01T10:00:00+00:00", **status})
+    jobs.write_json(
+        run / "status.json", {"state": state, "pid": 999999, "started": "2026-01-01T10:00:00+00:00", **status}
+    )
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run / "log.txt").write_text("device CPU: no GPU found\nstage head epoch 1/2 loss 1.0000 acc 0.8100\n")
     return run
@@ -79,15 +104,33 @@ def _run(data: Path, run_id: str, state: str, rows: list[dict], **status) -> Pat
 
 def _version(data: Path, model: Path, status: str = "accepted") -> registry.Version:
     meta = json.loads(metadata_path(model).read_text())
-    meta.update(validation={"accuracy": 0.83, "n": 111}, data={"store_train": 8, "glyphs_train": 74}, device="CPU: no GPU found",
-                duration_s=12.5, created="2026-01-01T10:05:00+00:00")
+    meta.update(
+        validation={"accuracy": 0.83, "n": 111},
+        data={"store_train": 8, "glyphs_train": 74},
+        device="CPU: no GPU found",
+        duration_s=12.5,
+        created="2026-01-01T10:05:00+00:00",
+    )
     meta["registry"] = {
-        "parent": "shipped", "status": status, "run_id": "done",
-        "comparison": {"against": "shipped", "new": {"accuracy": 0.83, "correct": 92, "n": 111,
-                                                      "parts": {"store": {"n": 10, "accuracy": 0.9}, "glyphs": {"n": 101, "accuracy": 0.82}}},
-                       "active": {"accuracy": 0.80, "correct": 89, "n": 111,
-                                  "parts": {"store": {"n": 10, "accuracy": 0.6}, "glyphs": {"n": 101, "accuracy": 0.83}},
-                                  "per_class": {c: {"n": 3, "accuracy": 0.5} for c in ALL_CLASSES[:12]}}},
+        "parent": "shipped",
+        "status": status,
+        "run_id": "done",
+        "comparison": {
+            "against": "shipped",
+            "new": {
+                "accuracy": 0.83,
+                "correct": 92,
+                "n": 111,
+                "parts": {"store": {"n": 10, "accuracy": 0.9}, "glyphs": {"n": 101, "accuracy": 0.82}},
+            },
+            "active": {
+                "accuracy": 0.80,
+                "correct": 89,
+                "n": 111,
+                "parts": {"store": {"n": 10, "accuracy": 0.6}, "glyphs": {"n": 101, "accuracy": 0.83}},
+                "per_class": {c: {"n": 3, "accuracy": 0.5} for c in ALL_CLASSES[:12]},
+            },
+        },
     }
     return registry.register(lambda path: shutil.copyfile(model, path), meta, data)
 
@@ -164,8 +207,15 @@ def test_a_live_run_shows_progress_curves_and_cancel(data, monkeypatch):
 
 def test_a_finished_run_is_compared_with_the_active_model_and_can_be_activated(data, constant_model):
     version = _version(data, constant_model)
-    _run(data, "done", "succeeded", _rows(4, 4), version=version.name, active_val_accuracy=0.8,
-         message=f"{version.name} registered: validation accuracy 83.0% vs 80.0% for shipped")
+    _run(
+        data,
+        "done",
+        "succeeded",
+        _rows(4, 4),
+        version=version.name,
+        active_val_accuracy=0.8,
+        message=f"{version.name} registered: validation accuracy 83.0% vs 80.0% for shipped",
+    )
     at = _page()
     assert any("v2 registered" in s.value for s in at.success)
     compare = _frame(at, "Validation set")
@@ -189,10 +239,22 @@ def test_a_finished_run_shows_what_it_learnt_and_why_the_gate_decided(data, cons
     version = _version(data, constant_model)
     gate = "accepted: reads 9/10 held-out crops you labeled right vs 6/10 for shipped"
     run = _run(data, "done", "succeeded", _rows(2, 2), version=version.name, gate=gate, message="v2 registered")
-    jobs.write_json(run / "learnt.json", {"plates": [
-        {"plate": 4, "held_out": False, "truth": "A8C123", "before": "ABC123", "after": "A8C123", "fixed": True},
-        {"plate": 9, "held_out": True, "truth": "0XY11", "before": "OXY11", "after": "OXY11", "fixed": False},
-    ]})
+    jobs.write_json(
+        run / "learnt.json",
+        {
+            "plates": [
+                {
+                    "plate": 4,
+                    "held_out": False,
+                    "truth": "A8C123",
+                    "before": "ABC123",
+                    "after": "A8C123",
+                    "fixed": True,
+                },
+                {"plate": 9, "held_out": True, "truth": "0XY11", "before": "OXY11", "after": "OXY11", "fixed": False},
+            ]
+        },
+    )
     at = _page()
     assert_clean(at)
     assert any(c.value == f"Gate: {gate}" for c in at.caption)

@@ -1,5 +1,6 @@
 """The Video page driven headless with AppTest: the rendered sample clip gives one row per car,
 picking a car shows the frames that read it, and "Fix this read" stores its best frame."""
+
 from __future__ import annotations
 
 from pathlib import Path

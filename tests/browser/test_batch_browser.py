@@ -4,6 +4,7 @@ a screenshot at laptop and phone width, and a row opened in full on the Recogniz
 The results are written by the batch writer from hand-made rows (the page only reads them), for
 two rendered photos inside the data root and one unusable file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,23 +45,31 @@ def root(tmp_path_factory) -> Path:
         scene = make_scene(text, seed)
         Image.fromarray(scene.image).save(root / "photos" / name, quality=92)
         rows.append(PhotoRow(str(root / "photos" / name), 960, 640, (plate_row(text, conf, scene.box),), 410.0))
-    rows.append(PhotoRow(str(root / "photos" / "notes.jpg"), None, None, (), 3.0,
-                         "notes.jpg is not an image Pillow can read"))
+    rows.append(
+        PhotoRow(str(root / "photos" / "notes.jpg"), None, None, (), 3.0, "notes.jpg is not an image Pillow can read")
+    )
     with open_writer(root / "batches" / "toll.parquet", resume=False) as writer:
         writer.write(rows)
     return root
 
 
 def test_the_batch_page_shows_a_results_folder_and_opens_a_row_in_recognize(root):
-    with streamlit_app("streamlit-server-batch.log", unset=("ALPR_SAMPLES_DIR",), ALPR_DATA_ROOTS=str(root)) as url, \
-            chromium() as browser, open_app(browser, url, LOAD_MS) as page:
+    with (
+        streamlit_app("streamlit-server-batch.log", unset=("ALPR_SAMPLES_DIR",), ALPR_DATA_ROOTS=str(root)) as url,
+        chromium() as browser,
+        open_app(browser, url, LOAD_MS) as page,
+    ):
         page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Batch").click()
         page.get_by_text("Choose a results file or upload one.").wait_for(timeout=LOAD_MS)
         choose(page, "Results in the data folders", f"{root.name}/batches/toll.parquet")
         page.get_by_text("Confidence of every plate read").wait_for(timeout=LOAD_MS)
 
-        metrics = dict(zip(page.locator("[data-testid=stMetricLabel]").all_inner_texts(),
-                           page.locator("[data-testid=stMetricValue]").all_inner_texts()))
+        metrics = dict(
+            zip(
+                page.locator("[data-testid=stMetricLabel]").all_inner_texts(),
+                page.locator("[data-testid=stMetricValue]").all_inner_texts(),
+            )
+        )
         assert metrics == {"Photos": "3", "Read": "2", "Unusable": "1", "Plates": "2", "Without a plate": "0"}
         assert_no_traceback(page)
         screenshot(page, "batch-desktop")

@@ -3,6 +3,7 @@
 What AppTest cannot see: the upload widget's real HTTP path, the rendered page text, and how it
 looks. Full-page screenshots go to test-artifacts/ for a person to look at.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

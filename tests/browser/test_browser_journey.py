@@ -7,6 +7,7 @@ fixes a character on Relabel, measures the model on Evaluate and finds the fix w
 Each step leaves a full-page screenshot in test-artifacts/journey-*.png. Starting a training run
 from the browser is test_browser_train.py's job (it takes a minute more).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,12 @@ WAIT_MS = 60_000
 def fresh(tmp_path_factory, benchmark_dir) -> dict:
     """A server that has answered nobody yet, its empty data folder, and one browser window."""
     data = tmp_path_factory.mktemp("journey-data")
-    with streamlit_app("streamlit-server-journey.log", ALPR_DATA_DIR=str(data),
-                       ALPR_DATA_ROOTS=str(benchmark_dir)) as url, chromium() as browser:
+    with (
+        streamlit_app(
+            "streamlit-server-journey.log", ALPR_DATA_DIR=str(data), ALPR_DATA_ROOTS=str(benchmark_dir)
+        ) as url,
+        chromium() as browser,
+    ):
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         yield {"url": url, "data": data, "roots": benchmark_dir, "page": context.new_page()}
         context.close()
@@ -63,7 +68,7 @@ def test_2_recognize_reads_a_sample_photo(fresh):
 def test_3_relabel_takes_a_correction(fresh):
     page = fresh["page"]
     page.get_by_role("link", name="Fix this read").first.click()
-    page.get_by_text("Whole plate").wait_for(timeout=WAIT_MS)
+    page.get_by_text("Whole plate", exact=True).wait_for(timeout=WAIT_MS)
     with LabelStore.open(fresh["data"]) as store:
         first = store.plate_chars(store.recent_plates(1)[0].id)[0]
     fix = "X" if first.pred_char != "X" else "Y"

@@ -4,6 +4,7 @@ in `python -m alpr labels stats`; then evaluate a labeled folder and send an err
 `streamlit run app.py` with its own label store and data root in temporary folders, driven by
 Playwright's Chromium. Full-page screenshots go to test-artifacts/ for a person to look at.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,17 @@ import pytest
 
 from alpr.labels.store import LabelStore
 
-from browser_support import CHROMIUM, ROOT, assert_no_traceback, choose, chromium, first_char_box, open_app, screenshot, streamlit_app  # noqa: E402
+from browser_support import (
+    CHROMIUM,
+    ROOT,
+    assert_no_traceback,
+    choose,
+    chromium,
+    first_char_box,
+    open_app,
+    screenshot,
+    streamlit_app,
+)  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Chromium at {CHROMIUM}, which is missing", allow_module_level=True)
@@ -61,7 +72,11 @@ def page(browser, app_url):
 def _labels_stats(data_dir: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "alpr", "labels", "stats", "--json", "--data-dir", str(data_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return json.loads(out.stdout)
 
@@ -72,7 +87,7 @@ def test_a_character_corrected_in_the_browser_is_counted_by_labels_stats(page, f
     link = page.get_by_role("link", name="Fix this read").first
     link.wait_for(timeout=WAIT_MS)
     link.click()  # click 1: from the read to its crops
-    page.get_by_text("Whole plate").wait_for(timeout=WAIT_MS)
+    page.get_by_text("Whole plate", exact=True).wait_for(timeout=WAIT_MS)
     page.locator("[data-testid=stPlotlyChart]").first.wait_for(timeout=WAIT_MS)
     assert_no_traceback(page)
 

@@ -6,6 +6,7 @@ still drawing must not lose, duplicate or misplace a label (issue 10, item 1). T
 is filled before the app starts (two synthetic plates read by the shipped model), and read back
 directly with SQL, so the test does not depend on what the page says it did.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -94,8 +95,7 @@ def _type_at(page, spot: tuple[float, float], label: str) -> None:
 def _settle(page) -> None:
     """Until the app has finished its reruns: no "running" indicator for a while."""
     page.wait_for_timeout(1000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=WAIT_MS)
     page.wait_for_timeout(1500)
 
 

@@ -1,6 +1,7 @@
 """A screenshot tour of Recognize and Relabel, desktop (1440x900) and phone (390 px wide), for a
 person to look at: the read above the fold, the folded "Show how it decided", a plate's crops on
 Relabel and the review queue. Saved to test-artifacts/tour-*.png."""
+
 from __future__ import annotations
 
 import pytest
@@ -58,14 +59,15 @@ def test_tour_of_recognize_and_relabel(browser, app_url, size):
         assert_no_traceback(page)
 
         page.get_by_role("link", name="Fix this read").first.click()
-        page.get_by_text("Whole plate").wait_for(timeout=WAIT_MS)
+        page.get_by_text("Whole plate", exact=True).wait_for(timeout=WAIT_MS)
         page.get_by_role("tabpanel", name="Plates").locator("[placeholder='type ↵']").first.wait_for(timeout=WAIT_MS)
         page.wait_for_timeout(1500)
         screenshot(page, f"tour-relabel-{size}")
         page.get_by_role("tab", name="Review queue").click()
         page.get_by_text("least certain guesses first").wait_for(timeout=WAIT_MS)
         page.get_by_role("tabpanel", name="Review queue").locator("[placeholder='type ↵']").first.wait_for(
-            timeout=WAIT_MS)
+            timeout=WAIT_MS
+        )
         page.wait_for_timeout(1000)
         screenshot(page, f"tour-relabel-queue-{size}")
         assert_no_traceback(page)

@@ -3,6 +3,7 @@
 `streamlit run app.py` with a data folder of its own (a label store of rendered crops, the constant
 model of conftest active as v2), driven by Playwright's Chromium. Screenshots go to test-artifacts/.
 """
+
 from __future__ import annotations
 
 import json
@@ -99,7 +100,8 @@ def test_a_run_started_in_the_browser_shows_its_curves_and_its_model_can_be_acti
 
     page.get_by_role("button", name="Activate v3").click()
     page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="v3 is now the active model").wait_for(
-        timeout=LOAD_MS)
+        timeout=LOAD_MS
+    )
     assert registry.active_name(data) == "v3"
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Recognize").click()
     page.get_by_text("Upload a photo, take one with the camera").wait_for(timeout=LOAD_MS)

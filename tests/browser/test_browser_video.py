@@ -1,5 +1,6 @@
 """The Video page in a real browser: upload a rendered clip, see one row per car, pick one and see
 the frames that read it. Screenshots (desktop 1440x900 and a 390 px phone) go to test-artifacts/."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,9 @@ def test_upload_a_clip_see_each_car_and_the_frames_of_one(clip):
         # The slider starts at the vehicle's best frame: its overlay carries that car's read, not
         # the previous car's (which stays on screen, greyed, until the rerun draws the new frame).
         page.locator(".js-plotly-plot").filter(has_text="7XYZ432").wait_for(timeout=READ_TIMEOUT_MS)
-        page.locator("[data-testid=stStatusWidget]").filter(has_text="Running").wait_for(state="detached",
-                                                                                         timeout=READ_TIMEOUT_MS)
+        page.locator("[data-testid=stStatusWidget]").filter(has_text="Running").wait_for(
+            state="detached", timeout=READ_TIMEOUT_MS
+        )
         assert_no_traceback(page)
         screenshot(page, "video-desktop")
 

@@ -3,6 +3,7 @@ including the exact request the Home Assistant integration (robmarkcole/HASS-pla
 custom_components/platerecognizer/image_processing.py) sends to a self-hosted server, read back as
 it reads the answer. The constant model (every character "A") makes the plate strings exact.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,13 @@ def alpr_server(*args: str, log_name: str, env: dict | None = None):
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / log_name, "wb")
-    process = subprocess.Popen([sys.executable, "-m", "alpr", "serve", "--port", str(port), *args], cwd=ROOT,
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alpr", "serve", "--port", str(port), *args],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -76,9 +82,22 @@ def server(tmp_path_factory, constant_model, data_dir):
     tokens = tmp_path_factory.mktemp("api-tokens") / "tokens"
     tokens.write_text(f"# Home Assistant\n{TOKEN}\n")
     # One read at a time and none waiting: a second request at the same moment must get 429.
-    with alpr_server("--model", str(constant_model), "--tokens-file", str(tokens), "--keep-reads",
-                     "--data-dir", str(data_dir), "--max-running", "1", "--max-waiting", "0", "--max-calls", "2500",
-                     log_name="api-server.log") as url:
+    with alpr_server(
+        "--model",
+        str(constant_model),
+        "--tokens-file",
+        str(tokens),
+        "--keep-reads",
+        "--data-dir",
+        str(data_dir),
+        "--max-running",
+        "1",
+        "--max-waiting",
+        "0",
+        "--max-calls",
+        "2500",
+        log_name="api-server.log",
+    ) as url:
         yield url
 
 
@@ -90,17 +109,27 @@ def hass_request(server: str, image: bytes, regions: list[str] | None, mmc: bool
     data = {"camera_id": "platerecognizer_driveway", "mmc": str(mmc), "config": json.dumps(config)}
     if regions is not None:
         data["regions"] = regions
-    return httpx.post(server + "/v1/plate-reader/", data=data, files={"upload": ("upload", image)},
-                      headers={"Authorization": f"Token {TOKEN}"}, timeout=60)
+    return httpx.post(
+        server + "/v1/plate-reader/",
+        data=data,
+        files={"upload": ("upload", image)},
+        headers={"Authorization": f"Token {TOKEN}"},
+        timeout=60,
+    )
 
 
 def read_like_hass(response: dict, mmc: bool) -> dict:
     """What the integration takes from the answer, in its own expressions."""
     results = response["results"]
     vehicles = [
-        {"plate": r["plate"], "confidence": r["score"], "region_code": r["region"]["code"], "vehicle_type": r["vehicle"]["type"],
-         "box_y_centre": r["box"]["ymin"] + (r["box"]["ymax"] - r["box"]["ymin"]) / 2,
-         "box_x_centre": r["box"]["xmin"] + (r["box"]["xmax"] - r["box"]["xmin"]) / 2}
+        {
+            "plate": r["plate"],
+            "confidence": r["score"],
+            "region_code": r["region"]["code"],
+            "vehicle_type": r["vehicle"]["type"],
+            "box_y_centre": r["box"]["ymin"] + (r["box"]["ymax"] - r["box"]["ymin"]) / 2,
+            "box_x_centre": r["box"]["xmin"] + (r["box"]["xmax"] - r["box"]["xmin"]) / 2,
+        }
         for r in results
     ]
     plates = list({cand["plate"] for result in results for cand in result["candidates"]})
@@ -112,11 +141,14 @@ def read_like_hass(response: dict, mmc: bool) -> dict:
     return {"vehicles": vehicles, "plates": plates, "orientations": orientations, "statistics": stats}
 
 
-@pytest.mark.parametrize("regions, mmc, config", [
-    (None, False, {}),
-    (["us-ca", "us"], True, {"region": "strict"}),
-    (["de"], True, {"detection_rule": "strict"}),
-])
+@pytest.mark.parametrize(
+    "regions, mmc, config",
+    [
+        (None, False, {}),
+        (["us-ca", "us"], True, {"region": "strict"}),
+        (["de"], True, {"detection_rule": "strict"}),
+    ],
+)
 def test_the_home_assistant_request_reads_back_what_the_integration_uses(server, photo, regions, mmc, config):
     response = hass_request(server, photo, regions, mmc, config)
     assert response.status_code == 200, response.text
@@ -133,7 +165,9 @@ def test_the_home_assistant_request_reads_back_what_the_integration_uses(server,
 
 def test_the_token_is_required_and_checked(server, photo):
     missing = httpx.post(server + "/v1/plate-reader/", files={"upload": ("car.png", photo)})
-    wrong = httpx.post(server + "/v1/plate-reader/", files={"upload": ("car.png", photo)}, headers={"Authorization": "Token nope"})
+    wrong = httpx.post(
+        server + "/v1/plate-reader/", files={"upload": ("car.png", photo)}, headers={"Authorization": "Token nope"}
+    )
     assert (missing.status_code, wrong.status_code) == (401, 403)
     assert list(missing.json()) == list(wrong.json()) == ["error"]
 
@@ -150,8 +184,12 @@ def test_bad_input_over_http_leaves_the_worker_up(server, photo):
     for files, status in cases:
         response = httpx.post(server + "/v1/plate-reader/", files=files, headers=auth, timeout=60)
         assert response.status_code == status and list(response.json()) == ["error"], response.text
-    huge = httpx.post(server + "/v1/plate-reader/", content=b"\0" * (51 * 2**20), timeout=60,
-                      headers={**auth, "content-type": "multipart/form-data; boundary=x"})
+    huge = httpx.post(
+        server + "/v1/plate-reader/",
+        content=b"\0" * (51 * 2**20),
+        timeout=60,
+        headers={**auth, "content-type": "multipart/form-data; boundary=x"},
+    )
     assert huge.status_code == 413
     assert httpx.get(server + "/healthz").json()["pid"] == pid
     assert hass_request(server, photo, None, False, {}).status_code == 200
@@ -173,8 +211,13 @@ def test_requests_over_the_concurrency_limit_get_429_at_once(server, photo):
 
 
 def test_openalpr_json_over_http(server, photo):
-    response = httpx.post(server + "/v1/recognize", files={"image": ("car.png", photo)}, data={"country": "us", "topn": "5"},
-                          headers={"Authorization": f"Token {TOKEN}"}, timeout=60)
+    response = httpx.post(
+        server + "/v1/recognize",
+        files={"image": ("car.png", photo)},
+        data={"country": "us", "topn": "5"},
+        headers={"Authorization": f"Token {TOKEN}"},
+        timeout=60,
+    )
     body = response.json()
     assert body["results"][0]["plate"] == "AAAAAAA" and body["regions_of_interest"][0]["width"] == 960
 

@@ -1,6 +1,7 @@
 """The same fine-tuning code under JAX: `KERAS_BACKEND=jax python -m alpr train` registers a version
 that the TensorFlow app reads with, giving the predictions JAX gave; and data parallelism over two
 virtual CPU devices. Tiny runs (40 crops, 1 epoch); each is a minute or two of JAX start and compile."""
+
 from __future__ import annotations
 
 import json
@@ -59,10 +60,18 @@ def test_the_tensorflow_app_reads_the_jax_version_as_jax_does(jax_run, tmp_path)
     crops = tmp_path / "crops.npy"
     np.save(crops, _crops())
     out = tmp_path / "jax.npy"
-    script = ("import sys, numpy as np; from alpr.training import registry; "
-              "clf = registry.load_active(sys.argv[1])[0]; np.save(sys.argv[3], clf.probabilities(np.load(sys.argv[2])))")
-    proc = subprocess.run([sys.executable, "-c", script, str(folder), str(crops), str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env={**__import__("os").environ, **JAX})
+    script = (
+        "import sys, numpy as np; from alpr.training import registry; "
+        "clf = registry.load_active(sys.argv[1])[0]; np.save(sys.argv[3], clf.probabilities(np.load(sys.argv[2])))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(crops), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, **JAX},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     import keras
 
@@ -76,7 +85,9 @@ def test_the_tensorflow_app_reads_the_jax_version_as_jax_does(jax_run, tmp_path)
     assert (by_tf.argmax(1) == by_jax.argmax(1)).all()
 
 
-def test_data_parallel_over_two_virtual_devices_in_bfloat16_registers_a_float32_version(tmp_path_factory, constant_model):
+def test_data_parallel_over_two_virtual_devices_in_bfloat16_registers_a_float32_version(
+    tmp_path_factory, constant_model
+):
     """As a GPU run trains (mixed_bfloat16, the batch split over the devices), on two CPU devices."""
     folder = _folder(tmp_path_factory, "dp", constant_model)
     env = {**JAX, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}

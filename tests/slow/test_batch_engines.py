@@ -6,6 +6,7 @@ with each other and with `recognize --json`, row for row (all but the millisecon
 serves the module, so each worker loads TensorFlow once, plus once more for the worker restarted
 after the kill.
 """
+
 from __future__ import annotations
 
 import io
@@ -48,8 +49,9 @@ def archive(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         yield cluster
 
 
@@ -63,9 +65,27 @@ def dask_rows(archive, cluster, tmp_path_factory) -> list:
     """The archive read by `python -m alpr batch --engine dask --address` the cluster, as users run it."""
     out = tmp_path_factory.mktemp("dask") / "results.parquet"
     done = subprocess.run(
-        [sys.executable, "-m", "alpr", "batch", str(archive), "--out", str(out), "--engine", "dask",
-         "--address", cluster.scheduler_address, "--topn", "5"],
-        cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
+        [
+            sys.executable,
+            "-m",
+            "alpr",
+            "batch",
+            str(archive),
+            "--out",
+            str(out),
+            "--engine",
+            "dask",
+            "--address",
+            cluster.scheduler_address,
+            "--topn",
+            "5",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert f"batch done: {PHOTOS} photos read (2 unusable" in done.stderr
     return sorted(read_rows(out), key=lambda r: r.path)
@@ -86,8 +106,14 @@ def test_dask_rows_equal_the_local_engines(dask_rows, settings, archive, tmp_pat
 
 def test_dask_rows_hold_what_recognize_json_prints(dask_rows, archive):
     photos = [r.path for r in dask_rows]
-    done = subprocess.run([sys.executable, "-m", "alpr", "recognize", "--json", "--topn", "5", *photos],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "alpr", "recognize", "--json", "--topn", "5", *photos],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     printed = {obj["filename"]: obj for obj in map(json.loads, done.stdout.splitlines())}
     assert list(printed) == photos
     for row in dask_rows:
@@ -98,11 +124,14 @@ def test_dask_rows_hold_what_recognize_json_prints(dask_rows, archive):
         assert (obj["img_width"], obj["img_height"]) == (row.width, row.height)
         assert [(r["plate"], r["confidence"], r["coordinates"][0], r["coordinates"][2]) for r in obj["results"]] == [
             (p.plate, p.confidence, {"x": p.box.x, "y": p.box.y}, {"x": p.box.x + p.box.w, "y": p.box.y + p.box.h})
-            for p in row.plates]
+            for p in row.plates
+        ]
         assert [[(c["plate"], c["confidence"]) for c in r["candidates"]] for r in obj["results"]] == [
-            [(c.plate, c.confidence) for c in p.candidates] for p in row.plates]
+            [(c.plate, c.confidence) for c in p.candidates] for p in row.plates
+        ]
         assert [[c["char"] for c in r["characters"]] for r in obj["results"]] == [
-            [c.char for c in p.characters] for p in row.plates]
+            [c.char for c in p.characters] for p in row.plates
+        ]
 
 
 def test_unusable_files_are_rows_with_a_one_line_error(dask_rows):
@@ -120,13 +149,21 @@ def test_a_stopped_batch_resumes_where_it_stopped(dask_rows, settings, archive, 
 
     small = BatchConfig(chunk_size=2, rows_per_part=2)
     with pytest.raises(KeyboardInterrupt):
-        run_batch([str(archive)], str(out), settings, engine="dask", address=cluster.scheduler_address,
-                  config=small, on_rows=stop)
+        run_batch(
+            [str(archive)],
+            str(out),
+            settings,
+            engine="dask",
+            address=cluster.scheduler_address,
+            config=small,
+            on_rows=stop,
+        )
     first = list(read_rows(out))
     assert len(first) == 2  # the chunk read before the stop was saved
 
-    summary = run_batch([str(archive)], str(out), settings, engine="dask", address=cluster.scheduler_address,
-                        resume=True, config=small)
+    summary = run_batch(
+        [str(archive)], str(out), settings, engine="dask", address=cluster.scheduler_address, resume=True, config=small
+    )
 
     assert (summary.skipped, summary.photos) == (2, PHOTOS - 2)
     assert same(sorted(read_rows(out), key=lambda r: r.path), dask_rows)
@@ -146,8 +183,15 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(dask_rows, setti
             killed.append(pids[busy[0]])
 
     out = tmp_path / "killed.parquet"
-    summary = run_batch([str(archive)], str(out), settings, engine="dask", address=cluster.scheduler_address,
-                        config=BatchConfig(chunk_size=1), on_rows=kill_a_worker)
+    summary = run_batch(
+        [str(archive)],
+        str(out),
+        settings,
+        engine="dask",
+        address=cluster.scheduler_address,
+        config=BatchConfig(chunk_size=1),
+        on_rows=kill_a_worker,
+    )
     rows = sorted(read_rows(out), key=lambda r: r.path)
     after = client.run(os.getpid)
     client.close()

@@ -5,6 +5,7 @@ A thread that reads a photo must get exactly what a lone thread gets, nothing on
 be lost, and the process-wide things the path touches (the model, the warning filters) must come
 out as one thread would leave them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,9 @@ THREADS = 4  # the load test's browser sessions
 
 def _decisions(rec: Recognition) -> tuple:
     """Everything `recognize` decided about a photo, without the timings (which differ every run)."""
-    candidates = tuple((c.box, c.source, c.binarization, c.char_count, c.score, c.kept, c.reason)
-                       for c in rec.plate_candidates)
+    candidates = tuple(
+        (c.box, c.source, c.binarization, c.char_count, c.score, c.kept, c.reason) for c in rec.plate_candidates
+    )
     plates = tuple(
         (p.box, p.crop_box, p.binarization, tuple(c.box for c in p.chars), p.predictions, p.candidates)
         for p in rec.plates
@@ -58,8 +60,9 @@ def test_recognize_from_four_threads_reads_each_photo_as_one_thread_does(classif
     photos = [image for _, image in sample_scenes(8, seed=7)]  # two of each plate style, and more
     alone = [_decisions(recognize(image, classifier=classifier)) for image in photos]
 
-    together = _run_at_once(lambda i: _decisions(recognize(photos[i], classifier=classifier)),
-                            list(range(len(photos))) * 2)  # every photo twice, by different threads
+    together = _run_at_once(
+        lambda i: _decisions(recognize(photos[i], classifier=classifier)), list(range(len(photos))) * 2
+    )  # every photo twice, by different threads
 
     assert together == alone * 2
     assert any(plates for *_, plates in alone)  # the comparison covered reads, not only empty photos
@@ -114,12 +117,14 @@ def test_decoding_in_four_threads_leaves_the_warning_filters_as_they_were():
 
 def _read_by_model(image: np.ndarray, read: str) -> Recognition:
     """A Recognition of one plate whose model read `read` at 0.6 per character, like the app stores."""
-    chars = tuple(CharCrop(Box(5 + 15 * i, 4, 12, 22), 0, np.full((32, 32), (i + 1) / 20, np.float32))
-                  for i in range(len(read)))
+    chars = tuple(
+        CharCrop(Box(5 + 15 * i, 4, 12, 22), 0, np.full((32, 32), (i + 1) / 20, np.float32)) for i in range(len(read))
+    )
     preds = tuple(Prediction(ch, 0.6, ((ch, 0.6), ("_", 0.4))) for ch in read)
     box = Box(40, 30, 15 * len(read) + 10, 30)
-    plate = PlateRead(box, box, np.zeros((30, box.w, 3), np.uint8), chars, preds, (Candidate(read, 60.0, True),),
-                      "local/dark", 1.0)
+    plate = PlateRead(
+        box, box, np.zeros((30, box.w, 3), np.uint8), chars, preds, (Candidate(read, 60.0, True),), "local/dark", 1.0
+    )
     tiny = np.zeros((2, 2), np.float32)
     return Recognition(image, tiny, 1.0, tiny.astype(np.int32), (), (), (plate,), "us", 10)
 
@@ -138,8 +143,9 @@ def test_four_threads_adding_labels_to_one_store_lose_none(tmp_path):
             fix = "XYZW"[n]  # each session its own letter, none of them the model's "A"
             store.set_label(first.id, fix, author=f"session-{n}")
             text = f"T{n}X{k}"
-            typed = store.add_labeled_plate(make_plate(text, seed).image, text, plate_crop=True,
-                                            name=f"typed-{seed}.png", author=f"session-{n}")
+            typed = store.add_labeled_plate(
+                make_plate(text, seed).image, text, plate_crop=True, name=f"typed-{seed}.png", author=f"session-{n}"
+            )
             store.stats(), store.recent_plates(10), store.review_queue()  # readers in between
             done.append((read_id, first.id, fix, typed.plate_id, text))
         return done

@@ -4,6 +4,7 @@ The disk is real: tests/disk_full_scenario.py runs in a private mount namespace 
 tmpfs of a few megabytes that it fills to the last byte, so SQLite, Keras and the registry meet
 the same ENOSPC they would on a full data disk. Skipped where namespaces are not allowed.
 """
+
 import json
 import os
 import shutil
@@ -22,8 +23,9 @@ DISK_FULL = "the disk is full"
 def _can_mount_tmpfs(folder: Path) -> bool:
     if not shutil.which("unshare"):
         return False
-    probe = subprocess.run(["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
-                           capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+    )
     return probe.returncode == 0
 
 
@@ -34,8 +36,14 @@ def outcome(tmp_path_factory) -> dict:
         pytest.skip("this machine does not allow a private tmpfs (unshare -rm mount)")
     # 8 MB: room for the store and a few model versions (~4 MB each is the shipped model's size).
     script = f'mount -t tmpfs -o size=8m tmpfs "{folder}" && exec "{sys.executable}" "{SCENARIO}" "{folder}" "{MODEL}"'
-    run = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300,
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    run = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -56,7 +64,11 @@ def test_a_full_disk_changes_nothing_in_the_label_store(outcome):
 
 def test_the_labels_saved_before_the_disk_filled_are_all_there_after(outcome):
     before, after = outcome["store_before"], outcome["store_after"]
-    assert (after["plates"], after["characters"], after["labeled"]) == (before["plates"], before["characters"], before["labeled"])
+    assert (after["plates"], after["characters"], after["labeled"]) == (
+        before["plates"],
+        before["characters"],
+        before["labeled"],
+    )
     assert after["labels"].keys() == before["labels"].keys()
 
 
@@ -72,10 +84,13 @@ def test_the_cli_reports_a_full_disk_in_one_line_with_status_2(outcome):
     assert not any("Traceback" in line for line in outcome["cli_when_full"]["stderr"])
 
 
-@pytest.mark.parametrize("action, message", [
-    ("register", "RegistryError: cannot write a model version under"),
-    ("activate", "RegistryError: cannot write"),
-])
+@pytest.mark.parametrize(
+    "action, message",
+    [
+        ("register", "RegistryError: cannot write a model version under"),
+        ("activate", "RegistryError: cannot write"),
+    ],
+)
 def test_a_model_save_on_a_full_disk_says_the_disk_is_full(outcome, action, message):
     assert outcome[action].startswith(message)
     assert f"{DISK_FULL}; free some space and try again (the registry is unchanged)" in outcome[action]

@@ -7,6 +7,7 @@ and its memory must stay bounded. The peak is written to test-artifacts/load-rep
 session's pages to test-artifacts/load-session-N-*.png for a person to look at.
 scripts/load_test.py runs the same with more sessions and rounds and prints the numbers.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -42,13 +43,20 @@ def load(tmp_path_factory, classifier):
         f"sessions {SESSIONS}, photos read {len(result.reads)}, labels by the script {len(result.added)}, "
         f"wall {result.wall_s:.1f} s, server peak RSS {memory['peak']:.0f} MB (now {memory['rss']:.0f} MB), "
         f"model loads {model_loads(server.log_text())}\n"
-        + "".join(f"  session {r.session}: {r.photo.name} read in {r.read_s:.1f} s, corrected in {r.round_s:.1f} s\n"
-                  for r in result.reads)
+        + "".join(
+            f"  session {r.session}: {r.photo.name} read in {r.read_s:.1f} s, corrected in {r.round_s:.1f} s\n"
+            for r in result.reads
+        )
         + "".join(f"  script: {a.path.name} added in {a.seconds:.1f} s\n" for a in result.added)
     )
     (ARTIFACTS / "load-report.txt").write_text(report)
-    return {"result": result, "memory": memory, "log": server.log_text(), "data": data,
-            "photos": [p for ps in session_photos for p in ps]}
+    return {
+        "result": result,
+        "memory": memory,
+        "log": server.log_text(),
+        "data": data,
+        "photos": [p for ps in session_photos for p in ps],
+    }
 
 
 def test_every_session_sees_what_recognize_reads_in_its_photo(load):

@@ -3,6 +3,7 @@
 The crashes are real where that is cheap (a process killed with SIGKILL mid-session); the leftovers
 of a crash inside a model save are laid out by hand, exactly as `registry.register` leaves them.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,9 +70,7 @@ def test_a_missing_data_folder_has_nothing_to_recover(tmp_path):
 
 def test_a_half_written_model_version_is_removed_and_said(data):
     tmp = _half_written_version(data)
-    assert recover(data) == [
-        "removed 1 half-written model file(s) left by a crash; the active model is still shipped"
-    ]
+    assert recover(data) == ["removed 1 half-written model file(s) left by a crash; the active model is still shipped"]
     assert not tmp.exists()
     assert [v.name for v in registry.versions(data)] == ["shipped"]
 
@@ -80,9 +79,7 @@ def test_a_half_written_active_file_is_removed_and_the_active_version_kept(data)
     models = registry.models_dir(data)
     models.mkdir(parents=True)
     (models / ".active.json.1234abcd.tmp").write_text('{"version": "v')
-    assert recover(data) == [
-        "removed 1 half-written model file(s) left by a crash; the active model is still shipped"
-    ]
+    assert recover(data) == ["removed 1 half-written model file(s) left by a crash; the active model is still shipped"]
     assert list(models.iterdir()) == []
 
 
@@ -120,8 +117,12 @@ def test_a_killed_run_is_said_once_not_on_every_start(data):
 
 
 def test_a_label_store_left_open_by_a_killed_process_is_checked_and_its_labels_counted(data):
-    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(data)], cwd=ROOT, capture_output=True,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(data)],
+        cwd=ROOT,
+        capture_output=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (data / "labels.sqlite-wal").stat().st_size > 0
     [note] = recover(data)
@@ -137,8 +138,18 @@ def test_a_label_store_open_in_another_process_is_not_taken_for_a_crash(data):
     with LabelStore(data) as store:
         store.add_labeled_plate(np.zeros((60, 200), np.uint8), "ABC123", plate_crop=True)
         assert (data / "labels.sqlite-wal").stat().st_size > 0
-        opener = subprocess.run([sys.executable, "-c", "from alpr.app.recovery import recover; import sys; print(recover(sys.argv[1]))",
-                                 str(data)], cwd=ROOT, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        opener = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from alpr.app.recovery import recover; import sys; print(recover(sys.argv[1]))",
+                str(data),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
         assert opener.stdout.strip() == "[]", opener.stderr[-2000:]
         assert recover(data) == []  # nor open in this very process
 

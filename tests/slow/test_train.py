@@ -1,4 +1,5 @@
 """`python -m alpr train` end to end, shrunk to seconds: glyph pretraining, harvest, fine-tune, save."""
+
 import json
 import subprocess
 import sys
@@ -17,8 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def trained(benchmark_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "tiny.keras"
     cmd = [
-        sys.executable, "-m", "alpr", "train", "--data", str(benchmark_dir), "--out", str(out),
-        "--glyphs-per-class", "12", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--rounds", "1",
+        sys.executable,
+        "-m",
+        "alpr",
+        "train",
+        "--data",
+        str(benchmark_dir),
+        "--out",
+        str(out),
+        "--glyphs-per-class",
+        "12",
+        "--pretrain-epochs",
+        "1",
+        "--finetune-epochs",
+        "1",
+        "--rounds",
+        "1",
     ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     return out, proc
@@ -56,7 +71,10 @@ def test_training_prints_one_fixed_format_line_per_epoch(trained):
 def test_training_without_a_data_folder_says_so():
     proc = subprocess.run(
         [sys.executable, "-m", "alpr", "train", "--data", "/no/such/folder"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --data /no/such/folder is not a folder"
@@ -64,9 +82,22 @@ def test_training_without_a_data_folder_says_so():
 
 def test_an_imagenet_backbone_without_weights_is_refused_with_how_to_get_them(benchmark_dir, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "alpr", "train", "--data", str(benchmark_dir), "--backbone", "mobilenet_v2",
-         "--out", str(tmp_path / "m.keras")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "alpr",
+            "train",
+            "--data",
+            str(benchmark_dir),
+            "--backbone",
+            "mobilenet_v2",
+            "--out",
+            str(tmp_path / "m.keras"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "needs ImageNet weights" in proc.stderr

@@ -3,6 +3,7 @@
 One data folder for the module: its store holds 40 labeled crops of rendered glyphs. The runs are
 1-3 epochs on a few hundred crops, so each takes seconds plus TensorFlow's start.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,24 @@ from alpr.classify import load_classifier, metadata_path
 from alpr.labels.store import LabelStore
 from alpr.types import ALL_CLASSES
 
-METRIC_KEYS = {"stage", "epoch", "epochs", "global_epoch", "total_epochs", "loss", "acc", "val_loss", "val_acc", "lr",
-               "samples_per_s", "eta_s", "epoch_s", "per_class", "confusion", "best"}
+METRIC_KEYS = {
+    "stage",
+    "epoch",
+    "epochs",
+    "global_epoch",
+    "total_epochs",
+    "loss",
+    "acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "samples_per_s",
+    "eta_s",
+    "epoch_s",
+    "per_class",
+    "confusion",
+    "best",
+}
 TINY = ["--glyphs-per-class", "2", "--epochs", "1"]
 
 
@@ -42,7 +59,9 @@ def data(tmp_path_factory, constant_model):
 @pytest.fixture(scope="module")
 def first(data):
     """`alpr train` from the shipped model, 1 frozen + 1 unfrozen epoch, with --activate."""
-    proc, seconds = run_cli("train", "--data-dir", data, "--base", "shipped", *TINY, "--unfreeze-epochs", "1", "--activate")
+    proc, seconds = run_cli(
+        "train", "--data-dir", data, "--base", "shipped", *TINY, "--unfreeze-epochs", "1", "--activate"
+    )
     print(f"tiny fine-tune took {seconds:.1f} s")
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     run = jobs.list_runs(data)[0]
@@ -97,8 +116,19 @@ def test_every_epoch_prints_the_fixed_metric_line(first):
 def test_a_worse_model_is_registered_as_rejected_and_never_activated(data, first):
     before = (data / "models" / "active.json").read_bytes()
     # A new network that has seen two glyphs per class once reads worse than anything trained.
-    proc, _ = run_cli("train", "--data-dir", data, "--base", "glyphs", "--pretrain-epochs", "1", *TINY,
-                      "--unfreeze-epochs", "0", "--activate")
+    proc, _ = run_cli(
+        "train",
+        "--data-dir",
+        data,
+        "--base",
+        "glyphs",
+        "--pretrain-epochs",
+        "1",
+        *TINY,
+        "--unfreeze-epochs",
+        "0",
+        "--activate",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     newest = registry.versions(data)[-1]
     assert newest.status == "rejected" and newest.parent == "glyphs"
@@ -114,15 +144,37 @@ def test_kill_9_leaves_the_active_model_alone_and_the_run_resumes(data, first):
     versions_before = [v.name for v in registry.versions(data)]
     run_dir = jobs.runs_dir(data) / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alpr", "train", "--data-dir", str(data), "--run-id", "killed", "--epochs", "3",
-         "--unfreeze-epochs", "0", "--patience", "5", "--glyphs-per-class", "12"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "alpr",
+            "train",
+            "--data-dir",
+            str(data),
+            "--run-id",
+            "killed",
+            "--epochs",
+            "3",
+            "--unfreeze-epochs",
+            "0",
+            "--patience",
+            "5",
+            "--glyphs-per-class",
+            "12",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         # Killed once an epoch is committed (checkpoint.json is its last write): a kill just after the
         # metrics line but before checkpoint.json resumes that epoch again, by design.
-        wait_for(lambda: (jobs.read_json(run_dir / "checkpoint.json", {}) or {}).get("global_epoch", 0) >= 1,
-                 180, "the first epoch")
+        wait_for(
+            lambda: (jobs.read_json(run_dir / "checkpoint.json", {}) or {}).get("global_epoch", 0) >= 1,
+            180,
+            "the first epoch",
+        )
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -203,8 +255,10 @@ def test_the_learning_loop_fixes_what_the_shipped_model_read_wrong(tmp_path):
     assert trained.sum() >= 5
     fixed = float((after.probabilities(xs[trained]).argmax(1) == ys[trained]).mean())
     rest_after = float((after.probabilities(xr).argmax(1) == yr).mean())
-    print(f"learning loop: {int(wrong.sum())} wrong of {len(y)}; trained-on fixed {fixed:.1%}; "
-          f"rest {rest_before:.1%} -> {rest_after:.1%}; {seconds:.0f} s")
+    print(
+        f"learning loop: {int(wrong.sum())} wrong of {len(y)}; trained-on fixed {fixed:.1%}; "
+        f"rest {rest_before:.1%} -> {rest_after:.1%}; {seconds:.0f} s"
+    )
     assert fixed >= 0.7
     assert rest_after >= rest_before - 0.01
 

@@ -1,5 +1,6 @@
 """`python -m alpr train --ocr-data --plate-data`: the OCR training crops and plate crops split by
 plate join fine-tuning, and the model's metadata reports each OCR source's hold-out accuracy."""
+
 import json
 import subprocess
 import sys
@@ -24,9 +25,26 @@ def tiny_ocr_folder(root: Path) -> Path:
 def test_training_with_ocr_and_plate_data_counts_them_and_reports_per_source(benchmark_dir, tmp_path):
     out = tmp_path / "tiny.keras"
     cmd = [
-        sys.executable, "-m", "alpr", "train", "--data", str(benchmark_dir), "--out", str(out),
-        "--ocr-data", str(tiny_ocr_folder(tmp_path)), "--plate-data", str(benchmark_dir / "crops"),
-        "--glyphs-per-class", "12", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--rounds", "1",
+        sys.executable,
+        "-m",
+        "alpr",
+        "train",
+        "--data",
+        str(benchmark_dir),
+        "--out",
+        str(out),
+        "--ocr-data",
+        str(tiny_ocr_folder(tmp_path)),
+        "--plate-data",
+        str(benchmark_dir / "crops"),
+        "--glyphs-per-class",
+        "12",
+        "--pretrain-epochs",
+        "1",
+        "--finetune-epochs",
+        "1",
+        "--rounds",
+        "1",
     ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]

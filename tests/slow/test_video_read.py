@@ -5,6 +5,7 @@ The shipped model reads the renderer's plates at this size reliably (every car's
 its frames), so these tests assert exact plates; the vote is what makes them exact even in the
 frames where a car is half out of view.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_the_default_sampling_reads_two_frames_a_second(result):
 
 def test_a_blurred_clip_still_gives_each_car_its_plate(tmp_path, classifier):
     cars = synthclip.traffic(SECONDS, plates=PLATES)
-    path = synthclip.encode(synthclip.render_frames(cars, size=(640, 360), seconds=SECONDS, blur=0.8),
-                            tmp_path / "blurred.webm")
+    path = synthclip.encode(
+        synthclip.render_frames(cars, size=(640, 360), seconds=SECONDS, blur=0.8), tmp_path / "blurred.webm"
+    )
     assert [g.plate for g in read_clip(path, classifier).groups] == list(PLATES)
 
 

@@ -3,6 +3,7 @@ reads "A"), so exact plate strings can be asserted whatever the shipped model re
 
 The real server process, the Home Assistant request and 429s are in test_api_server.py.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -51,9 +52,13 @@ def assert_one_line_error(response, status: int) -> str:
 
 # --- Plate Recognizer Snapshot -----------------------------------------------------------------
 
+
 def test_plate_reader_answers_in_plate_recognizers_shape(client, photo):
-    response = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo, "image/png")},
-                           data={"camera_id": "gate", "timestamp": "2026-12-01T10:00:00Z"})
+    response = client.post(
+        "/v1/plate-reader/",
+        files={"upload": ("car.png", photo, "image/png")},
+        data={"camera_id": "gate", "timestamp": "2026-12-01T10:00:00Z"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert {"processing_time", "timestamp", "camera_id", "filename", "version", "results", "usage"} <= set(body)
@@ -79,19 +84,35 @@ def test_usage_counts_the_calls_of_this_worker(constant_classifier, photo):
 
 
 def test_mmc_adds_orientation_make_and_colour_as_unknown(client, photo):
-    result = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"mmc": "True"}).json()["results"][0]
+    result = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"mmc": "True"}).json()[
+        "results"
+    ][0]
     assert result["orientation"] == [{"orientation": "Unknown", "score": 0.0}]
     assert result["model_make"][0]["make"] == "Unknown" and result["color"][0]["color"] == "Unknown"
 
 
-@pytest.mark.parametrize("code, country", [("us", "us"), ("us-ca", "us"), ("br", "br"), ("eu", "eu"), ("de", "eu"),
-                                           ("GB", "eu"), ("fr-75", "eu"), ("jp", None), ("", None)])
+@pytest.mark.parametrize(
+    "code, country",
+    [
+        ("us", "us"),
+        ("us-ca", "us"),
+        ("br", "br"),
+        ("eu", "eu"),
+        ("de", "eu"),
+        ("GB", "eu"),
+        ("fr-75", "eu"),
+        ("jp", None),
+        ("", None),
+    ],
+)
 def test_plate_recognizer_regions_map_to_our_plate_formats(code, country):
     assert country_of_region(code) == country
 
 
 def test_the_first_region_we_know_names_the_result_region(client, photo):
-    response = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"regions": ["jp", "us-ca", "de"]})
+    response = client.post(
+        "/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"regions": ["jp", "us-ca", "de"]}
+    )
     assert response.json()["results"][0]["region"]["code"] == "us-ca"
 
 
@@ -99,32 +120,44 @@ def test_config_thresholds_drop_weaker_reads(client, photo):
     score = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}).json()["results"][0]["score"]
     assert score < 1  # the constant model is 90% sure of each character
     above = json.dumps({"threshold_o": round(score + 0.001, 3)})  # above the best read's, so above every read's
-    assert client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"config": above}).json()["results"] == []
+    assert (
+        client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"config": above}).json()["results"]
+        == []
+    )
     at = json.dumps({"threshold_o": score, "threshold_d": 0.1, "mode": "fast"})  # unknown keys are ignored
     kept = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"config": at}).json()["results"]
     assert kept[0]["plate"] == READS_AS
 
 
-@pytest.mark.parametrize("fields, needle", [
-    ({"config": "{not json"}, "config is not JSON"),
-    ({"config": "[1]"}, "not an object"),
-    ({"config": '{"threshold_o": 2}'}, "threshold_o"),
-    ({"mmc": "maybe"}, "mmc"),
-])
+@pytest.mark.parametrize(
+    "fields, needle",
+    [
+        ({"config": "{not json"}, "config is not JSON"),
+        ({"config": "[1]"}, "not an object"),
+        ({"config": '{"threshold_o": 2}'}, "threshold_o"),
+        ({"mmc": "maybe"}, "mmc"),
+    ],
+)
 def test_fields_we_cannot_honour_are_refused_with_what_to_send(client, photo, fields, needle):
-    message = assert_one_line_error(client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data=fields), 400)
+    message = assert_one_line_error(
+        client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data=fields), 400
+    )
     assert needle in message
 
 
 def test_upload_url_is_refused_unless_the_operator_allows_its_address(client):
-    message = assert_one_line_error(client.post("/v1/plate-reader/", data={"upload_url": "http://169.254.169.254/latest"}), 400)
+    message = assert_one_line_error(
+        client.post("/v1/plate-reader/", data={"upload_url": "http://169.254.169.254/latest"}), 400
+    )
     assert "turned off" in message
 
 
 def test_upload_url_under_an_allowed_prefix_is_fetched(constant_classifier, photo, tmp_path):
     (tmp_path / "snap.png").write_bytes(photo)
+
     def handler(*a, **k):
         return http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
@@ -140,6 +173,7 @@ def test_upload_url_under_an_allowed_prefix_is_fetched(constant_classifier, phot
 
 # --- bad input: the CLI's refusals, each with its status and one line -------------------------
 
+
 def _bomb() -> bytes:
     """A small PNG whose header claims 20000 x 20000 pixels: decoding it would take 1.2 GB."""
     buffer = io.BytesIO()
@@ -147,14 +181,17 @@ def _bomb() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("kind, status, needle", [
-    ("not an image", 415, "not an image"),
-    ("truncated", 422, "truncated"),
-    ("bomb", 413, "pixels"),
-    ("empty", 400, "empty"),
-    ("wrong field", 400, "form field upload"),
-    ("text, not a file", 400, "upload"),
-])
+@pytest.mark.parametrize(
+    "kind, status, needle",
+    [
+        ("not an image", 415, "not an image"),
+        ("truncated", 422, "truncated"),
+        ("bomb", 413, "pixels"),
+        ("empty", 400, "empty"),
+        ("wrong field", 400, "form field upload"),
+        ("text, not a file", 400, "upload"),
+    ],
+)
 def test_bad_photos_get_one_line_and_the_right_status(client, photo, kind, status, needle):
     if kind == "text, not a file":
         response = client.post("/v1/plate-reader/", data={"upload": "car.png"})
@@ -177,12 +214,15 @@ def test_a_body_over_the_limit_is_refused_before_parsing(constant_classifier, ph
 
 
 def test_not_multipart_and_unknown_routes_answer_json(client):
-    assert_one_line_error(client.post("/v1/plate-reader/", content=b"{}", headers={"content-type": "application/json"}), 400)
+    assert_one_line_error(
+        client.post("/v1/plate-reader/", content=b"{}", headers={"content-type": "application/json"}), 400
+    )
     assert_one_line_error(client.get("/v1/nothing-here"), 404)
     assert_one_line_error(client.get("/v1/plate-reader/"), 405)
 
 
 # --- tokens ------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def token_client(constant_classifier, monkeypatch):
@@ -194,12 +234,16 @@ def token_client(constant_classifier, monkeypatch):
 @pytest.mark.parametrize("header, status", [(None, 401), ("Token wrong", 403), ("Basic czNjcmV0", 401)])
 def test_a_missing_or_wrong_token_is_refused(token_client, photo, header, status):
     headers = {"Authorization": header} if header else {}
-    assert_one_line_error(token_client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, headers=headers), status)
+    assert_one_line_error(
+        token_client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, headers=headers), status
+    )
     assert_one_line_error(token_client.get("/metrics", headers=headers), status)
 
 
 def test_the_right_token_reads_and_health_and_docs_stay_open(token_client, photo):
-    ok = token_client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, headers={"Authorization": "Token other"})
+    ok = token_client.post(
+        "/v1/plate-reader/", files={"upload": ("car.png", photo)}, headers={"Authorization": "Token other"}
+    )
     assert ok.status_code == 200
     assert token_client.get("/healthz").status_code == 200
     assert token_client.get("/openapi.json").json()["paths"].keys() >= {"/v1/plate-reader/", "/v1/recognize"}
@@ -214,8 +258,18 @@ def test_tokens_file_lines_and_comments(tmp_path):
     assert auth.header_token("Token abc123") == auth.header_token("Bearer abc123") == "abc123"
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True),
-                                            ("0.0.0.0", False), ("192.168.1.5", False), ("", False), (None, False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_only_loopback_addresses_skip_the_token(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -242,6 +296,7 @@ def test_serve_refuses_another_address_without_tokens(monkeypatch, capsys):
 
 # --- OpenALPR, health, metrics, the label store -------------------------------------------------
 
+
 def test_recognize_answers_the_clis_openalpr_json(client, photo):
     body = client.post("/v1/recognize", files={"image": ("car.png", photo)}, data={"country": "eu", "topn": "3"}).json()
     assert body["filename"] == "car.png" and body["data_type"] == "alpr_results"
@@ -250,9 +305,13 @@ def test_recognize_answers_the_clis_openalpr_json(client, photo):
     assert result["plate"] == READS_AS.upper() and result["requested_topn"] == 3 and len(result["candidates"]) <= 3
 
 
-@pytest.mark.parametrize("fields, needle", [({"country": "jp"}, "country"), ({"topn": "0"}, "topn"), ({"topn": "ten"}, "topn")])
+@pytest.mark.parametrize(
+    "fields, needle", [({"country": "jp"}, "country"), ({"topn": "0"}, "topn"), ({"topn": "ten"}, "topn")]
+)
 def test_recognize_refuses_options_the_cli_refuses(client, photo, fields, needle):
-    assert needle in assert_one_line_error(client.post("/v1/recognize", files={"image": ("car.png", photo)}, data=fields), 400)
+    assert needle in assert_one_line_error(
+        client.post("/v1/recognize", files={"image": ("car.png", photo)}, data=fields), 400
+    )
 
 
 def test_health_names_the_model_and_metrics_count_requests_and_stages(constant_classifier, photo):

@@ -3,6 +3,7 @@
 Predictions are written by hand, so every expected string and confidence follows from the numbers
 in the test.
 """
+
 from __future__ import annotations
 
 import math
@@ -250,12 +251,15 @@ def test_count_formats_counts_each_plate_for_its_first_fitting_template():
     assert count_formats(["ABC1234", "XYZ9876", "ABC1D23", "HELLO"], ("@@@####", "@@@#@##")) == ((2, 1), 1)
 
 
-@pytest.mark.parametrize("code, predictions", [
-    ("br", [sure("A"), sure("B"), sure("C"), pred(("I", 0.9), ("1", 0.1))] + [sure(c) for c in "234"]),
-    ("eu", [sure(c) for c in "RK857A"] + [pred(("1", 0.9), ("I", 0.1))]),
-    ("us", [sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")]),
-    ("eu", [sure(c) for c in "AB123"] + [pred(("O", 0.4), (REJECT, 0.35), ("Q", 0.25))] + [sure(c) for c in "CD"]),
-])
+@pytest.mark.parametrize(
+    "code, predictions",
+    [
+        ("br", [sure("A"), sure("B"), sure("C"), pred(("I", 0.9), ("1", 0.1))] + [sure(c) for c in "234"]),
+        ("eu", [sure(c) for c in "RK857A"] + [pred(("1", 0.9), ("I", 0.1))]),
+        ("us", [sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")]),
+        ("eu", [sure(c) for c in "AB123"] + [pred(("O", 0.4), (REJECT, 0.35), ("Q", 0.25))] + [sure(c) for c in "CD"]),
+    ],
+)
 def test_candidates_are_sorted_by_the_confidence_they_show(code, predictions):
     out = assemble(predictions, code, topn=10)
     shown = [c.confidence for c in out]
@@ -276,7 +280,8 @@ def test_dropping_a_crop_is_scored_per_crop_read():
     out = assemble([sure("A"), pred((REJECT, 0.55), ("O", 0.45)), sure("1")], "eu")
     assert [(c.plate, c.confidence) for c in out] == [
         ("A1", pytest.approx(100 * math.exp((math.log(0.55) - 3) / 3), abs=1e-3)),
-        ("AO1", pytest.approx(100 * math.exp((math.log(0.45) - 3) / 3), abs=1e-3))]
+        ("AO1", pytest.approx(100 * math.exp((math.log(0.45) - 3) / 3), abs=1e-3)),
+    ]
 
 
 def test_us_layouts_learned_from_labels_settle_a_look_alike():

@@ -3,6 +3,7 @@ and the one-line answers to a user's mistakes. Fast: nothing here loads TensorFl
 
 The engines, with a real Dask LocalCluster and the shipped model, are in test_batch_engines.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ def row(name: str, plate: str = "ABC123", error: str | None = None) -> PhotoRow:
     if error:
         return PhotoRow(f"/photos/{name}", None, None, (), 12.5, error)
     chars = tuple(CharacterRow(c, 0.9876, BoxRow(10 + 12 * i, 20, 10, 18)) for i, c in enumerate(plate))
-    plates = (PlateRow(plate, 91.234, BoxRow(5, 15, 90, 30),
-                       (CandidateRow(plate, 91.234, True), CandidateRow(plate[:-1] + "8", 40.5, False)), chars),)
+    plates = (
+        PlateRow(
+            plate,
+            91.234,
+            BoxRow(5, 15, 90, 30),
+            (CandidateRow(plate, 91.234, True), CandidateRow(plate[:-1] + "8", 40.5, False)),
+            chars,
+        ),
+    )
     return PhotoRow(f"/photos/{name}", 960, 640, plates, 321.0)
 
 
@@ -43,18 +51,24 @@ ROWS = [row("a.jpg"), row("b.jpg", "7XYZ99"), row("bad.jpg", error="/photos/bad.
 
 # --- inputs -----------------------------------------------------------------------------------
 
+
 def test_a_folder_is_read_recursively_and_a_list_file_names_paths_and_file_uris(tmp_path):
     (tmp_path / "archive" / "2024" / "01").mkdir(parents=True)
     for name in ("archive/top.jpg", "archive/2024/01/deep.png", "archive/2024/notes.md", "archive/.hidden.jpg"):
         (tmp_path / name).write_bytes(b"x")
     listing = tmp_path / "more.txt"
-    listing.write_text(f"# photos from the toll plaza\nrelative.jpg\n\nfile://{tmp_path}/uri%20photo.jpg\n"
-                       f"{tmp_path}/archive/top.jpg\n")
+    listing.write_text(
+        f"# photos from the toll plaza\nrelative.jpg\n\nfile://{tmp_path}/uri%20photo.jpg\n{tmp_path}/archive/top.jpg\n"
+    )
 
     paths = expand_inputs([str(tmp_path / "archive"), str(listing)])
 
-    assert paths == [str(tmp_path / "archive/2024/01/deep.png"), str(tmp_path / "archive/top.jpg"),
-                     str(tmp_path / "relative.jpg"), str(tmp_path / "uri photo.jpg")]  # the repeat kept once
+    assert paths == [
+        str(tmp_path / "archive/2024/01/deep.png"),
+        str(tmp_path / "archive/top.jpg"),
+        str(tmp_path / "relative.jpg"),
+        str(tmp_path / "uri photo.jpg"),
+    ]  # the repeat kept once
 
 
 def test_inputs_that_name_no_photo_are_refused_in_one_line(tmp_path):
@@ -69,6 +83,7 @@ def test_inputs_that_name_no_photo_are_refused_in_one_line(tmp_path):
 
 
 # --- rows and writers -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
 def test_both_formats_give_back_the_rows_written(tmp_path, suffix):
@@ -88,7 +103,10 @@ def test_parquet_is_a_folder_of_parts_with_nested_columns_in_the_one_schema(tmp_
     table = pq.read_table(out)  # any Parquet reader takes the folder as one table
     assert table.schema.equals(SCHEMA)
     assert table.column("plates").to_pylist()[1][0]["candidates"][0] == {
-        "plate": "7XYZ99", "confidence": 91.234, "matches_template": True}
+        "plate": "7XYZ99",
+        "confidence": 91.234,
+        "matches_template": True,
+    }
 
 
 def test_parquet_resume_skips_whole_parts_and_drops_a_part_cut_mid_write(tmp_path):
@@ -132,10 +150,18 @@ def test_existing_results_are_kept_unless_resumed(tmp_path):
 
 # --- the CLI's one-line answers ---------------------------------------------------------------
 
+
 def alpr(*args, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "alpr", "batch", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "alpr", "batch", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_without_dask_the_dask_engine_says_how_to_install_it(tmp_path):
@@ -145,8 +171,14 @@ def test_without_dask_the_dask_engine_says_how_to_install_it(tmp_path):
     (tmp_path / "photo.jpg").write_bytes(b"x")
     pythonpath = os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")])
 
-    done = alpr(tmp_path / "photo.jpg", "--out", tmp_path / "r.parquet", "--engine", "dask",
-                env_extra={"PYTHONPATH": pythonpath})
+    done = alpr(
+        tmp_path / "photo.jpg",
+        "--out",
+        tmp_path / "r.parquet",
+        "--engine",
+        "dask",
+        env_extra={"PYTHONPATH": pythonpath},
+    )
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]

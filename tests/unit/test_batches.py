@@ -1,4 +1,5 @@
 """Training batches and backend choices that every Keras backend shares (no TensorFlow needed)."""
+
 import numpy as np
 
 from alpr.synth import render_glyph

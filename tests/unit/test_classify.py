@@ -1,5 +1,6 @@
 """The character classifier: loading refuses every kind of bad model with a ModelError that says
 what is wrong; predictions are well-formed whatever the model's accuracy; build_model's shapes."""
+
 from __future__ import annotations
 
 import json

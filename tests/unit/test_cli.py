@@ -4,6 +4,7 @@ Every run that reads photos uses the constant model (`--model`, see conftest) ex
 table, which checks that the shipped default model loads. Each command runs once per module and
 several tests look at its output, which keeps the TensorFlow start-ups few.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,8 +80,14 @@ def json_run(files, constant_model) -> Run:
 @pytest.fixture(scope="module")
 def mixed_run(files, constant_model) -> Run:
     return alpr(
-        "recognize", "--json", "--model", constant_model,
-        files["car1"], files["not_image"], files["missing"], files["car2"],
+        "recognize",
+        "--json",
+        "--model",
+        constant_model,
+        files["car1"],
+        files["not_image"],
+        files["missing"],
+        files["car2"],
     )
 
 
@@ -88,8 +95,16 @@ def mixed_run(files, constant_model) -> Run:
 
 TOP_KEYS = {"version", "data_type", "epoch_time", "img_width", "img_height", "processing_time_ms", "results"}
 RESULT_KEYS = {
-    "plate", "confidence", "matches_template", "plate_index", "region", "region_confidence",
-    "processing_time_ms", "requested_topn", "coordinates", "candidates",
+    "plate",
+    "confidence",
+    "matches_template",
+    "plate_index",
+    "region",
+    "region_confidence",
+    "processing_time_ms",
+    "requested_topn",
+    "coordinates",
+    "candidates",
 }
 
 
@@ -333,7 +348,10 @@ def test_a_folder_without_images_exits_2_with_one_line_saying_so(batch_folder, t
     (empty / "notes.txt").write_text("no photos here\n")
     run = alpr("recognize", batch_folder / "a.png", empty)
     assert run.returncode == 2
-    assert run.stderr == f"error: no image files in the folder {empty} (looked for .jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .gif)\n"
+    assert (
+        run.stderr
+        == f"error: no image files in the folder {empty} (looked for .jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .gif)\n"
+    )
     assert run.stdout == ""
 
 

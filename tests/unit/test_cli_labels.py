@@ -4,6 +4,7 @@
 one line with exit status 2, as the main CLI's wrapper does. The shipped model is only loaded by
 `add-plate`, and nothing here asserts what it reads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,15 @@ def benchmark(tmp_path) -> Path:
 
 def test_stats_json_of_a_new_store(labels, tmp_path):
     assert stats(labels, tmp_path / "data") == {
-        "photos": 0, "plates": 0, "confirmed_plates": 0, "characters": 0, "labeled": 0,
-        "per_class": dict.fromkeys(ALL_CLASSES, 0), "corrections": 0, "pending_training": 0, "last_training": None,
+        "photos": 0,
+        "plates": 0,
+        "confirmed_plates": 0,
+        "characters": 0,
+        "labeled": 0,
+        "per_class": dict.fromkeys(ALL_CLASSES, 0),
+        "corrections": 0,
+        "pending_training": 0,
+        "last_training": None,
     }
 
 
@@ -111,7 +119,10 @@ def test_unusable_data_dir_is_one_line_and_status_2(labels, tmp_path):
     (tmp_path / "file").write_text("x")
     done = labels("--data-dir", tmp_path / "file", "stats")
     assert done.code == 2
-    assert done.err == f"error: the data folder {tmp_path / 'file'} is a file, not a folder; set ALPR_DATA_DIR or --data-dir to a folder\n"
+    assert (
+        done.err
+        == f"error: the data folder {tmp_path / 'file'} is a file, not a folder; set ALPR_DATA_DIR or --data-dir to a folder\n"
+    )
 
 
 # --- add-plate ---------------------------------------------------------------------------------
@@ -138,7 +149,10 @@ def test_add_plate_photo_stores_the_plate_text(labels, tmp_path):
 def test_add_plate_with_bad_text_stores_nothing(labels, tmp_path, plate_file):
     done = labels("--data-dir", tmp_path / "data", "add-plate", plate_file, "--plate", "AB?123", "--plate-crop")
     assert done.code == 2
-    assert done.err == "error: plate text 'AB?123' has '?', which are not plate characters; use 0-9, A-Z and '_' for a segment that is not a character\n"
+    assert (
+        done.err
+        == "error: plate text 'AB?123' has '?', which are not plate characters; use 0-9, A-Z and '_' for a segment that is not a character\n"
+    )
     assert stats(labels, tmp_path / "data")["plates"] == 0
 
 
@@ -156,7 +170,11 @@ def test_import_benchmark_reports_progress_and_unreadable_files(labels, tmp_path
     done = labels("--data-dir", tmp_path / "data", "import", benchmark)
     assert done.code == 1  # one photo could not be read
     err = done.err.splitlines()
-    assert [line for line in err if line.startswith("import ")] == ["import 1/3 plates", "import 2/3 plates", "import 3/3 plates"]
+    assert [line for line in err if line.startswith("import ")] == [
+        "import 1/3 plates",
+        "import 2/3 plates",
+        "import 3/3 plates",
+    ]
     assert [line for line in err if line.startswith("  skipped: ")] == [
         '  skipped: broken.png is not an image Pillow can read (9 bytes, starting with the text "not a png"); '
         "save it as JPEG, PNG, WebP, BMP, TIFF or GIF."
@@ -193,7 +211,13 @@ def test_export_zip_then_import_elsewhere_keeps_per_class(labels, tmp_path, fill
     done = labels("--data-dir", filled, "export", tmp_path / "labels.zip", "--zip")
     assert (done.code, done.out) == (0, f"exported 6 labeled characters in 6 classes to {tmp_path / 'labels.zip'}\n")
     assert sorted(zipfile.ZipFile(tmp_path / "labels.zip").namelist()) == [
-        "1/4.png", "2/5.png", "3/6.png", "A/1.png", "B/2.png", "C/3.png", "labels.csv",
+        "1/4.png",
+        "2/5.png",
+        "3/6.png",
+        "A/1.png",
+        "B/2.png",
+        "C/3.png",
+        "labels.csv",
     ]
     assert labels("--data-dir", tmp_path / "other", "import", tmp_path / "labels.zip").code == 0
     assert stats(labels, tmp_path / "other")["per_class"] == stats(labels, filled)["per_class"]

@@ -1,4 +1,5 @@
 """Labeled datasets on disk, the hold-out split, crop harvesting, and the evaluation arithmetic."""
+
 from __future__ import annotations
 
 import shutil
@@ -172,7 +173,9 @@ def test_chars_right_is_never_negative():
     assert _chars_right("XXXXXXXXXX", "AB") == 0
 
 
-def result(group: str, truth: str, read: str, ms: float, detected: bool = True, candidates=None, extra: int = 0) -> PhotoResult:
+def result(
+    group: str, truth: str, read: str, ms: float, detected: bool = True, candidates=None, extra: int = 0
+) -> PhotoResult:
     return PhotoResult(
         path=f"{group}/{truth}.jpg",
         group=group,
@@ -233,8 +236,23 @@ def test_format_table_has_a_header_a_rule_and_one_line_per_row():
 
 def test_format_table_row_shows_counts_percentages_and_times():
     lines = format_table(summarize(RESULTS), topn=10).splitlines()
-    assert lines[3].split() == ["us", "2", "2", "1", "(", "50.0%)", "2", "(100.0%)", "91.7%", "150.0", "200.0",
-                                "1.50", "10.0/2.0/3.0/1.0", "|", "10.0/2.0/3.0/1.0"]
+    assert lines[3].split() == [
+        "us",
+        "2",
+        "2",
+        "1",
+        "(",
+        "50.0%)",
+        "2",
+        "(100.0%)",
+        "91.7%",
+        "150.0",
+        "200.0",
+        "1.50",
+        "10.0/2.0/3.0/1.0",
+        "|",
+        "10.0/2.0/3.0/1.0",
+    ]
 
 
 def test_summarize_counts_plates_reported_away_from_the_labeled_one_per_photo():
@@ -260,7 +278,11 @@ def test_score_counts_the_plates_reported_away_from_the_labeled_box():
         return PlateRead(box, box, np.zeros((4, 4, 3), np.uint8), (), (), (Candidate(text, 90.0, True),), "x", 0.0)
 
     truth = Box(100, 100, 80, 20)
-    plates = (plate("20140522", Box(0, 0, 90, 10)), plate("ABC123", Box(98, 101, 82, 19)), plate("IIII", Box(300, 300, 50, 20)))
+    plates = (
+        plate("20140522", Box(0, 0, 90, 10)),
+        plate("ABC123", Box(98, 101, 82, 19)),
+        plate("IIII", Box(300, 300, 50, 20)),
+    )
     image = np.zeros((400, 400, 3), np.uint8)
     rec = Recognition(image, image[..., 0] / 255.0, 1.0, np.zeros((400, 400), np.int32), (), (), plates, "us", 10)
     scored = _score(LabeledPlate(Path("car.jpg"), "ABC123", truth, "us"), rec, 10.0)

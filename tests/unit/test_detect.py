@@ -1,5 +1,6 @@
 """Plate detection: hand-drawn plates are found and ranked first, blank photos give nothing, every
 component says why it was kept or rejected, and boxes come back in photo coordinates."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """How the Evaluate page says its numbers, decided in alpr.evaluate: shares, a read against its
 truth, why a plate missed, the groups table and the messages of a send to the relabel queue."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,16 @@ from alpr import evaluate as ev
 
 
 def _result(read: str, truth: str = "ABC123", **kw) -> ev.PhotoResult:
-    fields = {"path": f"{read or 'none'}.jpg", "group": "us", "truth": truth, "read": read, "candidates": (read,),
-              "detected": True, "char_correct": 0, "ms": 10.0}
+    fields = {
+        "path": f"{read or 'none'}.jpg",
+        "group": "us",
+        "truth": truth,
+        "read": read,
+        "candidates": (read,),
+        "detected": True,
+        "char_correct": 0,
+        "ms": 10.0,
+    }
     return ev.PhotoResult(**(fields | kw))
 
 
@@ -59,4 +68,6 @@ def test_many_plates_sent_at_once_are_said_in_one_line_and_every_error_is_kept()
     assert ev.fold_messages(few) == few
     many = ev.sent_messages([_sent(True, i) for i in range(3)] + [_sent(False, 9)]) + [("error", "disk full")]
     assert ev.fold_messages(many) == [
-        ("success", "Sent 4 plates to the relabel queue (1 need their segmentation fixed)"), ("error", "disk full")]
+        ("success", "Sent 4 plates to the relabel queue (1 need their segmentation fixed)"),
+        ("error", "disk full"),
+    ]

@@ -1,5 +1,6 @@
 """What the Evaluate page asks of the package: the country a plate is read with, models read one
 after another, uploads unpacked once, plates sent to the label store, and the folder pickers."""
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,9 @@ def _plate(group: str) -> LabeledPlate:
     return LabeledPlate(Path("x.jpg"), "ABC123", Box(0, 0, 10, 5), group)
 
 
-@pytest.mark.parametrize("group, expected", [("endtoend/us", "us"), ("eu", "eu"), ("br", "br"), ("crops", "us"),
-                                             ("endtoend/usa", "us")])
+@pytest.mark.parametrize(
+    "group, expected", [("endtoend/us", "us"), ("eu", "eu"), ("br", "br"), ("crops", "us"), ("endtoend/usa", "us")]
+)
 def test_a_plate_is_read_with_the_country_its_folder_names_else_us(group, expected):
     assert _plate(group).country() == expected
 
@@ -34,8 +36,14 @@ def test_run_models_reads_every_item_with_each_model_in_turn(benchmark_dir, cons
     items = read_dataset(benchmark_dir)
     assert items, "the benchmark fixture holds labeled plates"
     seen = []
-    runs = ev.run_models(items, [("first", constant_model), ("second", constant_model)],
-                         lambda path: constant_classifier, None, 3, progress=lambda done, text: seen.append(done))
+    runs = ev.run_models(
+        items,
+        [("first", constant_model), ("second", constant_model)],
+        lambda path: constant_classifier,
+        None,
+        3,
+        progress=lambda done, text: seen.append(done),
+    )
     assert [r.label for r in runs] == ["first", "second"]
     assert all(len(r.results) == len(items) for r in runs)
     assert [res.path for res in runs[0].results] == [str(it.path) for it in items]
@@ -65,7 +73,9 @@ def test_an_unsafe_upload_names_the_upload_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sent_plates_are_stored_with_their_truth_in_their_folder_s_country(tmp_path, benchmark_dir, constant_classifier):
+def test_sent_plates_are_stored_with_their_truth_in_their_folder_s_country(
+    tmp_path, benchmark_dir, constant_classifier
+):
     items = tuple(read_dataset(benchmark_dir))
     photos = [i for i, it in enumerate(items) if it.box is not None]
     assert photos, "the benchmark fixture holds photos with plate boxes"

@@ -3,6 +3,7 @@
 Built on real `recognize()` results of synthetic scenes, so the figures are checked against what the
 pipeline decided, whatever the current model reads. Expected counts come from the result object.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,7 @@ from alpr.pipeline import recognize
 from alpr.synth import render_plate, render_scene, sample_scenes
 from alpr.types import REJECT, Box, Candidate, CharCrop, PlateRead, Prediction
 
-GROUPS = [figures.COMPONENTS_REJECTED, figures.COMPONENTS_KEPT, figures.CANDIDATES_REJECTED,
-          figures.CANDIDATES_KEPT]
+GROUPS = [figures.COMPONENTS_REJECTED, figures.COMPONENTS_KEPT, figures.CANDIDATES_REJECTED, figures.CANDIDATES_KEPT]
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,14 @@ def made_plate():
         Prediction("2", 0.99, (("2", 0.99),)),
     ]
     return PlateRead(
-        box=Box(5, 10, 140, 45), crop_box=Box(100, 200, crop.shape[1], crop.shape[0]), crop=crop,
-        chars=tuple(CharCrop(b, 0, glyph) for b in boxes), predictions=tuple(preds),
-        candidates=(Candidate("AB12", 41.0, False),), binarization="local/dark", processing_time_ms=3.0,
+        box=Box(5, 10, 140, 45),
+        crop_box=Box(100, 200, crop.shape[1], crop.shape[0]),
+        crop=crop,
+        chars=tuple(CharCrop(b, 0, glyph) for b in boxes),
+        predictions=tuple(preds),
+        candidates=(Candidate("AB12", 41.0, False),),
+        binarization="local/dark",
+        processing_time_ms=3.0,
     )
 
 
@@ -70,6 +75,7 @@ def _by_group(fig: go.Figure, group: str) -> list:
 
 
 # ---------------------------------------------------------------------------------- photo figure
+
 
 def test_photo_figure_has_the_photo_then_outline_and_hover_trace_per_group(rec):
     fig = figures.photo_figure(rec)
@@ -189,6 +195,7 @@ def test_photo_figure_of_a_photo_without_plates():
 
 # ---------------------------------------------------------------------------------- plate figure
 
+
 def test_plate_figure_numbers_each_character_and_hovers_its_reading(rec):
     plate = rec.plates[0]
     fig = figures.plate_figure(plate)
@@ -213,6 +220,7 @@ def test_plate_figure_separates_crops_read_as_not_a_character(made_plate):
 
 
 # ---------------------------------------------------------------------------------- top-k figure
+
 
 def test_topk_figure_shows_each_crop_above_its_topk_bars(rec):
     plate = rec.plates[0]
@@ -258,6 +266,7 @@ def test_topk_figure_of_a_plate_without_characters(made_plate):
 
 
 # -------------------------------------------------------------------------------- timings figure
+
 
 def test_timings_figure_has_one_bar_per_stage_and_the_total_in_its_title(rec):
     fig = figures.timings_figure(rec)

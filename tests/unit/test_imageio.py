@@ -2,6 +2,7 @@
 
 Every fixture is drawn with Pillow inside the test, so the expected pixel values are known exactly.
 """
+
 from __future__ import annotations
 
 import io
@@ -315,7 +316,9 @@ def test_text_file_renamed_jpg_is_not_an_image(tmp_path):
     with pytest.raises(ImageLoadError) as info:
         load_image(path)
     message = str(info.value)
-    assert message.startswith(f'{path} is not an image Pillow can read (27 bytes, starting with the text "hello, this is n…")')
+    assert message.startswith(
+        f'{path} is not an image Pillow can read (27 bytes, starting with the text "hello, this is n…")'
+    )
     assert "b'" not in message  # no Python bytes literal in front of a person
     assert "\n" not in message
 
@@ -361,7 +364,9 @@ def test_pillow_bomb_warning_is_an_error_even_when_our_limit_is_higher():
 
 def test_pixel_limit_is_checked_before_decoding():
     # The header claims 4000x4000 but carries 16 bytes of data: only a header check can give this message.
-    with pytest.raises(ImageLoadError, match=r"^big\.png is 4000x4000 = 16000000 pixels, more than the limit of 1000000"):
+    with pytest.raises(
+        ImageLoadError, match=r"^big\.png is 4000x4000 = 16000000 pixels, more than the limit of 1000000"
+    ):
         load_image(png_header_only(4000, 4000), LoadConfig(max_pixels=1_000_000), name="big.png")
 
 
@@ -449,7 +454,11 @@ def _valid_files() -> list[bytes]:
         encode(rgb.convert("CMYK"), "TIFF"),
         encode(Image.new("I;16", (9, 9), 300), "PNG"),
         encode(Image.new("F", (9, 9), 0.5), "TIFF"),
-        encode(rgb, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"),
+        encode(
+            rgb,
+            "JPEG",
+            exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00",
+        ),
     ]
 
 

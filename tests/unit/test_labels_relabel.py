@@ -1,6 +1,7 @@
 """The relabeling rules of alpr.labels: idempotent saves, fitting a typed plate to the cut, advice
 that names only fixes that can work, and the history Undo reads. Plates are built by hand
 (test_store's fakes), so no model runs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Readers for OpenALPR's OCR training layouts, on tiny files drawn in the test: character folders
 named `CHAR-V-N_PLATE.jpg` and Tesseract box sheets, with hold-out splits by plate, never by file."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,14 @@ def glyph_file(path, size=(22, 34)):
 def char_folder(tmp_path):
     folder = tmp_path / "br" / "chars"
     folder.mkdir(parents=True)
-    for name in ("0-0-10_ABC1234.jpg", "0-1-10_ABC1234.jpg", "o-0-3_ABC1234.jpg", "7-2-1_XYZ9876.jpg",
-                 "combined.jpg", "#-0-1_XYZ9876.jpg"):
+    for name in (
+        "0-0-10_ABC1234.jpg",
+        "0-1-10_ABC1234.jpg",
+        "o-0-3_ABC1234.jpg",
+        "7-2-1_XYZ9876.jpg",
+        "combined.jpg",
+        "#-0-1_XYZ9876.jpg",
+    ):
         glyph_file(folder / name)
     return folder
 
@@ -41,7 +48,11 @@ def char_folder(tmp_path):
 def test_char_folder_reads_class_from_the_first_field_upper_cased_and_plate_after_the_underscore(char_folder):
     samples = read_char_folder(char_folder, "br")
     assert sorted((s.label, s.group) for s in samples) == [
-        ("0", "ABC1234"), ("0", "ABC1234"), ("7", "XYZ9876"), ("O", "ABC1234")]
+        ("0", "ABC1234"),
+        ("0", "ABC1234"),
+        ("7", "XYZ9876"),
+        ("O", "ABC1234"),
+    ]
 
 
 def test_char_folder_gives_classifier_sized_crops_in_unit_range(char_folder):
@@ -52,7 +63,10 @@ def test_char_folder_gives_classifier_sized_crops_in_unit_range(char_folder):
 
 
 def test_uk_names_with_and_without_dashes_in_the_timestamp_are_one_plate(tmp_path):
-    for name in ("5-0-CROPPED_-2014-11-04.185357.-IMAGE.185357.-image.jpg", "B-1-CROPPED_2014-11-04.185357.IMAGE.185357.image.jpg"):
+    for name in (
+        "5-0-CROPPED_-2014-11-04.185357.-IMAGE.185357.-image.jpg",
+        "B-1-CROPPED_2014-11-04.185357.IMAGE.185357.image.jpg",
+    ):
         glyph_file(tmp_path / name)
     assert len({s.group for s in read_char_folder(tmp_path, "gb")}) == 1
 

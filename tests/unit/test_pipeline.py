@@ -3,6 +3,7 @@
 Geometry is checked with the constant model (conftest), which reads every crop as "A": where the
 plate is found and how many characters it has cannot depend on how well any model reads.
 """
+
 from __future__ import annotations
 
 import numpy as np

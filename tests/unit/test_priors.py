@@ -1,4 +1,5 @@
 """Format statistics from confirmed plates, and the gate that judges a run on the user's labels."""
+
 import math
 
 import pytest
@@ -46,8 +47,11 @@ def test_the_gate_lets_a_fix_change_as_many_of_the_old_models_sure_reads_as_it_f
 
 def test_the_gate_rejects_a_run_that_fixes_nothing_held_out_and_unlearns_glyphs():
     # As measured with 10 corrections: the labels held out read the same, the glyphs 2 fewer.
-    accepted, line = judge(_ev((10, 12), glyphs=(368, 370), replay=(718, 718)),
-                           _ev((10, 12), glyphs=(370, 370), replay=(718, 718)), "shipped")
+    accepted, line = judge(
+        _ev((10, 12), glyphs=(368, 370), replay=(718, 718)),
+        _ev((10, 12), glyphs=(370, 370), replay=(718, 718)),
+        "shipped",
+    )
     assert not accepted and "2 lost, more than the 0 gained" in line
 
 
@@ -99,9 +103,15 @@ def test_what_a_run_learnt_lists_each_corrected_plate_read_before_and_after():
     k = len(ALL_CLASSES)
     idx = {c: i for i, c in enumerate(ALL_CLASSES)}
     y = np.array([idx[c] for c in "A8C" + "XY"])
-    data = {"x_store_tr": np.arange(5), "y_store_tr": y, "p_store_tr": np.array([1, 1, 1, 2, 2]),
-            "c_store_tr": np.array([False, True, False, False, False]),  # plate 1 was corrected: B -> 8
-            "x_store_va": np.zeros(0), "y_store_va": np.zeros(0, int), "p_store_va": np.zeros(0, int)}
+    data = {
+        "x_store_tr": np.arange(5),
+        "y_store_tr": y,
+        "p_store_tr": np.array([1, 1, 1, 2, 2]),
+        "c_store_tr": np.array([False, True, False, False, False]),  # plate 1 was corrected: B -> 8
+        "x_store_va": np.zeros(0),
+        "y_store_va": np.zeros(0, int),
+        "p_store_va": np.zeros(0, int),
+    }
     old = np.eye(k)[[idx[c] for c in "ABCXY"]]
     new = np.eye(k)[y]
     rows = learnt(data, lambda x: old[x], lambda x: new[x], most=10)

@@ -3,6 +3,7 @@
 Each stage must answer any image it can be handed (blank, noise, stripes, tiny, huge contrast or
 none) with a result, not an exception: a photo with no plate is an empty result, not an error.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The documentation covers every page, CLI command and setting: adding one without a word in
 docs/ fails. The README stays a short front page; docs/settings.md is generated and kept current."""
+
 import argparse
 import re
 import subprocess
@@ -41,12 +42,14 @@ def test_every_setting_is_in_the_docs():
 
 def test_the_settings_reference_is_generated_from_config_and_current():
     assert (ROOT / "docs" / "settings.md").read_text() == settings_markdown(describe()), (
-        "docs/settings.md is stale: run `python -m alpr settings --markdown > docs/settings.md`")
+        "docs/settings.md is stale: run `python -m alpr settings --markdown > docs/settings.md`"
+    )
 
 
 def test_the_cli_writes_the_settings_reference():
-    out = subprocess.run([sys.executable, "-m", "alpr", "settings", "--markdown"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "alpr", "settings", "--markdown"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0 and out.stdout == settings_markdown(describe())
 
 

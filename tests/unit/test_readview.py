@@ -1,5 +1,6 @@
 """How a read is presented: certain only when every character is, template corrections said in one
 line, and the crop strip's final characters lined up with the crops. Plates built by hand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,14 @@ def plate(reads: str, text: str, conf: float, template: bool = True, probs=None)
     probs = probs or [0.99] * len(reads)
     crop = CharCrop(Box(0, 0, 4, 8), 0, np.zeros((8, 8), np.float32))
     return PlateRead(
-        box=Box(0, 0, 40, 10), crop_box=Box(0, 0, 40, 10), crop=np.zeros((10, 40, 3), np.uint8),
-        chars=tuple(crop for _ in reads), predictions=tuple(Prediction(c, p, ((c, p),)) for c, p in zip(reads, probs)),
-        candidates=(Candidate(text, conf, template),), binarization="local/dark", processing_time_ms=1.0,
+        box=Box(0, 0, 40, 10),
+        crop_box=Box(0, 0, 40, 10),
+        crop=np.zeros((10, 40, 3), np.uint8),
+        chars=tuple(crop for _ in reads),
+        predictions=tuple(Prediction(c, p, ((c, p),)) for c, p in zip(reads, probs)),
+        candidates=(Candidate(text, conf, template),),
+        binarization="local/dark",
+        processing_time_ms=1.0,
     )
 
 
@@ -50,8 +56,16 @@ def test_the_demo_photo_outlines_each_plate_in_its_verdicts_colour():
 
     image = np.full((200, 300, 3), 128, np.uint8)
     read = plate("ABC123", "ABC123", 40.0)  # uncertain
-    read = PlateRead(Box(100, 100, 80, 30), read.crop_box, read.crop, read.chars, read.predictions, read.candidates,
-                     read.binarization, 1.0)
+    read = PlateRead(
+        Box(100, 100, 80, 30),
+        read.crop_box,
+        read.crop,
+        read.chars,
+        read.predictions,
+        read.candidates,
+        read.binarization,
+        1.0,
+    )
     tiny = np.zeros((2, 2))
     shown = outlined_photo(Recognition(image, tiny, 1.0, tiny.astype(np.int32), (), (), (read,), "us", 10))
     assert shown.shape == image.shape
@@ -73,6 +87,10 @@ def test_the_batch_table_has_a_line_per_plate_best_first_and_one_for_a_photo_wit
     ]
     lines = batch_lines(rows)
     assert [(n["Photo"], n["Plate #"], n["Plate"], n["Read"]) for n in lines] == [
-        (1, 1, "ABC123", "certain"), (1, 2, "XYZ1", "uncertain"), (2, None, "", ""), (3, None, "", "")]
+        (1, 1, "ABC123", "certain"),
+        (1, 2, "XYZ1", "uncertain"),
+        (2, None, "", ""),
+        (3, None, "", ""),
+    ]
     assert lines[-1]["Error"] == "not an image"
     assert lines[-1]["ms"] is None

@@ -2,6 +2,7 @@
 
 Versions are made from the constant model of conftest (a real Keras file in the shipped format).
 """
+
 from __future__ import annotations
 
 import errno
@@ -35,6 +36,7 @@ def data(tmp_path, monkeypatch) -> Path:
 
 
 # --- registry -----------------------------------------------------------------------------------------
+
 
 def test_without_a_registry_the_shipped_model_is_the_active_first_version(data):
     assert [v.name for v in registry.versions(data)] == ["shipped"]
@@ -168,6 +170,7 @@ def test_a_missing_active_version_is_reported_by_the_cli_helper(data, constant_m
 
 # --- alpr models -----------------------------------------------------------------------------------------
 
+
 def test_models_list_json_has_each_version_with_active_and_metrics(data, constant_model, capsys):
     _register(data, constant_model, validation={"accuracy": 0.5, "n": 10})
     registry.activate("v2", data)
@@ -209,13 +212,20 @@ def test_recognize_reads_with_the_active_version_by_default(data, constant_model
 
 # --- alpr train: which form --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--data", "/tmp", "--activate"], "--activate fine-tune(s) from the label store and cannot be combined with --data/--out"),
-    (["train", "--out", "x.keras", "--epochs", "2"], "--epochs fine-tune(s) from the label store"),
-    (["train", "--rounds", "2"], "--rounds belong(s) to the full pipeline"),
-    (["train", "--dataset", "/no/such/folder"], "--dataset /no/such/folder is not a folder"),
-    (["train", "--base", "imagenet"], "--base imagenet needs --backbone"),
-])
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["train", "--data", "/tmp", "--activate"],
+            "--activate fine-tune(s) from the label store and cannot be combined with --data/--out",
+        ),
+        (["train", "--out", "x.keras", "--epochs", "2"], "--epochs fine-tune(s) from the label store"),
+        (["train", "--rounds", "2"], "--rounds belong(s) to the full pipeline"),
+        (["train", "--dataset", "/no/such/folder"], "--dataset /no/such/folder is not a folder"),
+        (["train", "--base", "imagenet"], "--base imagenet needs --backbone"),
+    ],
+)
 def test_train_options_of_the_two_forms_do_not_mix(data, argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
@@ -228,11 +238,14 @@ def test_resuming_an_unknown_run_says_so(data, capsys):
 
 # --- runs ---------------------------------------------------------------------------------------------------
 
+
 def _fake_run(data: Path, run_id: str, state: str, rows: int = 0, **status) -> Path:
     run = jobs.runs_dir(data) / run_id
     run.mkdir(parents=True)
     jobs.write_json(run / "config.json", {"run_id": run_id, "job": {"epochs": 2}})
-    jobs.write_json(run / "status.json", {"state": state, "pid": 999999, "started": "2026-01-01T00:00:00+00:00", **status})
+    jobs.write_json(
+        run / "status.json", {"state": state, "pid": 999999, "started": "2026-01-01T00:00:00+00:00", **status}
+    )
     with open(run / "metrics.jsonl", "w") as fh:
         for i in range(rows):
             fh.write(json.dumps({"global_epoch": i + 1}) + "\n")

@@ -1,4 +1,5 @@
 """Segmentation: a plate crop becomes its characters, in reading order, each framed for the classifier."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ know exactly what the "model" said. The few that use the shipped model assert on
 never what it read. Child processes (concurrent writers, kill -9) import this module to run the
 `_child_*` functions.
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,8 +55,14 @@ def fake_plate(read: str = "ABC123", confs=None, x: int = 40, y: int = 30) -> Pl
     )
     preds = tuple(Prediction(ch, c, ((ch, c), ("_", round(1 - c, 6)))) for ch, c in zip(read, confs))
     return PlateRead(
-        box=crop_box, crop_box=crop_box, crop=np.zeros((30, crop_box.w, 3), np.uint8), chars=chars,
-        predictions=preds, candidates=(Candidate(read, 80.0, True),), binarization="local/dark", processing_time_ms=1.0,
+        box=crop_box,
+        crop_box=crop_box,
+        crop=np.zeros((30, crop_box.w, 3), np.uint8),
+        chars=chars,
+        predictions=preds,
+        candidates=(Candidate(read, 80.0, True),),
+        binarization="local/dark",
+        processing_time_ms=1.0,
     )
 
 
@@ -161,7 +168,9 @@ def test_database_from_a_newer_alpr_is_refused_and_left_alone(data_dir):
     conn = sqlite3.connect(data_dir / DB_NAME)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(StoreError, match=rf"schema version 99 but this alpr knows versions up to {SCHEMA_VERSION}.*upgrade alpr"):
+    with pytest.raises(
+        StoreError, match=rf"schema version 99 but this alpr knows versions up to {SCHEMA_VERSION}.*upgrade alpr"
+    ):
         LabelStore.open(data_dir)
     assert query(data_dir, "PRAGMA user_version") == [(99,)]
     assert query(data_dir, "SELECT COUNT(*) FROM sqlite_master") == [(0,)]
@@ -241,16 +250,24 @@ def test_data_dir_under_a_read_only_folder_is_refused(tmp_path):
 
 def test_add_recognition_stores_photo_plate_chars_and_model_labels(store):
     image = photo(1)
-    ids = store.add_recognition(image, fake_rec(image, fake_plate("A8C123"), fake_plate("XY12", x=5, y=60)), "car.jpg", "m1")
+    ids = store.add_recognition(
+        image, fake_rec(image, fake_plate("A8C123"), fake_plate("XY12", x=5, y=60)), "car.jpg", "m1"
+    )
     assert len(ids) == 2
     [first, second] = [store.plate(i) for i in ids]
     assert (first.name, first.box, first.text_read, first.text_confirmed, first.characters, first.labeled) == (
-        "car.jpg", Box(40, 30, 100, 30), "A8C123", None, 6, 0,
+        "car.jpg",
+        Box(40, 30, 100, 30),
+        "A8C123",
+        None,
+        6,
+        0,
     )
     chars = store.plate_chars(ids[0])
     assert [c.idx for c in chars] == [0, 1, 2, 3, 4, 5]
     assert [(c.label, c.source, c.pred_char, c.model_version) for c in chars][:2] == [
-        ("A", "model", "A", "m1"), ("8", "model", "8", "m1"),
+        ("A", "model", "A", "m1"),
+        ("8", "model", "8", "m1"),
     ]
     # Character boxes move from the crop's pixels to the photo's.
     assert chars[1].box == Box(40 + 20, 30 + 4, 12, 22)
@@ -338,7 +355,9 @@ def test_set_label_makes_a_person_label_effective_and_keeps_history(store, data_
     store.set_label(char.id, "B", author="ana")
     store.set_label(char.id, "b", author="ana")  # lower case is taken as its capital
     assert (store.plate_chars(plate_id)[1].label, store.plate_chars(plate_id)[1].source) == ("B", "person")
-    history = query(data_dir, "SELECT label, source, superseded_by IS NULL FROM labels WHERE char_id = ? ORDER BY id", (char.id,))
+    history = query(
+        data_dir, "SELECT label, source, superseded_by IS NULL FROM labels WHERE char_id = ? ORDER BY id", (char.id,)
+    )
     assert history == [("8", "model", 0), ("B", "person", 0), ("B", "person", 1)]
 
 
@@ -460,7 +479,11 @@ def test_stats_counts_are_exact(reviewed):
     assert stats.pop("last_training")["model_version"] == "m1"
     assert per_class == {"A": 1, "B": 1, "C": 1, "1": 1, "2": 1, "3": 1, "X": 1, "V": 1}
     assert stats == {
-        "photos": 2, "plates": 2, "confirmed_plates": 1, "characters": 12, "labeled": 8,
+        "photos": 2,
+        "plates": 2,
+        "confirmed_plates": 1,
+        "characters": 12,
+        "labeled": 8,
         "corrections": 2,  # B for the model's 8, V for its Y
         "pending_training": 1,  # V came after mark_trained
     }
@@ -485,14 +508,18 @@ def test_review_queue_puts_the_least_confident_guess_first(reviewed):
     store, _, p2 = reviewed
     queue = store.review_queue()
     assert [(c.plate_id, c.pred_char, c.pred_conf) for c in queue] == [
-        (p2, "8", 0.1), (p2, "Z", 0.2), (p2, "7", 0.85), (p2, "9", 0.99),
+        (p2, "8", 0.1),
+        (p2, "Z", 0.2),
+        (p2, "7", 0.85),
+        (p2, "9", 0.99),
     ]
 
 
 def test_review_queue_corrected_lists_person_labels_that_differ_from_the_guess(reviewed):
     store, p1, p2 = reviewed
     assert [(c.plate_id, c.pred_char, c.label) for c in store.review_queue(status="corrected")] == [
-        (p2, "Y", "V"), (p1, "8", "B"),
+        (p2, "Y", "V"),
+        (p1, "8", "B"),
     ]
 
 
@@ -534,7 +561,10 @@ def _spawn(function: str, *args, prefix: list[str] = ()) -> subprocess.Popen:
     """Run `test_store.function(*args)` in a new Python process (no fork of this one's threads)."""
     code = f"import sys; sys.path[:0] = {[str(TESTS), str(TESTS.parent), str(REPO)]!r}; import test_store; test_store.{function}(*sys.argv[1:])"
     return subprocess.Popen(
-        [*prefix, sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*prefix, sys.executable, "-c", code, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -555,10 +585,13 @@ def _child_plate_writer(data_dir: str, hang_at: str) -> None:
     with LabelStore.open(data_dir) as s:
         for i in range(10_000):
             if i == hang_at:
+
                 def hang(*args):
                     print("inside", flush=True)
                     import time
+
                     time.sleep(60)
+
                 LabelStore._insert_label = hang
             image = photo(10_000 + i, (24, 32))
             [plate_id] = s.add_recognition(image, fake_rec(image, fake_plate("ABC1234")), f"p{i}", "m1")
@@ -597,7 +630,9 @@ def test_two_processes_writing_labels_lose_none(store, data_dir):
     for child in children:
         _, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
-    counts = query(data_dir, "SELECT author, COUNT(*) FROM labels WHERE source = 'person' GROUP BY author ORDER BY author")
+    counts = query(
+        data_dir, "SELECT author, COUNT(*) FROM labels WHERE source = 'person' GROUP BY author ORDER BY author"
+    )
     assert counts == [("p0", 200), ("p1", 200)]
     # Interleaved writes to the same characters still leave each exactly one effective label: its newest.
     current = query(data_dir, "SELECT char_id, id FROM current_labels ORDER BY char_id")
@@ -636,7 +671,8 @@ def test_export_writes_a_folder_per_class_and_labels_csv(reviewed, tmp_path):
     chars = {c.id: c for c in store.plate_chars(p1) + store.plate_chars(p2)}
     assert rows[0] == ["path", "label", "source", "plate_id"]
     assert [(r[1], r[2], int(r[3])) for r in rows[1:]] == [(ch, "person", p1) for ch in "ABC123"] + [
-        ("X", "person", p2), ("V", "person", p2),
+        ("X", "person", p2),
+        ("V", "person", p2),
     ]
     for path, label, _, _ in rows[1:]:
         folder, file = path.split("/")
@@ -761,7 +797,9 @@ def benchmark(tmp_path) -> Path:
         (root / "us" / f"{name}.txt").write_text(f"{name}.png\t{b.x}\t{b.y}\t{b.w}\t{b.h}\t{text}\n")
     (root / "crops").mkdir()
     for file, text, seed in [("crop_a.png", "ABC123", 1), ("crop_b.png", "KLM902", 7)]:
-        Image.fromarray(synth.render_plate(text, np.random.default_rng(seed), "us", height=60)[0]).save(root / "crops" / file)
+        Image.fromarray(synth.render_plate(text, np.random.default_rng(seed), "us", height=60)[0]).save(
+            root / "crops" / file
+        )
     (root / "crops" / "labels.csv").write_text("file,plate,state\ncrop_a.png,abc-123,ca\ncrop_b.png,KLM90255,ca\n")
     return root
 
@@ -774,7 +812,10 @@ def test_import_openalpr_benchmark_labels_plates_whose_count_fits(store, benchma
     plates = {p.name: p for p in store.recent_plates(10)}
     assert sorted(plates) == ["crops/crop_a.png", "crops/crop_b.png", "us/car_a.png", "us/car_b.png"]
     assert {n: p.text_confirmed for n, p in plates.items()} == {
-        "crops/crop_a.png": "ABC123", "crops/crop_b.png": "KLM90255", "us/car_a.png": "ABC1234", "us/car_b.png": "7ABC123",
+        "crops/crop_a.png": "ABC123",
+        "crops/crop_b.png": "KLM90255",
+        "us/car_a.png": "ABC1234",
+        "us/car_b.png": "7ABC123",
     }
     # The mislabeled crop keeps its text, and its characters wait unlabeled.
     assert (plates["crops/crop_b.png"].labeled, result.unmatched >= 1) == (0, True)
@@ -874,8 +915,14 @@ def glyph_plate(store: LabelStore, text: str = "ABC1234", invert: bool = False, 
     chars = tuple(CharCrop(b, 0, normalize_crop(grey, b, 32)) for b in boxes)
     preds = tuple(Prediction(ch, 0.9, ((ch, 0.9),)) for ch in text)
     read = PlateRead(
-        box=crop_box, crop_box=crop_box, crop=plate, chars=chars, predictions=preds,
-        candidates=(Candidate(text, 90.0, True),), binarization="local/dark", processing_time_ms=1.0,
+        box=crop_box,
+        crop_box=crop_box,
+        crop=plate,
+        chars=chars,
+        predictions=preds,
+        candidates=(Candidate(text, 90.0, True),),
+        binarization="local/dark",
+        processing_time_ms=1.0,
     )
     [plate_id] = store.add_recognition(image, fake_rec(image, read), f"glyphs{seed}.png", "m1")
     return plate_id
@@ -886,7 +933,10 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def snapshot(store: LabelStore, plate_id: int) -> list[tuple]:
-    return [(c.id, c.idx, c.line, c.box, c.label, c.source, c.pred_char, c.image.tobytes()) for c in store.plate_chars(plate_id)]
+    return [
+        (c.id, c.idx, c.line, c.box, c.label, c.source, c.pred_char, c.image.tobytes())
+        for c in store.plate_chars(plate_id)
+    ]
 
 
 def test_merge_joins_two_boxes_into_one_crop_cut_again_from_the_photo(store):
@@ -899,12 +949,20 @@ def test_merge_joins_two_boxes_into_one_crop_cut_again_from_the_photo(store):
     assert [c.id for c in chars] == [old[0].id, new_id] + [c.id for c in old[3:]]
     assert [c.idx for c in chars] == list(range(6))
     b, c = old[1].box, old[2].box
-    assert chars[1].box == Box(min(b.x, c.x), min(b.y, c.y), max(b.x2, c.x2) - min(b.x, c.x), max(b.y2, c.y2) - min(b.y, c.y))
+    assert chars[1].box == Box(
+        min(b.x, c.x), min(b.y, c.y), max(b.x2, c.x2) - min(b.x, c.x), max(b.y2, c.y2) - min(b.y, c.y)
+    )
     merged = chars[1]
     assert merged.image.shape == (32, 32) and merged.image.dtype == np.float32
     assert merged.image.std() > 0.2  # glyphs, not a blank
     assert (merged.label, merged.source, merged.pred_char, merged.pred_conf, merged.topk, merged.model_version) == (
-        None, None, None, None, (), None)
+        None,
+        None,
+        None,
+        None,
+        (),
+        None,
+    )
     assert store.plate(plate_id).characters == 6
 
 
@@ -930,11 +988,18 @@ def test_split_cuts_a_box_into_equal_parts_and_renumbers(store):
     chars = store.plate_chars(plate_id)
     assert [c.id for c in chars] == [c.id for c in old[:i]] + parts + [c.id for c in old[i + 1 :]]
     assert [c.idx for c in chars] == list(range(len(old) + 1))
-    assert [chars[i].box, chars[i + 1].box] == [Box(box.x, box.y, box.w // 2, box.h), Box(box.x + box.w // 2, box.y, box.w // 2, box.h)]
+    assert [chars[i].box, chars[i + 1].box] == [
+        Box(box.x, box.y, box.w // 2, box.h),
+        Box(box.x + box.w // 2, box.y, box.w // 2, box.h),
+    ]
     assert all(chars[k].image.shape == (32, 32) and chars[k].label is None for k in (i, i + 1))
     three = store.split_char(plate_id, 0, parts=3)
     boxes = [c.box for c in store.plate_chars(plate_id)[:3]]
-    assert len(three) == 3 and sum(b.w for b in boxes) == old[0].box.w and max(b.w for b in boxes) - min(b.w for b in boxes) <= 1
+    assert (
+        len(three) == 3
+        and sum(b.w for b in boxes) == old[0].box.w
+        and max(b.w for b in boxes) - min(b.w for b in boxes) <= 1
+    )
     assert [b.x for b in boxes] == [old[0].box.x, boxes[0].x2, boxes[1].x2]
 
 
@@ -955,8 +1020,11 @@ def test_merged_away_rows_leave_counts_queue_training_and_exports(store, tmp_pat
     assert store.export_dataset(tmp_path / "out").characters == 5
     # Nothing is deleted: the retired rows and their labels are still in the file.
     assert query(store.data_dir, "SELECT COUNT(*) FROM chars") == [(8,)]
-    assert query(store.data_dir, "SELECT COUNT(*) FROM labels WHERE char_id IN (?, ?) AND source = 'person'",
-                 (old[1].id, old[2].id)) == [(2,)]
+    assert query(
+        store.data_dir,
+        "SELECT COUNT(*) FROM labels WHERE char_id IN (?, ?) AND source = 'person'",
+        (old[1].id, old[2].id),
+    ) == [(2,)]
     # Now the counts match and the typed plate labels every character.
     result = store.label_plate(plate_id, "AK1234")
     assert result.matched and [c.label for c in store.plate_chars(plate_id)] == list("AK1234")
@@ -998,7 +1066,10 @@ def test_undo_of_a_merge_waits_for_a_later_one_by_someone_else(store):
     plate_id = glyph_plate(store)
     store.merge_chars(plate_id, 0, author="ana")
     store.split_char(plate_id, 0, author="ben")
-    with pytest.raises(StoreError, match=r"cannot undo the merge on plate \d+: its boxes were split again since by ben; undo that first"):
+    with pytest.raises(
+        StoreError,
+        match=r"cannot undo the merge on plate \d+: its boxes were split again since by ben; undo that first",
+    ):
         store.undo_last(author="ana")
     assert len(store.plate_chars(plate_id)) == 7  # nothing changed
     assert store.undo_last(author="ben").kind == "split"
@@ -1046,7 +1117,9 @@ def test_plates_imported_without_a_photo_cannot_be_merged_or_split(reviewed, tmp
         plate = fresh.recent_plates()[0]
         assert plate.photo_id is None and plate.characters >= 2
         before = dump(tmp_path / "fresh")
-        with pytest.raises(StoreError, match=r"imported as character crops without its photo.*label its crops one by one"):
+        with pytest.raises(
+            StoreError, match=r"imported as character crops without its photo.*label its crops one by one"
+        ):
             fresh.merge_chars(plate.id, 0)
         with pytest.raises(StoreError, match=r"imported as character crops without its photo"):
             fresh.split_char(plate.id, 0)
@@ -1070,7 +1143,9 @@ def _make_v1_copy(source: Path, target: Path) -> dict[str, list[tuple]]:
         for table in ("photos", "plates", "actions", "chars", "labels", "training_runs"):
             columns = [r[1] for r in dst.execute(f"PRAGMA table_info({table})")]
             rows[table] = src.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid").fetchall()
-            dst.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows[table])
+            dst.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows[table]
+            )
         dst.execute("PRAGMA user_version = 1")
         dst.commit()
     finally:
@@ -1099,7 +1174,9 @@ def test_a_version_1_database_migrates_to_version_2_keeping_every_row(store, tmp
             columns = [r[1] for r in query(old, f"PRAGMA table_info({table})")]
             kept = [c for c in columns if c not in _V2_COLUMNS.get(table, ())]
             assert query(old, f"SELECT {', '.join(kept)} FROM {table} ORDER BY rowid") == before, table
-        assert query(old, "SELECT COUNT(*) FROM chars WHERE added_by_action IS NOT NULL OR retired_by_action IS NOT NULL") == [(0,)]
+        assert query(
+            old, "SELECT COUNT(*) FROM chars WHERE added_by_action IS NOT NULL OR retired_by_action IS NOT NULL"
+        ) == [(0,)]
         assert {p: snapshot(migrated, p) for p in (p1, p2)} == expected
         assert migrated.stats() == stats
         assert query(old, "PRAGMA foreign_key_check") == [] and query(old, "PRAGMA integrity_check") == [("ok",)]
@@ -1135,7 +1212,9 @@ def test_a_database_of_a_newer_version_is_refused_and_left_alone(store, data_dir
     conn.execute(f"PRAGMA user_version = {newer}")
     conn.close()
     before = dump(data_dir)
-    with pytest.raises(StoreError, match=rf"schema version {newer} but this alpr knows versions up to {SCHEMA_VERSION}.*upgrade alpr"):
+    with pytest.raises(
+        StoreError, match=rf"schema version {newer} but this alpr knows versions up to {SCHEMA_VERSION}.*upgrade alpr"
+    ):
         LabelStore.open(data_dir)
     assert dump(data_dir) == before and query(data_dir, "PRAGMA user_version") == [(newer,)]
 
@@ -1182,10 +1261,14 @@ def test_a_segment_added_before_the_first_finds_a_character_the_cut_missed_and_u
     grey = to_grey(plate)
     missed = boxes[1:]  # the segmenter lost the A
     read = PlateRead(
-        box=Box(x, y, plate.shape[1], plate.shape[0]), crop_box=Box(x, y, plate.shape[1], plate.shape[0]), crop=plate,
+        box=Box(x, y, plate.shape[1], plate.shape[0]),
+        crop_box=Box(x, y, plate.shape[1], plate.shape[0]),
+        crop=plate,
         chars=tuple(CharCrop(b, 0, normalize_crop(grey, b, 32)) for b in missed),
         predictions=tuple(Prediction(ch, 0.9, ((ch, 0.9),)) for ch in "BC1234"),
-        candidates=(Candidate("BC1234", 90.0, False),), binarization="local/dark", processing_time_ms=1.0,
+        candidates=(Candidate("BC1234", 90.0, False),),
+        binarization="local/dark",
+        processing_time_ms=1.0,
     )
     [plate_id] = store.add_recognition(image, fake_rec(image, read), "missed.png", "m1")
     before = [c.id for c in store.plate_chars(plate_id)]

@@ -1,5 +1,6 @@
 """overrule_stray_ends: a thin mark at either end of a row (the plate's frame, a bolt) that the
 classifier read as a character becomes "not a character" when its size or spacing says so."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -43,7 +44,10 @@ def test_a_thin_mark_set_apart_at_the_start_of_the_row_is_not_a_character():
 def test_the_overruled_mark_says_why_and_what_the_classifier_read():
     chars, preds = _row("ABC1231", last=Box(72, -4, 4, 32))
     note = overrule_stray_ends(chars, preds)[-1].note
-    assert note == "a mark at the row's end (32 px tall where the row's characters are 24), not a character; the classifier read 1 at 90%"
+    assert (
+        note
+        == "a mark at the row's end (32 px tall where the row's characters are 24), not a character; the classifier read 1 at 90%"
+    )
 
 
 def test_a_one_of_the_rows_size_and_spacing_at_its_end_stays_a_character():

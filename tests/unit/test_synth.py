@@ -1,4 +1,5 @@
 """The synthetic renderer: deterministic, shaped like the classifier's input, with honest boxes."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,7 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 
 def _ring(glyph: np.ndarray) -> np.ndarray:
     """The outer two pixels of a square image."""
-    return np.concatenate([glyph[:2].ravel(), glyph[-2:].ravel(), glyph[:, :2].ravel(),
-                           glyph[:, -2:].ravel()])
+    return np.concatenate([glyph[:2].ravel(), glyph[-2:].ravel(), glyph[:, :2].ravel(), glyph[:, -2:].ravel()])
 
 
 def _inside(box: Box, width: int, height: int) -> bool:
@@ -126,7 +126,7 @@ def test_plate_characters_are_darker_than_the_plate(style):
     plate, boxes = synth.render_plate("ABC1234", _rng(), style)
     grey = _grey(plate)
     for b in boxes:
-        assert grey[b.y:b.y2, b.x:b.x2].min() < np.median(grey) - 100
+        assert grey[b.y : b.y2, b.x : b.x2].min() < np.median(grey) - 100
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -168,16 +168,16 @@ def test_scene_plate_is_brighter_than_its_surroundings(style):
         photo, box = synth.render_scene("ABC1234", _rng(seed), style)
         grey = _grey(photo)
         m = max(2, box.h // 6)
-        ring = grey[box.y - m:box.y2 + m, box.x - m:box.x2 + m].copy()
+        ring = grey[box.y - m : box.y2 + m, box.x - m : box.x2 + m].copy()
         ring[m:-m, m:-m] = np.nan
         # The plate's paper (its brighter quarter) against the median of the ring around the box.
-        assert np.percentile(grey[box.y:box.y2, box.x:box.x2], 75) > np.nanmedian(ring) + 60
+        assert np.percentile(grey[box.y : box.y2, box.x : box.x2], 75) > np.nanmedian(ring) + 60
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_scene_plate_characters_are_darker_than_the_plate(style):
     photo, box = synth.render_scene("ABC1234", _rng(5), style)
-    plate = _grey(photo)[box.y:box.y2, box.x:box.x2]
+    plate = _grey(photo)[box.y : box.y2, box.x : box.x2]
     assert np.percentile(plate, 5) < np.percentile(plate, 75) - 80
 
 
@@ -205,8 +205,11 @@ def test_random_plate_text_uses_only_classifier_classes():
 
 
 def test_unknown_style_raises():
-    calls = (lambda: synth.render_plate("A1", _rng(), "xx"), lambda: synth.render_scene("A1", _rng(), "xx"),
-             lambda: synth.random_plate_text(_rng(), "xx"))
+    calls = (
+        lambda: synth.render_plate("A1", _rng(), "xx"),
+        lambda: synth.render_scene("A1", _rng(), "xx"),
+        lambda: synth.random_plate_text(_rng(), "xx"),
+    )
     for call in calls:
         with pytest.raises(ValueError):
             call()

@@ -1,5 +1,6 @@
 """The typed hand-offs of a training run: JobConfig (config.json), EpochRow (metrics.jsonl) and
 RunStatus (status.json), and the figures drawn from the rows."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,9 +12,23 @@ from alpr.training.train_figures import curves_figure, throughput_figure
 
 
 def _rows() -> list[EpochRow]:
-    return [EpochRow(stage="head", epoch=e, epochs=2, global_epoch=e, total_epochs=2, loss=1.0 / e, acc=0.5 + e / 10,
-                     val_loss=1.2 / e, val_acc=0.4 + e / 10, lr=1e-3 / e, samples_per_s=100.0 * e, best=e == 2)
-            for e in (1, 2)]
+    return [
+        EpochRow(
+            stage="head",
+            epoch=e,
+            epochs=2,
+            global_epoch=e,
+            total_epochs=2,
+            loss=1.0 / e,
+            acc=0.5 + e / 10,
+            val_loss=1.2 / e,
+            val_acc=0.4 + e / 10,
+            lr=1e-3 / e,
+            samples_per_s=100.0 * e,
+            best=e == 2,
+        )
+        for e in (1, 2)
+    ]
 
 
 def test_an_epoch_row_reads_back_what_it_wrote_and_ignores_unknown_keys():

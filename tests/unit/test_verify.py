@@ -2,6 +2,7 @@
 
 Reads are built by hand, so each test states the text, the place and the rule it meets.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,7 +19,9 @@ H = 600  # photo height in pixels
 
 def read(text: str, y: int = 300, confidence: float = 90.0, x: int = 100) -> PlateRead:
     box = Box(x, y, 120, 30)
-    return PlateRead(box, box, np.zeros((30, 120, 3), np.uint8), (), (), (Candidate(text, confidence, True),), "local/dark", 0.0)
+    return PlateRead(
+        box, box, np.zeros((30, 120, 3), np.uint8), (), (), (Candidate(text, confidence, True),), "local/dark", 0.0
+    )
 
 
 def test_a_real_plate_mid_photo_passes():

@@ -3,6 +3,7 @@
 Clips are rendered with `alpr.video.synthclip` and encoded with PyAV in the test, so each test
 knows exactly how many frames, how long and how large its clip is.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ EVERY_FRAME = DEFAULT_VIDEO.sampling(every=1)
 
 
 def _frames(n: int, size=(320, 240)) -> list[np.ndarray]:
-    return list(synthclip.render_frames(synthclip.traffic(n / FPS, plates=("ABC1234",)), size=size, fps=FPS,
-                                        seconds=n / FPS))
+    return list(
+        synthclip.render_frames(synthclip.traffic(n / FPS, plates=("ABC1234",)), size=size, fps=FPS, seconds=n / FPS)
+    )
 
 
 @pytest.fixture(scope="module")

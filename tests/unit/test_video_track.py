@@ -2,6 +2,7 @@
 
 The reads are written by hand, so every group count and voted plate here is exact.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,8 +36,9 @@ def test_one_car_crossing_the_frame_is_one_group_with_its_span_and_direction():
 
 
 def test_two_cars_in_view_at_once_are_two_groups():
-    frames = [[read(t / 4, "ABC1234", 90, x=20 + 30 * t), read(t / 4, "XYZ987", 85, x=600 - 30 * t, y=260)]
-              for t in range(8)]
+    frames = [
+        [read(t / 4, "ABC1234", 90, x=20 + 30 * t), read(t / 4, "XYZ987", 85, x=600 - 30 * t, y=260)] for t in range(8)
+    ]
     groups = group_reads(frames)
     assert [(g.plate, g.frame_count, g.direction) for g in groups] == [("ABC1234", 8, "right"), ("XYZ987", 8, "left")]
 
@@ -73,8 +75,12 @@ def test_second_guesses_vote_too():
 
 def test_the_same_plate_after_the_window_is_another_pass():
     later = DEFAULT_VIDEO.window_s + 5
-    frames = [[read(0.0, "ABC1234", 90, x=100)], [read(0.25, "ABC1234", 90, x=110)],
-              [read(later, "ABC1234", 90, x=100)], [read(later + 0.25, "ABC1234", 90, x=110)]]
+    frames = [
+        [read(0.0, "ABC1234", 90, x=100)],
+        [read(0.25, "ABC1234", 90, x=110)],
+        [read(later, "ABC1234", 90, x=100)],
+        [read(later + 0.25, "ABC1234", 90, x=110)],
+    ]
     assert [g.time_start_s for g in group_reads(frames)] == [0.0, later]
 
 
