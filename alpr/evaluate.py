@@ -165,8 +165,9 @@ def select(items: list[LabeledPlate], holdout: bool = False, limit: int | None =
 class ProgressBar:
     """A one-line progress bar on stderr (only redrawn when it changes)."""
 
-    def __init__(self, label: str = "", stream=sys.stderr, width: int = 30):
-        self.label, self.stream, self.width = label, stream, width
+    def __init__(self, label: str = "", stream=None, width: int = 30):
+        # sys.stderr is looked up now, not when the module loaded, so a redirected stderr gets the bar.
+        self.label, self.stream, self.width = label, stream or sys.stderr, width
         self.t0 = time.perf_counter()
         self._drawn = 0  # characters of the bar now on the line, 0 once it ended with a newline
 

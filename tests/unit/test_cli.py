@@ -1,17 +1,19 @@
-"""`python -m alpr`, run as users run it: in a subprocess, checking stdout, stderr and exit status.
+"""`python -m alpr`'s commands, checking stdout, stderr and exit status as a user sees them.
 
-Every run that reads photos uses the constant model (`--model`, see conftest) except the plain
-table, which checks that the shipped default model loads. Each command runs once per module and
-several tests look at its output, which keeps the TensorFlow start-ups few.
+The commands run in this process (`alpr.cli.main`, what `python -m alpr` calls), which keeps this
+lane fast; `tests/slow/test_cli_process.py` runs the real `python -m alpr` in a subprocess. Every
+run that reads photos uses the constant model (`--model`, see conftest) except the plain table,
+which checks that the shipped default model loads. Each command runs once per module and several
+tests look at its output.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,9 @@ import pytest
 from PIL import Image
 
 from alpr import synth
+from alpr.cli import main
+from alpr.paths import PROGRESS_ENV
 from conftest import make_plate, make_scene
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -37,19 +39,22 @@ class Run:
 
 
 def alpr(*args: str, progress: bool = False) -> Run:
-    """Run the CLI; stderr is a pipe, so progress is plain lines unless `progress` asks for the bar."""
-    env = {k: v for k, v in os.environ.items() if k != "ALPR_PROGRESS"}
+    """Run a CLI command; stderr is not a terminal, so progress is plain lines unless `progress` asks for the bar."""
+    saved = os.environ.pop(PROGRESS_ENV, None)
     if progress:
-        env["ALPR_PROGRESS"] = "1"
-    done = subprocess.run(
-        [sys.executable, "-m", "alpr", *map(str, args)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+        os.environ[PROGRESS_ENV] = "1"
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exit_:  # argparse refuses bad arguments this way
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.environ.pop(PROGRESS_ENV, None)
+        if saved is not None:
+            os.environ[PROGRESS_ENV] = saved
+    return Run(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
