@@ -8,21 +8,15 @@ statuses that scripts rely on are proven end to end.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from PIL import Image
 
 from conftest import make_scene
+from train_helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def run_alpr(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "alpr", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=180
-    )
+def run_alpr(*args):
+    return run_cli(*args, timeout=180)[0]
 
 
 def test_python_m_alpr_reads_a_photo_as_one_openalpr_json_line(tmp_path, constant_model):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,20 +39,15 @@ class Run:
 
 def alpr(*args: str, progress: bool = False) -> Run:
     """Run a CLI command; stderr is not a terminal, so progress is plain lines unless `progress` asks for the bar."""
-    saved = os.environ.pop(PROGRESS_ENV, None)
-    if progress:
-        os.environ[PROGRESS_ENV] = "1"
     out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main([str(a) for a in args])
-            except SystemExit as exit_:  # argparse refuses bad arguments this way
-                code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        os.environ.pop(PROGRESS_ENV, None)
-        if saved is not None:
-            os.environ[PROGRESS_ENV] = saved
+    with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        env.delenv(PROGRESS_ENV, raising=False)
+        if progress:
+            env.setenv(PROGRESS_ENV, "1")
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse refuses bad arguments this way
+            code = exit_.code if isinstance(exit_.code, int) else 1
     return Run(code, out.getvalue(), err.getvalue())
 
 
