@@ -141,6 +141,20 @@ async def _no_traceback(page, where: str) -> None:
         raise AssertionError(f"the page shows a traceback {where}")
 
 
+async def _plates_shown(page, expected: tuple[str, ...], settle_ms: int = 20_000) -> tuple[str, ...]:
+    """The plate metrics of the Recognize page once they have settled: Streamlit draws a rerun's
+    elements one by one, so a snapshot taken while the page is still being drawn can hold none of
+    them. Waits up to SETTLE_MS for EXPECTED, then returns what is shown, right or wrong."""
+    from playwright.async_api import expect
+
+    metrics = page.locator("[data-testid=stMetricValue]")
+    try:
+        await expect(metrics).to_have_text(list(expected), timeout=settle_ms)
+    except AssertionError:
+        pass  # the caller compares and reports what the page shows
+    return tuple(await metrics.all_inner_texts())
+
+
 async def _session(
     browser, url: str, n: int, photos: list[Photo], timeout_ms: int, result: LoadResult, screenshots: bool
 ) -> None:
@@ -174,7 +188,8 @@ async def _round(
     await page.get_by_text("What the classifier saw").first.wait_for(timeout=timeout_ms)
     read_s = time.monotonic() - started
     link = page.get_by_role("link", name="Fix this read").first
-    shown = tuple(await page.locator("[data-testid=stMetricValue]").all_inner_texts())
+    await link.wait_for(timeout=timeout_ms)
+    shown = await _plates_shown(page, photo.plates)
     await _no_traceback(page, f"after session {n} read {photo.name}")
     plate_id = int(parse_qs(urlparse(await link.get_attribute("href")).query)["plate"][0])
     if screenshots and r == 0:
