@@ -7,6 +7,7 @@ glyphs and fine-tuned on real crops by `python -m alpr train`. ImageNet backbone
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -164,10 +165,13 @@ class ModelInfo:
 class CharClassifier:
     """A loaded character model. Safe to share between threads (Streamlit sessions)."""
 
-    def __init__(self, model, info: ModelInfo, config: ClassifyConfig = DEFAULT.classify):
+    def __init__(self, model, info: ModelInfo, config: ClassifyConfig = DEFAULT.classify, memory=None):
         self._model = model
         self.info = info
         self.config = config
+        # The plates a person labeled, saved beside a fine-tuned model (alpr/memory.py); None for
+        # the shipped model. The pipeline asks it about every read.
+        self.memory = memory
         self._lock = threading.Lock()
         import keras
 
@@ -187,6 +191,12 @@ class CharClassifier:
     @property
     def input_size(self) -> int:
         return self.info.input_size
+
+    def without_memory(self) -> "CharClassifier":
+        """The same network reading without the plate memory: what the network alone has learnt."""
+        alone = copy.copy(self)
+        alone.memory = None
+        return alone
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(n, classes) softmax for a batch of (n, size, size) crops in [0, 1]."""
@@ -243,4 +253,7 @@ def load_classifier(path: str | Path | None = None, config: ClassifyConfig = DEF
             f"metadata says {size}x{size}x1 and {len(classes)}"
         )
     info = ModelInfo(path, str(metadata.get("version", path.stem)), classes, size, metadata)
-    return CharClassifier(model, info, config)
+    from alpr.memory import PlateMemory, memory_path
+
+    plates = memory_path(path)
+    return CharClassifier(model, info, config, PlateMemory.load(plates) if plates.is_file() else None)

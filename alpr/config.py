@@ -186,6 +186,33 @@ class VerifyConfig:
 
 
 @dataclass(frozen=True)
+class MemoryConfig:
+    # Plates a person labeled, recognised when seen again (alpr/memory.py). The signature is the
+    # plate box's grey pixels at this size (rows, columns): coarse enough that the same plate in
+    # another read (a box a few pixels off, another JPEG) still matches, fine enough that the
+    # characters count. Blurred by this sigma (signature pixels) for the same reason.
+    signature_shape: tuple[int, int] = (24, 96)
+    signature_blur: float = 1.0
+    # A read boxes the same plate a few pixels differently from one model or photo to the next:
+    # the box is also tried moved and scaled by this fraction of its size each way (27 views).
+    jitter: float = 0.08
+    # Normalised cross-correlation a read's signature needs with a remembered plate's. On the
+    # learning loop's store (scripts/learning_loop.py) the same plate read again scored 0.87 and
+    # up, and no hold-out plate came within 0.8 of a remembered one that reads alike.
+    min_similarity: float = 0.8
+    # ... and at most this many edits between the read and the remembered text: a plate cut into
+    # a segment too few or too many, or two look-alikes, still matches; another plate does not.
+    max_edits: int = 3
+    # At this similarity the read shows the very plate image a person labeled (the same photo
+    # read again: 1.0), so its text is recalled however far the read went (a plate cut into the
+    # wrong pieces). On the learning loop's store, 10 of 69 corrected plates read again needed this.
+    same_plate_similarity: float = 0.97
+    # Boxes of about the same shape only (log of the width/height ratio): a two-line plate does
+    # not recall a one-line one however the pixels correlate once squeezed to the same size.
+    max_aspect_log_ratio: float = 0.4
+
+
+@dataclass(frozen=True)
 class Config:
     load: LoadConfig = LoadConfig()
     detect: DetectConfig = DetectConfig()
@@ -194,6 +221,7 @@ class Config:
     assemble: AssembleConfig = AssembleConfig()
     read: ReadConfig = ReadConfig()
     verify: VerifyConfig = VerifyConfig()
+    memory: MemoryConfig = MemoryConfig()
 
 
 DEFAULT = Config()

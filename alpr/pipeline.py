@@ -12,14 +12,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from alpr.assemble import assemble, country
+from alpr.assemble import assemble, country, matches
 from alpr.classify import CharClassifier, load_classifier
 from alpr.config import DEFAULT, Config
 from alpr.errors import InputError
 from alpr.detect import find_plates, to_grey
 from alpr.segment import crop_plate, segment_all
 from alpr.stray import overrule_stray_ends
-from alpr.types import REJECT, Box, PlateCandidate, PlateRead, Recognition
+from alpr.types import REJECT, Box, Candidate, PlateCandidate, PlateRead, Recognition
 
 _default_reader: CharClassifier | None = None
 # Threads (Streamlit sessions, a thread pool) that ask for the model at the same moment must not
@@ -63,6 +63,7 @@ def recognize(
         whole = PlateCandidate(box, "given", "none", 0, 0.0, True, "the whole image is the plate")
         timings["detect"] = 0.0
         reads, stage_ms = _read_candidates(image, [whole], classifier, country, topn, config, margin=False)
+        reads = _recall(reads, classifier, country, topn, timings)
         timings.update(stage_ms)
         plates = tuple(read for score, read in reads if read.predictions)[:1]
         grey = to_grey(image)
@@ -83,6 +84,7 @@ def recognize(
     timings["detect"] = (time.perf_counter() - t0) * 1000
     kept = [c for c in detection.candidates if c.kept]
     reads, stage_ms = _read_candidates(image, kept, classifier, country, topn, config)
+    reads = _recall(reads, classifier, country, topn, timings)
     timings.update(stage_ms)
     rejected: list = []
     plates = _choose_plates(reads, config, image.shape[0], rejected)
@@ -111,6 +113,8 @@ def _choose_plates(
     rc = config.read
 
     def junk(read: PlateRead, first: bool) -> bool:
+        if read.recalled is not None:  # a plate a person labeled is a plate
+            return False
         return bool(image_height) and bool(why_not_a_plate(read, image_height, first, config.verify))
 
     plates: list[PlateRead] = []
@@ -125,6 +129,9 @@ def _choose_plates(
             if rejected is not None:
                 rejected.append((read, why_not_a_plate(read, image_height, first, config.verify)))
             continue
+        if read.recalled is not None and not any(read.box.iou(p.box) > 0.1 for p in plates):
+            plates.append(read)
+            continue
         min_chars = rc.min_chars if first else rc.extra_min_chars
         min_conf = rc.min_confidence if first else rc.extra_min_confidence
         if len(read.plate) < min_chars or read.confidence < min_conf:
@@ -135,6 +142,31 @@ def _choose_plates(
             continue  # a second read of a plate already chosen
         plates.append(read)
     return plates
+
+
+def _recall(reads, classifier: CharClassifier, country_code: str, topn: int, timings: dict):
+    """Reads that look like a plate a person labeled get its text as their first candidate and
+    rank first (alpr/memory.py); the others are unchanged. Returns [(score, read)] best first."""
+    memory = getattr(classifier, "memory", None)
+    if memory is None or not len(memory):
+        return reads
+    t0 = time.perf_counter()
+    top = max((score for score, _ in reads), default=0.0)
+    out = []
+    for score, read in reads:
+        recalled = memory.recall(read, country_code)
+        if recalled is None:
+            out.append((score, read))
+            continue
+        fits = matches(recalled.text, country(country_code).templates)
+        remembered = Candidate(recalled.text, round(100 * recalled.similarity, 1), fits)
+        others = tuple(c for c in read.candidates if c.plate != recalled.text)
+        read = replace(read, candidates=(remembered, *others)[:topn], recalled=recalled)
+        # Ahead of every read the memory does not know, the surest match first.
+        out.append((top + 1 + recalled.similarity, read))
+    out.sort(key=lambda sr: -sr[0])
+    timings["recall"] = (time.perf_counter() - t0) * 1000
+    return out
 
 
 def _first_plausible(reads, image_height: int, config: Config):

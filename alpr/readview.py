@@ -29,7 +29,8 @@ DEFAULT_VIEW = ReadViewConfig()
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the badge of a plate says: "certain" (green), "uncertain" (orange) or "no read"."""
+    """What the badge of a plate says: "certain" (green), "uncertain" (orange), "remembered" (blue: a
+    plate a person labeled, recognised by alpr/memory.py) or "no read"."""
 
     state: str
     why: str
@@ -38,6 +39,8 @@ class Verdict:
 def verdict(plate: PlateRead, country: str, config: ReadViewConfig = DEFAULT_VIEW) -> Verdict:
     if not plate.candidates:
         return Verdict("no read", "no character string could be built from this box")
+    if plate.recalled is not None:
+        return Verdict("remembered", plate.recalled.why)
     weak = [
         i
         for i, p in enumerate(plate.predictions, start=1)
@@ -76,9 +79,10 @@ def final_chars(plate: PlateRead) -> list[str | None]:
 
 def corrections(plate: PlateRead, country: str) -> str | None:
     """Where the headline differs from the classifier's own reading, in one line:
-    "position 2: 1→I, Europe format"; None when it does not, or the two do not line up."""
+    "position 2: 1→I, Europe format"; None when it does not, or the two do not line up, or the
+    headline is a remembered plate (the memory, not the format, changed it; `verdict` says so)."""
     own, text = classifier_reading(plate), plate.plate
-    if not text or own == text:
+    if not text or own == text or plate.recalled is not None:
         return None
     fmt = COUNTRIES[country].name if country in COUNTRIES else country
     if len(own) != len(text):
@@ -95,7 +99,12 @@ def best_first(plates) -> list[tuple[int, PlateRead]]:
 
 
 # Colours of the outlines on the demo photo: the badge colours of the plate cards.
-OUTLINE = {"certain": (22, 163, 74), "uncertain": (234, 88, 12), "no read": (107, 114, 128)}
+OUTLINE = {
+    "certain": (22, 163, 74),
+    "uncertain": (234, 88, 12),
+    "remembered": (37, 99, 235),
+    "no read": (107, 114, 128),
+}
 _FONT = __import__("pathlib").Path(__file__).parent / "fonts" / "DejaVuSans-Bold.ttf"
 
 

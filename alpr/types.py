@@ -111,6 +111,24 @@ class PlateCandidate:
     reason: str
 
 
+@dataclass(frozen=True)
+class Recalled:
+    """A read recognised as a plate a person labeled: which one, and how sure the match is."""
+
+    plate_id: int  # the label store's plate
+    text: str  # what the person said it reads
+    similarity: float  # of the two plates' signatures, -1..1 (1: the same pixels)
+    edits: int  # between what the classifier read and the remembered text
+
+    @property
+    def why(self) -> str:
+        said = "as read" if self.edits == 0 else f"{self.edits} edit{'s' if self.edits > 1 else ''} from the read"
+        return (
+            f"looks like plate #{self.plate_id} that a person labeled {self.text} "
+            f"(appearance {self.similarity:.2f}; {said})"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class PlateRead:
     """A plate found in the photo, segmented and read."""
@@ -123,6 +141,9 @@ class PlateRead:
     candidates: tuple[Candidate, ...]  # best first; empty when nothing readable
     binarization: str
     processing_time_ms: float
+    # A plate a person labeled that this read looks like (alpr/memory.py): its text is then the
+    # first candidate, and the page says which plate was recalled and why.
+    recalled: Recalled | None = None
 
     @property
     def plate(self) -> str:

@@ -137,7 +137,11 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
     with photo_col:
         # A picture, not a chart: it scales with the column (no blank band on a phone) and has no
         # tooltips to cover the plate in front of an audience.
-        st.image(outlined_photo(rec), width="stretch", caption="Green: a read to trust · orange: uncertain, check it")
+        st.image(
+            outlined_photo(rec),
+            width="stretch",
+            caption="Green: a read to trust · orange: uncertain, check it · blue: a plate you labeled, remembered",
+        )
     with read_col:
         for index, plate in order:
             plate_card(plate, rec.country, index, len(rec.plates) > 1, plate_ids, f"{key}_plate{index}")

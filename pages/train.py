@@ -280,7 +280,11 @@ def _learnt(run: jobs.Run) -> None:
     if not rows:
         return
     fixed = sum(r["fixed"] for r in rows)
-    st.markdown(f"**What it learnt**: {fixed} of {len(rows)} corrected plates read right now")
+    remembered = sum(r.get("remembered", False) for r in rows)
+    st.markdown(
+        f"**What it learnt**: the network reads {fixed} of {len(rows)} corrected plates right now"
+        + (f"; it remembers {remembered} of them whole, so they read right when seen again" if remembered else "")
+    )
     frame = pd.DataFrame(
         [
             {
@@ -290,6 +294,7 @@ def _learnt(run: jobs.Run) -> None:
                 "Read now": r["after"],
                 "Trained on": "held out" if r["held_out"] else "yes",
                 "Fixed": r["fixed"],
+                "Remembered": r.get("remembered", False),
             }
             for r in rows
         ]

@@ -65,18 +65,29 @@ def plate_rate(items, clf) -> tuple[float, int]:
     return (sum(r.top1 for r in results) / len(results) if results else float("nan")), len(results)
 
 
+def recalls(items, clf) -> list[list[str]]:
+    """Per item, the texts its reads recalled from the plate memory (alpr/memory.py)."""
+    out = []
+    for item in items:
+        code = item.region if item.region in COUNTRIES else "us"
+        rec = recognize(load_image(item.path), country=code, topn=1, plate_crop=item.box is None, classifier=clf)
+        out.append([p.recalled.text for p in rec.plates if p.recalled is not None])
+    return out
+
+
 def overlaps(a, b) -> bool:
     return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
 
 
-def typed_text(read, truth: str) -> str | None:
+def typed_text(read, truth: str) -> str:
     """What a person types on the Relabel page for this read: the truth, with "_" where the model
-    itself said a segment is not a character; None when the segments cannot match the truth."""
+    itself said a segment is not a character. When the segments cannot match the truth, the
+    truth as it is: the store keeps it as the plate's text and labels no character."""
     if len(read.chars) == len(truth):
         return truth
     kept = [p.char != REJECT for p in read.predictions]
     if sum(kept) != len(truth):
-        return None
+        return truth
     it = iter(truth)
     return "".join(next(it) if k else REJECT for k in kept)
 
@@ -128,11 +139,8 @@ def main() -> int:
                 and here[0][1].plate != item.plate
                 and (args.corrections is None or len(corrected_items) < args.corrections)
             ):
-                text = typed_text(here[0][1], item.plate)
-                if text is None:
-                    skipped += 1
-                    continue
-                store.label_plate(here[0][0], text, author="loop")
+                result = store.label_plate(here[0][0], typed_text(here[0][1], item.plate), author="loop")
+                skipped += not result.matched
                 corrected_items.append(item)
             if n % 100 == 0:
                 print(f"  recognize {n}/{len(train_items)}", file=sys.stderr, flush=True)
@@ -143,7 +151,8 @@ def main() -> int:
     print(
         f"stored {stats['plates']} plates, {stats['characters']} characters in {time.time() - t0:.0f} s; "
         f"{len(corrected_items)} plates corrected ({stats['labeled']} characters labeled, {stats['corrections']} "
-        f"of them differ from the model's guess); {skipped} wrong reads skipped (segments do not match the text)"
+        f"of them differ from the model's guess); {skipped} of them cut into another number of segments than the "
+        "text has (the text kept, no character labeled)"
     )
 
     index = {c: i for i, c in enumerate(ALL_CLASSES)}
@@ -203,14 +212,19 @@ def main() -> int:
         b, _ = accuracy(after, xs, ys)
         report["crops"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4)}
         print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%}")
+    print(f"\n{'':46} {'n':>6} {'before':>8} {'after':>8} {'network alone':>14}")
     for name, plates in (
         ("corrected photos (exact plate read)", corrected_items),
         ("hold-out photos (exact plate read)", rest_items),
     ):
         a, n = plate_rate(plates, before)
         b, _ = plate_rate(plates, after)
-        report["plates"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4)}
-        print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%}")
+        c, _ = plate_rate(plates, after.without_memory())
+        report["plates"][name] = {"n": n, "before": round(a, 4), "after": round(b, 4), "network_alone": round(c, 4)}
+        print(f"{name:46} {n:6d} {a:8.1%} {b:8.1%} {c:14.1%}")
+    recalled = sum(bool(r) for r in recalls(rest_items, after))
+    report["hold_out_photos_recalling_a_taught_plate"] = recalled
+    print(f"hold-out photos where the memory recalled a taught plate: {recalled} of {len(rest_items)}")
     print(
         f"\nfine-tune: {train_s:.0f} s (process, TensorFlow start included) on {report['device']}; "
         f"{version.name} {version.status}"

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from alpr import figures
-from alpr.readview import DEFAULT_VIEW, corrections, final_chars, plain_binarization, verdict
+from alpr.readview import DEFAULT_VIEW, classifier_reading, corrections, final_chars, plain_binarization, verdict
 
 STATIC_PLOT = {"displayModeBar": False}
 
@@ -21,7 +21,7 @@ def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list
     format changed, and the way to fix it."""
     said = verdict(plate, country_code)
     with st.container(border=True, gap="small"):
-        colour = {"certain": "green", "uncertain": "orange"}.get(said.state, "gray")
+        colour = {"certain": "green", "uncertain": "orange", "remembered": "blue"}.get(said.state, "gray")
         st.metric(
             f"Plate {index + 1}" if many else "Plate",
             plate.plate or "?",
@@ -31,7 +31,9 @@ def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list
             delta_arrow="off",
             help=said.why[0].upper() + said.why[1:],
         )
-        if said.state != "certain":
+        if said.state == "remembered":
+            st.caption(f":blue[Remembered:] {said.why}. The characters alone read {classifier_reading(plate)}.")
+        elif said.state != "certain":
             st.caption(f":orange[Uncertain:] {said.why}.")
         fixed = corrections(plate, country_code)
         if fixed:

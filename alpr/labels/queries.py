@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -117,6 +118,27 @@ class Queries:
             raise StoreError(f"no photo with id {photo_id} in {self.path}")
         image = np.array(Image.open(io.BytesIO(row["png"])).convert("RGB"))
         return image, image.shape[1] / row["width"]
+
+    def taught_plates(self) -> Iterator[tuple[np.ndarray, Box, str, str, int]]:
+        """(photo, plate box, confirmed text, country, plate id) for every plate a person confirmed
+        or corrected that has a photo and a box and is not marked "not a plate": what the plate
+        memory (alpr/memory.py) remembers. The photo is the stored, downscaled one and the box is
+        scaled to it; each photo is decoded once."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, photo_id, x, y, w, h, text_confirmed, COALESCE(country, '') AS country FROM plates "
+                "WHERE text_confirmed IS NOT NULL AND text_confirmed != '' AND photo_id IS NOT NULL "
+                "AND x IS NOT NULL AND not_a_plate_at IS NULL ORDER BY photo_id, id"
+            ).fetchall()
+        photo_id, image, scale = None, None, 1.0
+        for row in rows:
+            if row["photo_id"] != photo_id:
+                photo_id = row["photo_id"]
+                image, scale = self.photo_image(photo_id)
+            box = Box(
+                round(row["x"] * scale), round(row["y"] * scale), round(row["w"] * scale), round(row["h"] * scale)
+            )
+            yield image, box, row["text_confirmed"], row["country"], int(row["id"])
 
     def stats(self) -> dict:
         """Counts for the app's sidebar and `alpr labels stats`.

@@ -114,13 +114,11 @@ def aligned(text: str, current: Sequence[str | None]) -> str | None:
 
 def label_plate(store, plate_id: int, text: str, author: str | None):
     """Label a whole plate from its text; when the counts differ only by segments already marked ∅,
-    label it with those skipped. Returns the store's PlateLabelResult (matched False: nothing written)."""
-    result = store.label_plate(plate_id, text, author=author)
-    if result.matched:
-        return result
+    label it with those skipped. Returns the store's PlateLabelResult (matched False: the text is
+    kept as the plate's, no character is labeled)."""
     current = [c.label if c.label is not None else c.pred_char for c in store.plate_chars(plate_id)]
-    fitted = aligned(text, current)
-    return store.label_plate(plate_id, fitted, author=author) if fitted is not None else result
+    fitted = aligned(text, current) if len(text) != len(current) else None
+    return store.label_plate(plate_id, fitted or text, author=author)
 
 
 @dataclass(frozen=True)

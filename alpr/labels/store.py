@@ -311,9 +311,6 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                 for char_id, row in zip(char_ids, rows):
                     self._insert_label(conn, char_id, row.pred_char, "model", None, action_id)
             result = self._label_plate(conn, plate_id, text, source, author)
-            if not result.matched:
-                # A new plate keeps the text it came with even when its characters cannot be labeled.
-                conn.execute("UPDATE plates SET text_confirmed = ? WHERE id = ?", (text.replace(REJECT, ""), plate_id))
             return PlateLabelResult(plate_id, result.matched, result.characters, text, True, result.message)
 
     def _locate_and_segment(self, rgb, box, plate_crop, country, classifier):
@@ -366,9 +363,10 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
     ) -> PlateLabelResult:
         """Label every character of a plate from its text, in one transaction.
 
-        Only when the plate was cut into exactly len(text) segments ("_" stands for a segment that
-        is not a character): a mismatch means some boxes are wrong, and labeling them by position
-        would teach the model wrong letters. Then nothing changes and the result says so.
+        Characters are labeled only when the plate was cut into exactly len(text) segments ("_"
+        stands for a segment that is not a character): a mismatch means some boxes are wrong, and
+        labeling them by position would teach the model wrong letters. Then only the plate's text is
+        kept (the plate memory and the format statistics learn from it) and the result says so.
         """
         text = clean_plate_text(text)
         check_source(source)
@@ -385,7 +383,21 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                 "SELECT id FROM chars WHERE plate_id = ? AND retired_by_action IS NULL ORDER BY idx", (plate_id,)
             )
         ]
+        confirmed = text.replace(REJECT, "")
         if len(char_ids) != len(text):
+            # The person's text is the plate's truth even where the cut is wrong: it is kept (one
+            # undoable action) for the plate memory and the format statistics, but labeling the
+            # segments by position would teach the model wrong letters, so none is labeled.
+            if confirmed and confirmed != plate["text_confirmed"]:
+                self._action(
+                    conn,
+                    _ACTION_KIND[source][1],
+                    plate_id,
+                    author,
+                    prev_text=plate["text_confirmed"],
+                    new_text=confirmed,
+                )
+                conn.execute("UPDATE plates SET text_confirmed = ? WHERE id = ?", (confirmed, plate_id))
             return PlateLabelResult(
                 plate_id,
                 False,
@@ -393,9 +405,9 @@ class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
                 text,
                 False,
                 f"plate {plate_id} was cut into {len(char_ids)} segments but {text!r} has {len(text)} characters; "
-                'nothing was labeled: label its characters one by one ("_" for a segment that is not a character)',
+                f"its text is kept as {confirmed}, but no character was labeled: fix the cut, or label its "
+                'characters one by one ("_" for a segment that is not a character)',
             )
-        confirmed = text.replace(REJECT, "")
         action_id = self._action(
             conn, _ACTION_KIND[source][1], plate_id, author, prev_text=plate["text_confirmed"], new_text=confirmed
         )

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -74,6 +75,7 @@ from alpr.training.fitting import (
 from alpr.training import backend, priors
 from alpr.training.batches import make_dataset
 from alpr.training.gate import judge, learnt
+from alpr.memory import PlateMemory, memory_path
 from alpr.training.records import EpochRow, JobConfig, RunStatus
 from alpr.types import ALL_CLASSES
 
@@ -515,14 +517,38 @@ class Trainer:
                 else ""
             )
         )
+        memory = self._plate_memory()
+        # A network the gate rejects is not shipped, but what the person taught still is: the
+        # version keeps the active network and adds the plate memory, so the corrected plates read
+        # right when seen again and nothing already read right is unlearnt.
+        kept_from = None
+        if not accepted and self._teaches_more(memory):
+            kept_from, accepted = against, True
+            gate += (
+                f"; so this version keeps {against}'s network and adds the memory of {len(memory)} plates you labeled"
+            )
+            new_eval = active_eval
         self.log(f"gate: {gate}")
         self.guard.check()
         self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
         duration = round(self.elapsed_before + time.time() - self.t_start, 1)
-        metadata = self._metadata(size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted)
-        version = registry.register(lambda path: save_float32(model, path, backbone), metadata, self.folder)
+        metadata = self._metadata(
+            size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted, gate
+        )
+        metadata["plate_memory"] = len(memory) if memory is not None else 0
+        metadata["network_kept_from"] = kept_from
+
+        def write_version(path: Path) -> None:
+            if kept_from:
+                shutil.copyfile(self.active_model_path, path)
+            else:
+                save_float32(model, path, backbone)
+            if memory is not None and len(memory):
+                memory.save(memory_path(path))
+
+        version = registry.register(write_version, metadata, self.folder)
         self.log(f"registered {version.name} ({version.status}) in {version.path.parent}")
-        self._write_learnt(model)
+        self._write_learnt(None if kept_from else model, memory)
         if accepted and counts["store_train"] + counts["store_val"] and self.cfg.use_store:
             self._mark_trained(version.name, counts["last_label_id"])
         activated = False
@@ -553,8 +579,29 @@ class Trainer:
             "gate": gate,
         }
 
-    def _write_learnt(self, model) -> None:
-        """learnt.json: the corrected plates read before (the active model) and after (see `gate.learnt`)."""
+    def _plate_memory(self) -> PlateMemory | None:
+        """Every plate a person confirmed or corrected in the store, remembered by its look
+        (alpr/memory.py): the version reads them right when it sees them again, whatever the cut."""
+        if not self.cfg.use_store:
+            return None
+        from alpr.labels.store import LabelStore
+
+        with LabelStore.open(self.folder) as store:
+            memory = PlateMemory.from_photos(store.taught_plates())
+        self.log(f"memory: {len(memory)} plates a person labeled, recalled when seen again")
+        return memory
+
+    def _teaches_more(self, memory: PlateMemory | None) -> bool:
+        """Whether MEMORY holds a plate, or a text for it, that the active version does not remember."""
+        if memory is None or not len(memory) or not getattr(self, "active_model_path", None):
+            return False
+        known = getattr(self, "active_memory", None)
+        return not set(memory.taught()) <= (set(known.taught()) if known is not None else set())
+
+    def _write_learnt(self, model, memory: PlateMemory | None = None) -> None:
+        """learnt.json: the corrected plates read before (the active model) and after (see
+        `gate.learnt`; MODEL None: the version kept the active network), and whether the version
+        remembers each one whole (alpr/memory.py)."""
         d = getattr(self, "data", None) or {}
         if "p_store_tr" not in d:
             return
@@ -562,14 +609,18 @@ class Trainer:
             before = registry.load_active(self.folder)[0]
         except ModelError:
             return
-        rows = learnt(d, before.probabilities, lambda x: predict(model, x, self.replicas), LEARNT_MAX)
+        after = before.probabilities if model is None else (lambda x: predict(model, x, self.replicas))
+        rows = learnt(d, before.probabilities, after, LEARNT_MAX)
         if not rows:
             return
+        remembered = set(memory.plate_ids) if memory is not None else set()
+        rows = [{**r, "remembered": r["plate"] in remembered} for r in rows]
         jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
         trained = [r for r in rows if not r["held_out"]]
         self.log(
             f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
-            f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out"
+            f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out; "
+            f"{sum(r['remembered'] for r in rows)}/{len(rows)} remembered whole"
         )
 
     def _active_eval(self, val: Validation) -> tuple[dict | None, str | None]:
@@ -580,9 +631,13 @@ class Trainer:
             return None, None
         if warning:
             self.log(f"note: {warning}")
+        self.active_model_path = active_clf.info.path  # a rejected run's version keeps this network
+        self.active_memory = active_clf.memory
         return evaluate(val.probabilities_of(active_clf), val.y, val.parts), active_version.name
 
-    def _metadata(self, size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted) -> dict:
+    def _metadata(
+        self, size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted, gate
+    ) -> dict:
         hyper = {
             k: getattr(self.cfg, k)
             for k in (
@@ -626,7 +681,7 @@ class Trainer:
                 },
                 "comparison": {
                     "against": against,
-                    "gate": judge(new_eval, active_eval, against)[1],
+                    "gate": gate,
                     "new": {
                         "accuracy": new_eval["accuracy"],
                         "correct": new_eval["correct"],

@@ -250,17 +250,30 @@ def test_a_finished_run_shows_what_it_learnt_and_why_the_gate_decided(data, cons
                     "before": "ABC123",
                     "after": "A8C123",
                     "fixed": True,
+                    "remembered": True,
                 },
-                {"plate": 9, "held_out": True, "truth": "0XY11", "before": "OXY11", "after": "OXY11", "fixed": False},
+                {
+                    "plate": 9,
+                    "held_out": True,
+                    "truth": "0XY11",
+                    "before": "OXY11",
+                    "after": "OXY11",
+                    "fixed": False,
+                    "remembered": False,
+                },
             ]
         },
     )
     at = _page()
     assert_clean(at)
     assert any(c.value == f"Gate: {gate}" for c in at.caption)
-    assert any("1 of 2 corrected plates read right now" in m.value for m in at.markdown)
+    assert any(
+        "the network reads 1 of 2 corrected plates right now; it remembers 1 of them whole" in m.value
+        for m in at.markdown
+    )
     learnt = _frame(at, "Your label")
     assert list(learnt["Read before"]) == ["ABC123", "OXY11"] and list(learnt["Fixed"]) == [True, False]
+    assert list(learnt["Remembered"]) == [True, False]
 
 
 def test_a_rejected_version_needs_a_confirmation_to_activate(data, constant_model):

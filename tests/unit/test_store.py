@@ -439,13 +439,21 @@ def test_label_plate_underscore_marks_a_segment_that_is_not_a_character(store):
     assert store.plate(plate_id).text_confirmed == "AB123"
 
 
-def test_label_plate_count_mismatch_changes_nothing(store, data_dir):
+def test_label_plate_count_mismatch_keeps_the_text_but_labels_no_character(store, data_dir):
     plate_id = add(store, 1, "A8C123")
-    before = dump(data_dir)
+    labels_before = dump(data_dir)["labels"]
     result = store.label_plate(plate_id, "ABC1234")
     assert (result.matched, result.characters) == (False, 6)
-    assert "was cut into 6 segments but 'ABC1234' has 7 characters; nothing was labeled" in result.message
-    assert dump(data_dir) == before
+    assert "was cut into 6 segments but 'ABC1234' has 7 characters; its text is kept as ABC1234" in result.message
+    assert "no character was labeled" in result.message
+    # The person's text is the plate's truth (the plate memory learns it); the segments keep the model's guesses.
+    assert store.plate(plate_id).text_confirmed == "ABC1234"
+    assert dump(data_dir)["labels"] == labels_before
+    # Typing the same text again is not a second action, and undo takes the text back.
+    store.label_plate(plate_id, "ABC1234")
+    assert store.undo_last().plate_id == plate_id
+    assert store.plate(plate_id).text_confirmed is None
+    assert store.undo_last() is None
 
 
 def test_label_plate_rejects_text_that_is_not_plate_characters(store, data_dir):
