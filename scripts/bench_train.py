@@ -68,7 +68,7 @@ def main() -> int:
         rate = sum(r.samples_per_s for r in steady) / len(steady)
         epoch_s = sum(r.epoch_s for r in steady) / len(steady)
         print(
-            f"  stage {stage:<5} first epoch {part[0]['epoch_s']:.1f} s (tracing included); then {rate:,.0f} samples/s "
+            f"  stage {stage:<5} first epoch {part[0].epoch_s:.1f} s (tracing included); then {rate:,.0f} samples/s "
             f"and {epoch_s:.1f} s per epoch, validation included ({len(steady)} epochs)"
         )
     return 0
