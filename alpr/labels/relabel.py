@@ -146,8 +146,8 @@ def advice(typed: str, segments: int, can_recut: bool) -> Advice:
                 (),
             )
         return Advice(
-            f"{typed} has {n} characters but the plate is cut into **{segments}** segments ({what}), so nothing was "
-            "labeled, and merging would only make fewer. A character the cut missed (one outside the detected box, "
+            f"{typed} has {n} characters but the plate is cut into **{segments}** segments ({what}): the text is kept "
+            "as the plate's, but no character was labeled, and merging would only make fewer. A character the cut missed (one outside the detected box, "
             "or one without a box of its own) needs a segment: **add a segment** before the first or after the last, "
             "or **split** a segment that holds two.",
             ("add", "split"),
@@ -158,8 +158,8 @@ def advice(typed: str, segments: int, can_recut: bool) -> Advice:
     fixes = ("merge", "drop") if can_recut else ("drop",)
     merge = "**merge ↔** two segments that are one character, " if can_recut else ""
     return Advice(
-        f"{typed} has {n} characters but the plate is cut into **{segments}** segments ({what}), so nothing was "
-        f"labeled: labeling by position would teach wrong letters. {merge.capitalize() if merge else ''}"
+        f"{typed} has {n} characters but the plate is cut into **{segments}** segments ({what}): the text is kept "
+        f"as the plate's, but no character was labeled, since labeling by position would teach wrong letters. {merge.capitalize() if merge else ''}"
         f"{'or ' if merge else ''}mark each extra segment **∅** (not a character); you can also type the text with "
         f"_ for each extra segment, e.g. {example} when the first segment is not a character.",
         fixes,
