@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from alpr.config import DEFAULT, AssembleConfig
 from alpr.errors import InputError
+from alpr.priors import FormatPriors
 from alpr.types import REJECT, Candidate, Prediction
 
 
@@ -163,9 +164,17 @@ def assemble(
     country_code: str = "us",
     topn: int = 10,
     config: AssembleConfig = DEFAULT.assemble,
+    priors: FormatPriors | None = None,
 ) -> tuple[Candidate, ...]:
-    """The `topn` best plate strings for a sequence of character predictions."""
+    """The `topn` best plate strings for a sequence of character predictions.
+
+    `priors`: per-position statistics of the plates a person confirmed (alpr/priors.py, saved with a
+    fine-tuned version); where they hold a format of this country and length, a string scores the
+    log prior of its characters at their positions, relative to the likeliest ones, at
+    `config.learned_prior_weight`: a correction of an O to a 0 at the fifth place makes a 0 there
+    likelier on every later plate of that format."""
     spec = country(country_code)
+    learned = _learned(priors, spec.code, config.learned_prior_weight)
     options = [_options(p, config) for p in predictions]
     options = [o for o in options if o]
     if not options:
@@ -179,7 +188,7 @@ def assemble(
     for plate, logp in pool.items():
         if not plate:
             continue
-        score = logp + spec.log_prior(plate)
+        score = logp + spec.log_prior(plate) + learned(plate)
         # Per crop read, not per character kept: a crop dropped as "not a character" was read
         # too (its reject probability is in logp), so strings of different lengths compare fairly.
         confidence = round(100.0 * math.exp(score / len(options)), 3)
@@ -187,6 +196,26 @@ def assemble(
     ranked.sort(key=lambda kc: (kc[0], kc[1]), reverse=True)
     out = [c for _, _, c in ranked if c.confidence >= config.min_candidate_confidence]
     return tuple(out[:topn])
+
+
+def _learned(priors: FormatPriors | None, region: str, weight: float):
+    """plate -> weighted log prior of its characters by position, relative to the likeliest
+    characters (0 where no statistics hold the plate's format, or `weight` is 0)."""
+    tables: dict[int, tuple[list[dict[str, float]], float] | None] = {}
+
+    def score(plate: str) -> float:
+        if priors is None or not weight:
+            return 0.0
+        if len(plate) not in tables:
+            table = priors.log_prior(region, len(plate))
+            tables[len(plate)] = None if table is None else (table, sum(max(t.values()) for t in table))
+        entry = tables[len(plate)]
+        if entry is None:
+            return 0.0
+        table, best = entry
+        return weight * (sum(table[i].get(ch, min(table[i].values())) for i, ch in enumerate(plate)) - best)
+
+    return score
 
 
 def _options(p: Prediction, config: AssembleConfig) -> list[tuple[str, float]]:

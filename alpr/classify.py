@@ -166,9 +166,14 @@ class CharClassifier:
     """A loaded character model. Safe to share between threads (Streamlit sessions)."""
 
     def __init__(self, model, info: ModelInfo, config: ClassifyConfig = DEFAULT.classify, memory=None):
+        from alpr.priors import from_json
+
         self._model = model
         self.info = info
         self.config = config
+        # What a person's confirmed plates say of each format's positions (alpr/priors.py), saved
+        # with a fine-tuned version; empty for the shipped model. The assembler ranks with them.
+        self.priors = from_json(info.metadata.get("format_priors"))
         # The plates a person labeled, saved beside a fine-tuned model (alpr/memory.py); None for
         # the shipped model. The pipeline asks it about every read.
         self.memory = memory

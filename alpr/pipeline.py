@@ -212,7 +212,7 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
             crop=np.ascontiguousarray(crop),
             chars=seg.chars,
             predictions=preds,
-            candidates=assemble(preds, country_code, topn, config.assemble),
+            candidates=assemble(preds, country_code, topn, config.assemble, getattr(classifier, "priors", None)),
             binarization=seg.binarization,
             processing_time_ms=0.0,
         )

@@ -31,13 +31,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import signal
 import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -48,44 +46,34 @@ from alpr.errors import AlprError, ModelError
 from alpr.training.datasets import (
     Split,
     Validation,
-    held_out,
-    held_out_plates,
     one_hot,
     per_crop_repeats,
-    read_training_folder,
-    render_glyph_set,
     repeats_for,
     soft,
-    split_replay,
 )
 from alpr.training.fitting import (
-    PARTS,
     TensorBoardWriter,
     cosine,
     evaluate,
     load_weights,
     predict,
-    public,
-    save_float32,
     save_weights,
     set_trainable,
     stop_on_signal,
     with_dtype,
 )
-from alpr.training import backend, priors
+from alpr.training import backend
 from alpr.training.batches import make_dataset
-from alpr.training.gate import judge, learnt
-from alpr.memory import PlateMemory, memory_path
-from alpr.training.records import EpochRow, JobConfig, RunStatus
+from alpr.training.records import EpochRow, JobConfig, RunStatus, now_utc
 from alpr.types import ALL_CLASSES
+from alpr.training.publish import Publishing
+from alpr.training.run_data import TrainingData
 
 BASES = ("active", "glyphs", "imagenet")  # besides registry version names and .keras paths
 # Replay: crops the app stored with the model's guess and nobody labeled train towards the base
 # model's own probabilities for them (distillation, soft targets), so that fixing a few characters
 # does not unlearn, or unsettle the confidence of, the many it already reads right: the plate
 # assembler ranks strings by those probabilities (measured by scripts/learning_loop.py).
-REPLAY_SCAN = 60000  # unlabeled crops read from the store at most
-LEARNT_MAX = 200  # corrected plates listed per part in learnt.json (the page shows them)
 PRETRAIN_LR = 2e-3  # base "glyphs": a new network learns from scratch (as `alpr.train` pretrains)
 
 
@@ -143,7 +131,7 @@ def run(
         lock.acquire(run_id)
     except jobs.JobError as exc:
         if run_dir.is_dir() and not resume:  # launched by the app: say why on the page
-            jobs.update_status(run_dir, state="failed", ended=_now(), message=str(exc))
+            jobs.update_status(run_dir, state="failed", ended=now_utc(), message=str(exc))
         raise
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -156,7 +144,8 @@ def run(
             command = saved.get("command") or command
         if not resume and not launched:
             jobs.write_json(
-                run_dir / "config.json", {"run_id": run_id, "created": _now(), "command": command, "job": asdict(cfg)}
+                run_dir / "config.json",
+                {"run_id": run_id, "created": now_utc(), "command": command, "job": asdict(cfg)},
             )
         prior = jobs.read_json(run_dir / "status.json", {}) or {}
         jobs.update_status(
@@ -164,8 +153,8 @@ def run(
             state="running",
             pid=os.getpid(),
             run_id=run_id,
-            started=prior.get("started") or _now(),
-            launched=prior.get("launched") or _now(),
+            started=prior.get("started") or now_utc(),
+            launched=prior.get("launched") or now_utc(),
             resumed=bool(resume),
             message=None,
         )
@@ -178,12 +167,12 @@ def run(
             return jobs.update_status(
                 run_dir,
                 state="cancelled",
-                ended=_now(),
+                ended=now_utc(),
                 message="cancelled; nothing was registered and the active model is unchanged",
             )
         finally:
             guard.restore()
-        return jobs.update_status(run_dir, ended=_now(), **result)
+        return jobs.update_status(run_dir, ended=now_utc(), **result)
     except Exception as exc:
         message = str(exc) if isinstance(exc, AlprError) else f"{type(exc).__name__}: {exc}"
         try:
@@ -191,7 +180,7 @@ def run(
                 fh.write(f"failed: {message}\n")
                 if not isinstance(exc, AlprError):
                     fh.write(traceback.format_exc())
-            jobs.update_status(run_dir, state="failed", ended=_now(), message=message)
+            jobs.update_status(run_dir, state="failed", ended=now_utc(), message=message)
         except OSError:
             pass
         if isinstance(exc, AlprError):
@@ -240,7 +229,10 @@ class _SignalGuard:
 # --------------------------------------------------------------------------------- the trainer
 
 
-class Trainer:
+class Trainer(TrainingData, Publishing):
+    """One fine-tuning run. Its data (`TrainingData`, alpr/training/run_data.py) and its ending,
+    compared, registered and maybe activated (`Publishing`, alpr/training/publish.py), are mixins."""
+
     def __init__(self, cfg: JobConfig, run_dir: Path, log: Log, guard: _SignalGuard, resume: bool, command: str):
         self.cfg, self.run_dir, self.log, self.guard, self.resume, self.command = (
             cfg,
@@ -483,7 +475,7 @@ class Trainer:
             best=bool(improved),
             per_class=ev["per_class"],
             confusion=ev["confusion"],
-            time=_now(),
+            time=now_utc(),
         )
         # Checkpoint first, then the metrics line, then the state that points at both:
         # a kill between any two leaves a consistent run that resumes at most one epoch back.
@@ -503,212 +495,6 @@ class Trainer:
             f"samples/s {row.samples_per_s:.0f}"
         )
         return row
-
-    # ---- 6. compare with the active model, register, maybe activate ----
-    def _publish(self, model, parent: str, backbone: str, size: int, val: Validation, counts: dict) -> dict:
-        new_eval = evaluate(predict(model, val.x, self.replicas), val.y, val.parts)
-        active_eval, against = self._active_eval(val)
-        accepted, gate = judge(new_eval, active_eval, against)
-        self.log(
-            f"validation: new {new_eval['accuracy']:.4f} ({new_eval['correct']}/{new_eval['n']})"
-            + (
-                f", active {against} {active_eval['accuracy']:.4f} ({active_eval['correct']}/{active_eval['n']})"
-                if active_eval
-                else ""
-            )
-        )
-        memory = self._plate_memory()
-        # A network the gate rejects is not shipped, but what the person taught still is: the
-        # version keeps the active network and adds the plate memory, so the corrected plates read
-        # right when seen again and nothing already read right is unlearnt.
-        kept_from = None
-        if not accepted and self._teaches_more(memory):
-            kept_from, accepted = against, True
-            gate += (
-                f"; so this version keeps {against}'s network and adds the memory of {len(memory)} plates you labeled"
-            )
-            new_eval = active_eval
-        self.log(f"gate: {gate}")
-        self.guard.check()
-        self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
-        duration = round(self.elapsed_before + time.time() - self.t_start, 1)
-        metadata = self._metadata(
-            size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted, gate
-        )
-        metadata["plate_memory"] = len(memory) if memory is not None else 0
-        metadata["network_kept_from"] = kept_from
-
-        def write_version(path: Path) -> None:
-            if kept_from:
-                shutil.copyfile(self.active_model_path, path)
-            else:
-                save_float32(model, path, backbone)
-            if memory is not None and len(memory):
-                memory.save(memory_path(path))
-
-        version = registry.register(write_version, metadata, self.folder)
-        self.log(f"registered {version.name} ({version.status}) in {version.path.parent}")
-        self._write_learnt(None if kept_from else model, memory)
-        if accepted and counts["store_train"] + counts["store_val"] and self.cfg.use_store:
-            self._mark_trained(version.name, counts["last_label_id"])
-        activated = False
-        if accepted and self.cfg.activate:
-            registry.activate(version.name, self.folder, by=f"run {self.run_dir.name}")
-            activated = True
-            self.log(f"activated {version.name}")
-        elif self.cfg.activate:
-            self.log(f"not activated: {version.name} is worse than {against} on the validation set")
-        message = (
-            f"{version.name} registered"
-            + (" and activated" if activated else "")
-            + f": validation accuracy {new_eval['accuracy']:.1%}"
-            + (f" vs {active_eval['accuracy']:.1%} for {against}" if active_eval else "")
-            + ("" if accepted else "; rejected, so it was not activated")
-            + f". Gate: {gate}"
-        )
-        self.log(f"done in {duration} s: {message}")
-        return {
-            "state": "succeeded" if accepted else "rejected",
-            "version": version.name,
-            "activated": activated,
-            "val_accuracy": new_eval["accuracy"],
-            "active_val_accuracy": active_eval["accuracy"] if active_eval else None,
-            "compared_with": against,
-            "duration_s": duration,
-            "message": message,
-            "gate": gate,
-        }
-
-    def _plate_memory(self) -> PlateMemory | None:
-        """Every plate a person confirmed or corrected in the store, remembered by its look
-        (alpr/memory.py): the version reads them right when it sees them again, whatever the cut."""
-        if not self.cfg.use_store:
-            return None
-        from alpr.labels.store import LabelStore
-
-        with LabelStore.open(self.folder) as store:
-            memory = PlateMemory.from_photos(store.taught_plates())
-        self.log(f"memory: {len(memory)} plates a person labeled, recalled when seen again")
-        return memory
-
-    def _teaches_more(self, memory: PlateMemory | None) -> bool:
-        """Whether MEMORY holds a plate, or a text for it, that the active version does not remember."""
-        if memory is None or not len(memory) or not getattr(self, "active_model_path", None):
-            return False
-        known = getattr(self, "active_memory", None)
-        return not set(memory.taught()) <= (set(known.taught()) if known is not None else set())
-
-    def _write_learnt(self, model, memory: PlateMemory | None = None) -> None:
-        """learnt.json: the corrected plates read before (the active model) and after (see
-        `gate.learnt`; MODEL None: the version kept the active network), and whether the version
-        remembers each one whole (alpr/memory.py)."""
-        d = getattr(self, "data", None) or {}
-        if "p_store_tr" not in d:
-            return
-        try:
-            before = registry.load_active(self.folder)[0]
-        except ModelError:
-            return
-        after = before.probabilities if model is None else (lambda x: predict(model, x, self.replicas))
-        rows = learnt(d, before.probabilities, after, LEARNT_MAX)
-        if not rows:
-            return
-        remembered = set(memory.plate_ids) if memory is not None else set()
-        rows = [{**r, "remembered": r["plate"] in remembered} for r in rows]
-        jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
-        trained = [r for r in rows if not r["held_out"]]
-        self.log(
-            f"learnt: {sum(r['fixed'] for r in trained)}/{len(trained)} corrected plates trained on read right, "
-            f"{sum(r['fixed'] for r in rows if r['held_out'])}/{len(rows) - len(trained)} held out; "
-            f"{sum(r['remembered'] for r in rows)}/{len(rows)} remembered whole"
-        )
-
-    def _active_eval(self, val: Validation) -> tuple[dict | None, str | None]:
-        try:
-            active_clf, active_version, warning = registry.load_active(self.folder)
-        except ModelError as exc:
-            self.log(f"note: no active model to compare with ({exc})")
-            return None, None
-        if warning:
-            self.log(f"note: {warning}")
-        self.active_model_path = active_clf.info.path  # a rejected run's version keeps this network
-        self.active_memory = active_clf.memory
-        return evaluate(val.probabilities_of(active_clf), val.y, val.parts), active_version.name
-
-    def _metadata(
-        self, size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted, gate
-    ) -> dict:
-        hyper = {
-            k: getattr(self.cfg, k)
-            for k in (
-                "base",
-                "backbone",
-                "epochs",
-                "unfreeze_epochs",
-                "lr",
-                "unfreeze_lr",
-                "batch_size",
-                "patience",
-                "glyphs_per_class",
-                "real_weight",
-                "seed",
-                "use_store",
-                "replay",
-                "datasets",
-            )
-        }
-        return {
-            "classes": list(ALL_CLASSES),
-            "input_size": size,
-            "backbone": backbone,
-            "created": _now(),
-            "command": self.command,
-            "config": asdict(self.cfg),
-            "device": self.device,
-            "duration_s": duration,
-            "data": counts,
-            "validation": public(new_eval),
-            "history": [r.summary() for r in self._metrics()],
-            # What the person's confirmed plates say of each region's format, for the assembler.
-            "format_priors": getattr(self, "format_priors", []),
-            "registry": {
-                "parent": parent,
-                "status": registry.STATUS_ACCEPTED if accepted else registry.STATUS_REJECTED,
-                "run_id": self.run_dir.name,
-                "hyperparameters": hyper,
-                "metrics": {
-                    f"val_accuracy_{PARTS[i]}": p["accuracy"] for i, p in enumerate(new_eval["parts_list"]) if p
-                },
-                "comparison": {
-                    "against": against,
-                    "gate": gate,
-                    "new": {
-                        "accuracy": new_eval["accuracy"],
-                        "correct": new_eval["correct"],
-                        "n": new_eval["n"],
-                        "parts": new_eval["parts"],
-                    },
-                    "active": None
-                    if active_eval is None
-                    else {
-                        "accuracy": active_eval["accuracy"],
-                        "correct": active_eval["correct"],
-                        "n": active_eval["n"],
-                        "parts": active_eval["parts"],
-                        "per_class": active_eval["per_class"],
-                    },
-                },
-            },
-        }
-
-    def _mark_trained(self, version: str, last_label_id: int) -> None:
-        from alpr.labels import LabelStore
-
-        try:
-            with LabelStore.open(self.folder) as store:
-                store.mark_trained(version, last_label_id)
-        except AlprError as exc:
-            self.log(f"note: could not record the training in the label store ({exc})")
 
     # ---- 2. the base model ----
     def _base_model(self):
@@ -748,91 +534,6 @@ class Trainer:
             model = with_dtype(model, keras.mixed_precision.global_policy().name)
         return model, parent, backbone, clf
 
-    # ---- data ----
-    def _data(self, size: int, classifier) -> dict:
-        path = self.run_dir / "data.npz"
-        if self.resume and path.is_file():
-            with np.load(path) as z:
-                data = {k: (z[k].astype(np.float32) / 255.0 if k.startswith("x_") else z[k]) for k in z.files}
-            data["last_label_id"] = int(data["last_label_id"])
-            data.setdefault("x_rep", np.zeros((0, size, size), np.float32))
-            data.setdefault("y_rep", np.zeros((0, len(ALL_CLASSES)), np.float32))
-            data.setdefault(
-                "c_store_tr", np.zeros(len(data["y_store_tr"]), bool)
-            )  # runs from before corrections counted
-            for part in ("tr", "va"):  # runs from before plates were kept
-                data.setdefault(f"p_store_{part}", np.full(len(data[f"y_store_{part}"]), -1, np.int64))
-            data.setdefault("c_store_va", np.zeros(len(data["y_store_va"]), bool))
-            data.setdefault("x_rv", np.zeros((0, size, size), np.float32))  # runs from before replay validated
-            data.setdefault("y_rv", np.zeros((0,), np.int64))
-            self.log(f"data: the run's frozen arrays ({path.name})")
-            return data
-        cfg = self.cfg
-        empty_x, empty_y = np.zeros((0, size, size), np.float32), np.zeros((0,), np.int64)
-        data = {"last_label_id": 0}
-        x, y, fixed = empty_x, empty_y, np.zeros(0, bool)
-        plates = np.zeros(0, np.int64)
-        data["x_rep"], data["y_rep"] = empty_x, np.zeros((0, len(ALL_CLASSES)), np.float32)
-        if cfg.use_store:
-            from alpr.labels.store import LabelStore
-
-            with LabelStore.open(self.folder) as store:
-                data["last_label_id"] = store.last_label_id()  # before reading: later labels stay pending
-                x, y, fixed = store.training_set(size)
-                plates = store.training_plate_ids()
-                self.format_priors = priors.to_json(priors.from_store(store))
-                unlabeled = store.review_queue(limit=REPLAY_SCAN, status="unreviewed") if cfg.replay else []
-            self.log(f"label store: {len(y)} labeled characters, {len(unlabeled)} unlabeled")
-            if unlabeled:
-                data["x_rep"], data["y_rep"] = self._replay(unlabeled, size, classifier)
-        data["x_rep"], data["y_rep"], data["x_rv"], data["y_rv"] = split_replay(data["x_rep"], data["y_rep"])
-        val = held_out_plates(plates) if cfg.use_store and len(plates) == len(y) else held_out(x)
-        data.update(
-            x_store_tr=x[~val], y_store_tr=y[~val], c_store_tr=fixed[~val], x_store_va=x[val], y_store_va=y[val]
-        )
-        if len(plates) == len(y):  # which plate each crop is on, for the "what it learnt" table
-            data.update(p_store_tr=plates[~val], p_store_va=plates[val], c_store_va=fixed[val])
-        xs_tr, ys_tr, xs_va, ys_va = [empty_x], [empty_y], [empty_x], [empty_y]
-        for folder in cfg.datasets:
-            (xt, yt), (xv, yv) = read_training_folder(folder, size, classifier, self.log)
-            xs_tr.append(xt), ys_tr.append(yt), xs_va.append(xv), ys_va.append(yv)
-            self.guard.check()
-        data.update(
-            x_ds_tr=np.concatenate(xs_tr),
-            y_ds_tr=np.concatenate(ys_tr),
-            x_ds_va=np.concatenate(xs_va),
-            y_ds_va=np.concatenate(ys_va),
-        )
-        data["x_gl_tr"], data["y_gl_tr"] = render_glyph_set(cfg.glyphs_per_class, size, cfg.seed + 2)
-        data["x_gl_va"], data["y_gl_va"] = render_glyph_set(max(2, cfg.glyphs_per_class // 4), size, cfg.seed + 3)
-        if cfg.base == "glyphs":
-            data["x_pre"], data["y_pre"] = render_glyph_set(cfg.pretrain_glyphs_per_class, size, cfg.seed + 1)
-        else:
-            data["x_pre"], data["y_pre"] = empty_x, empty_y
-        # Quantized to 8 bits (as the store keeps crops) and used quantized, so a resume sees the same pixels.
-        for k in list(data):
-            if k.startswith("x_"):
-                data[k] = np.round(np.clip(data[k], 0, 1) * 255).astype(np.uint8)
-        tmp = self.run_dir / "data.tmp.npz"
-        np.savez(tmp, **{k: (np.asarray(v) if k != "last_label_id" else np.int64(v)) for k, v in data.items()})
-        os.replace(tmp, path)
-        return {k: (v.astype(np.float32) / 255.0 if k.startswith("x_") else v) for k, v in data.items()}
-
-    def _replay(self, chars, size: int, classifier):
-        """Unlabeled crops with the base model's (else the active one's) probabilities for them, as
-        soft targets; at most `replay_max`, drawn at random with the run's seed."""
-        images = np.stack([c.image for c in chars if c.image.shape == (size, size)]) if chars else None
-        if images is None or not len(images):
-            return np.zeros((0, size, size), np.float32), np.zeros((0, len(ALL_CLASSES)), np.float32)
-        if len(images) > self.cfg.replay_max:
-            keep = np.sort(np.random.default_rng(self.cfg.seed).choice(len(images), self.cfg.replay_max, replace=False))
-            images = images[keep]
-        if classifier is None:
-            classifier = registry.load_active(self.folder)[0]
-        probs = classifier.probabilities(images).astype(np.float32)
-        self.log(f"replay: {len(images)} unlabeled crops train towards the base model's own probabilities")
-        return images, probs
-
     def _load_checkpoint(self, model) -> dict | None:
         state = jobs.read_json(self.run_dir / "checkpoint.json")
         weights = self.run_dir / "checkpoint.weights.h5"
@@ -854,7 +555,3 @@ class Trainer:
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -28,11 +28,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from alpr.errors import JobError
-from alpr.training.records import EpochRow, JobConfig, RunStatus
+from alpr.training.records import EpochRow, JobConfig, RunStatus, now_utc
 from alpr.paths import REPO_ROOT, data_dir
 
 try:
@@ -61,10 +61,6 @@ def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def read_json(path: Path, default=None):
     try:
         return json.loads(Path(path).read_text())
@@ -84,7 +80,7 @@ def update_status(run_dir: Path, **fields) -> RunStatus:
     """Set these RunStatus fields in the run's status.json (the others are kept); returns the status."""
     RunStatus.check_fields(fields)
     status = read_json(run_dir / "status.json", {}) or {}
-    status.update(fields, updated=_now())
+    status.update(fields, updated=now_utc())
     write_json(run_dir / "status.json", status)
     return RunStatus.from_dict(status)
 
@@ -124,7 +120,7 @@ class TrainLock:
             time.sleep(0.1)
         fh.seek(0)
         fh.truncate()
-        fh.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "since": _now()}))
+        fh.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "since": now_utc()}))
         fh.flush()
         self._fh = fh
 
@@ -330,7 +326,7 @@ def launch(config: JobConfig | None = None, folder: str | os.PathLike | None = N
         cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(folder), "--job", run_id]
         write_json(
             run_dir / "config.json",
-            {"run_id": run_id, "created": _now(), "command": "python " + " ".join(cmd[1:]), "job": job.as_dict()},
+            {"run_id": run_id, "created": now_utc(), "command": "python " + " ".join(cmd[1:]), "job": job.as_dict()},
         )
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -353,7 +349,7 @@ def launch(config: JobConfig | None = None, folder: str | os.PathLike | None = N
         run_dir,
         state="starting",
         pid=proc.pid,
-        launched=_now(),
+        launched=now_utc(),
         launched_ts=time.time(),
         command=" ".join(cmd[1:]),
         resumed=bool(resume),
@@ -375,11 +371,11 @@ def cancel(run_id: str, folder: str | os.PathLike | None = None) -> str:
                 os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        update_status(run.dir, cancel_requested=_now())
+        update_status(run.dir, cancel_requested=now_utc())
         return f"asked run {run_id} to stop; it stops after the current batch"
     if run.state in FINAL_STATES:
         return f"run {run_id} already ended ({run.state})"
-    update_status(run.dir, state="cancelled", ended=_now(), message="cancelled after it was interrupted")
+    update_status(run.dir, state="cancelled", ended=now_utc(), message="cancelled after it was interrupted")
     return f"run {run_id} marked cancelled"
 
 

@@ -13,6 +13,8 @@ folder written by an older or newer version still shows.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -152,3 +154,8 @@ class RunStatus:
         unknown = set(values) - {f.name for f in fields(RunStatus)}
         if unknown:
             raise TypeError(f"not RunStatus fields: {', '.join(sorted(unknown))}")
+
+
+def now_utc() -> str:
+    """This moment as the runs, the registry and their records write it (ISO 8601, UTC, seconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -24,13 +24,13 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from alpr.classify import DEFAULT_MODEL, MODEL_FORMAT, metadata_path
 from alpr.errors import ModelError, RegistryError
 from alpr.paths import DATA_DIR_ENV, data_dir
+from alpr.training.records import now_utc
 
 SHIPPED = "shipped"
 MODEL_FILE = "char_cnn.keras"
@@ -237,8 +237,8 @@ def _write_active(folder, name: str, by: str) -> None:
         past = list(state.get("history") or [])
         if not past:  # the first activation: remember what was active before it, for roll-back
             past.append({"version": state.get("version") or SHIPPED, "at": None, "by": "default"})
-        past.append({"version": name, "at": _now(), "by": by})
-        new = {"version": name, "activated": _now(), "history": past[-_HISTORY_KEEP:]}
+        past.append({"version": name, "at": now_utc(), "by": by})
+        new = {"version": name, "activated": now_utc(), "history": past[-_HISTORY_KEEP:]}
         tmp.write_text(json.dumps(new, indent=1))
         os.replace(tmp, root / ACTIVE_FILE)
     except OSError as exc:
@@ -395,7 +395,7 @@ def register(write_model: Callable[[Path], None], metadata: dict, folder: str | 
             meta = dict(metadata)
             meta["version"] = name
             meta.setdefault("format", MODEL_FORMAT)
-            meta["registry"] = {**(meta.get("registry") or {}), "registered": _now()}
+            meta["registry"] = {**(meta.get("registry") or {}), "registered": now_utc()}
             try:
                 metadata_path(tmp / MODEL_FILE).write_text(json.dumps(meta, indent=1))
             except OSError as exc:
@@ -426,7 +426,3 @@ def clean_temporary(folder: str | os.PathLike | None = None, active_files: bool 
             entry.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

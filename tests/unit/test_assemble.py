@@ -295,3 +295,32 @@ def test_us_layouts_learned_from_labels_settle_a_look_alike():
 def test_us_layout_prior_cannot_outvote_a_clear_read():
     fifth = pred(("8", 0.99), ("B", 0.01))
     assert assemble([sure(c) for c in "123A"] + [fifth, sure("C")], "us")[0].plate == "123A8C"
+
+
+def test_confirmed_plates_settle_a_look_alike_by_its_position():
+    from alpr.priors import MIN_PLATES, learn
+
+    # "A8C 1O23": the fifth crop is a round glyph the classifier calls O a little more than 0.
+    reading = [sure("A"), sure("8"), sure("C"), sure("1"), pred(("O", 0.6), ("0", 0.4)), sure("2"), sure("3")]
+    assert plates(assemble(reading, "eu", topn=2)) == ["A8C1O23", "A8C1023"]
+    # Plates a person confirmed in this format carry digits at the fifth place: the 0 wins.
+    taught = learn([("EU", "B7D4512"), ("EU", "K9L2208"), ("EU", "Z3X7731")][:MIN_PLATES])
+    ranked = assemble(reading, "eu", topn=2, priors=taught)
+    assert plates(ranked) == ["A8C1023", "A8C1O23"] and ranked[0].confidence > ranked[1].confidence
+    # Statistics of another length, another country, or at weight 0 change nothing.
+    assert plates(assemble(reading, "us", topn=2, priors=taught))[0] == plates(assemble(reading, "us", topn=2))[0]
+    off = AssembleConfig(learned_prior_weight=0.0)
+    assert plates(assemble(reading, "eu", topn=2, config=off, priors=taught)) == ["A8C1O23", "A8C1023"]
+
+
+def test_a_fine_tuned_versions_statistics_reach_the_assembler(classifier, scene, monkeypatch):
+    from alpr import pipeline
+    from alpr.priors import from_json, learn, to_json
+
+    reader = classifier.without_memory()
+    assert not reader.priors.summary()  # the shipped model has none
+    reader.priors = from_json(to_json(learn([("US", "ABC1234")] * 3)))  # as load_classifier reads metadata
+    given = []
+    monkeypatch.setattr(pipeline, "assemble", lambda *a, **k: given.append(a[4]) or assemble(*a, **k))
+    assert pipeline.recognize(scene.image, classifier=reader).plates[0].plate == "ABC1234"
+    assert given and all(p is reader.priors for p in given)

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from alpr.training.gate import judge
-from alpr.training.priors import MIN_PLATES, learn
+from alpr.priors import MIN_PLATES, learn
 from alpr.types import ALL_CLASSES
 
 
@@ -68,7 +68,7 @@ def test_without_held_out_labels_the_gate_falls_back_to_rendered_glyphs():
 
 
 def test_the_statistics_survive_a_versions_metadata():
-    from alpr.training.priors import from_json, to_json
+    from alpr.priors import from_json, to_json
 
     priors = learn([("US", "ABC1234")] * MIN_PLATES + [("BR", "ABC1D23")])
     back = from_json(to_json(priors))
@@ -81,7 +81,7 @@ def test_the_store_gives_confirmed_plates_and_the_plate_of_every_training_crop(t
     from test_store import add
 
     from alpr.labels.store import LabelStore
-    from alpr.training.priors import from_store
+    from alpr.priors import from_store
 
     with LabelStore.open(tmp_path / "data") as store:
         plates = [add(store, seed, read="ABC123") for seed in range(4)]
