@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alpr import figures
+from alpr import review_figures
 from alpr import app as appstate
 from alpr.app.evaluate_view import STATE_KEY as _STATE
 from alpr.app.evaluate_view import TOPN, dataset, error_gallery, groups_table, labeled_folders, summary_cards
@@ -257,7 +257,9 @@ with tab_confusion:
         help="Off, the colours are set by the errors alone; the right reads would dwarf them.",
     )
     st.plotly_chart(
-        figures.confusion_figure(counts, hide_correct=not show_right), key="evaluate_confusion", config=STATIC_PLOT
+        review_figures.confusion_figure(counts, hide_correct=not show_right),
+        key="evaluate_confusion",
+        config=STATIC_PLOT,
     )
     st.caption(
         f"Characters of the {used} of {total} plates read with as many characters as their label: a missed or "
@@ -265,10 +267,10 @@ with tab_confusion:
     )
 with tab_classes:
     st.plotly_chart(
-        figures.class_accuracy_figure(ev.class_accuracy(counts)), key="evaluate_classes", config=STATIC_PLOT
+        review_figures.class_accuracy_figure(ev.class_accuracy(counts)), key="evaluate_classes", config=STATIC_PLOT
     )
     st.caption(f"Share of each labeled character read right, over the same {used} plates as the confusion matrix.")
 with tab_timing:
     stage_rows = {r.version: ev.summarize(list(r.results))[-1]["stage_median_ms"] for r in runs}
-    st.plotly_chart(figures.stage_times_figure(stage_rows), key="evaluate_timing", config=STATIC_PLOT)
+    st.plotly_chart(review_figures.stage_times_figure(stage_rows), key="evaluate_timing", config=STATIC_PLOT)
     st.caption("Median milliseconds per photo in each stage, on " + appstate.device_line() + ".")

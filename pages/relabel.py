@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from alpr import app as appstate
-from alpr import figures
+from alpr import review_figures
 from alpr.app.flash import pending as pending_flashes
 from alpr.app.relabel_actions import PLATE_KEY as _PLATE
 from alpr.app.relabel_actions import RelabelActions
@@ -272,7 +272,9 @@ with tab_counts:
         pending = store.pending_per_class()
     except AlprError:
         pending = {}
-    st.plotly_chart(figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts", config=STATIC_PLOT)
+    st.plotly_chart(
+        review_figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts", config=STATIC_PLOT
+    )
     last = stats["last_training"]
     st.caption(
         (

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from alpr import evaluate as ev
-from alpr import figures
+from alpr import review_figures
 from alpr.app import models as app_models
 from alpr.app import store as app_store
 from alpr.app.flash import flash
@@ -124,7 +124,7 @@ def groups_table(runs) -> None:
 def thumbnail(path: str, box: tuple | None) -> bytes:
     from alpr.types import Box
 
-    return encode_png(figures.error_thumbnail(load_image(path), Box(*box) if box else None))
+    return encode_png(review_figures.error_thumbnail(load_image(path), Box(*box) if box else None))
 
 
 def send(indices: list[int], run_index: int) -> None:

@@ -9,7 +9,7 @@ import zlib
 
 import streamlit as st
 
-from alpr import figures
+from alpr import review_figures
 from alpr.app.relabel_actions import RelabelActions, mismatch_key
 from alpr.labels.relabel import advice, choices, display_name, shown_text, status_text
 from alpr.types import REJECT
@@ -45,7 +45,7 @@ def char_card(actions: RelabelActions, char, position: str, section: str, plate=
     token = f"{section}_{char.id}_{char.label or 'none'}_{char.source or 'none'}"
     with st.container(border=True, gap="small"):
         top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
-        top.image(figures.crop_pixels(char.image, 96), width=52)
+        top.image(review_figures.crop_pixels(char.image, 96), width=52)
         guess = (
             f":gray[model] **{display_name(char.pred_char)}**  \n:gray[{char.pred_conf:.0%}]"
             if char.pred_char
@@ -100,7 +100,7 @@ def show_plate(actions: RelabelActions, plate) -> None:
     picture_col, form_col = st.columns([3, 2], gap="large")
     with picture_col:
         st.plotly_chart(
-            figures.stored_plate_figure(image, scale, plate.box, chars),
+            review_figures.stored_plate_figure(image, scale, plate.box, chars),
             key=f"relabel_figure_{plate.id}",
             config=STATIC_PLOT,
         )
@@ -212,7 +212,7 @@ def fix_segmentation(actions: RelabelActions, plate, chars) -> None:
         position = str(i + 1)
         with row.container(border=True, width=FIX_CARD_WIDTH, gap="small", horizontal_alignment="center"):
             label = char.label if char.label is not None else char.pred_char
-            st.image(figures.crop_pixels(char.image, 96), width=48)
+            st.image(review_figures.crop_pixels(char.image, 96), width=48)
             st.markdown(f"**{position}** · {display_name(label)}")
             st.button(
                 "Split",

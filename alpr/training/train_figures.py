@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from alpr import figures
+from alpr import figures, review_figures
 from alpr.training.records import EpochRow
 from alpr.types import ALL_CLASSES
 
@@ -117,10 +117,12 @@ def confusion_figure(matrix: list[list[int]], hide_correct: bool = False) -> go.
                 counts[(ALL_CLASSES[i], ALL_CLASSES[j])] = int(n)
     involved = {c for (t, p) in counts if t != p for c in (t, p)}
     if not hide_correct or not involved:
-        return figures.confusion_figure(counts, hide_correct=hide_correct)
+        return review_figures.confusion_figure(counts, hide_correct=hide_correct)
     # Only the classes involved in a mistake: 37 rows of blanks would hide the few that matter.
     total, wrong = sum(counts.values()), sum(n for (t, p), n in counts.items() if t != p)
-    fig = figures.confusion_figure({k: n for k, n in counts.items() if k[0] in involved and k[1] in involved}, True)
+    fig = review_figures.confusion_figure(
+        {k: n for k, n in counts.items() if k[0] in involved and k[1] in involved}, True
+    )
     fig.update_layout(title_text=f"{wrong} of {total} validation crops read as another class · the classes involved")
     return fig
 
@@ -130,7 +132,7 @@ def per_class_figure(
 ) -> go.Figure:
     """Validation accuracy per class as bars; the active model's as markers when given."""
     accuracy = {c: (round(v["accuracy"] * v["n"]), v["n"]) for c, v in per_class.items()}
-    fig = figures.class_accuracy_figure(accuracy)
+    fig = review_figures.class_accuracy_figure(accuracy)
     if fig.data:
         fig.data[0].name = "this run"
     if baseline and per_class:

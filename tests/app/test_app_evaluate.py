@@ -226,23 +226,23 @@ def test_no_labeled_folder_says_how_to_add_one(setup, tmp_path, monkeypatch):
 
 
 def test_confusion_figure_shows_only_classes_that_occur_and_can_hide_the_diagonal():
-    from alpr import figures
+    from alpr import review_figures
 
     counts = {("B", "8"): 2, ("B", "B"): 5, ("A", "A"): 7}
-    fig = figures.confusion_figure(counts)
+    fig = review_figures.confusion_figure(counts)
     heat = fig.data[0]
     assert list(heat.x) == ["8", "A", "B"] and list(heat.y) == ["8", "A", "B"]
     z = np.nan_to_num(np.array(heat.z, dtype=float))
     assert z[2, 0] == 2 and z[2, 2] == 5 and z[1, 1] == 7 and z.sum() == 14
-    hidden = np.nan_to_num(np.array(figures.confusion_figure(counts, hide_correct=True).data[0].z, dtype=float))
+    hidden = np.nan_to_num(np.array(review_figures.confusion_figure(counts, hide_correct=True).data[0].z, dtype=float))
     assert hidden.sum() == 2
-    assert figures.confusion_figure({}).layout.annotations  # an explanation, not an empty heatmap
+    assert review_figures.confusion_figure({}).layout.annotations  # an explanation, not an empty heatmap
 
 
 def test_error_thumbnails_have_one_size_for_photos_and_crops(scene, plate_image):
-    from alpr import figures
+    from alpr import review_figures
 
-    photo = figures.error_thumbnail(scene.image, scene.box, width=300)
-    crop = figures.error_thumbnail(plate_image.image, None, width=300)
+    photo = review_figures.error_thumbnail(scene.image, scene.box, width=300)
+    crop = review_figures.error_thumbnail(plate_image.image, None, width=300)
     assert photo.shape == crop.shape == (150, 300, 3)
     assert photo.dtype == np.uint8

@@ -397,7 +397,7 @@ def test_split_on_the_page_and_plates_without_a_photo_offer_only_drop(stored, tm
 
 
 def test_stored_plate_figure_boxes_every_character_in_its_label_colour(stored):
-    from alpr import figures
+    from alpr import figures, review_figures
 
     data_dir, plate_id = stored
     with LabelStore.open(data_dir) as store:
@@ -406,24 +406,24 @@ def test_stored_plate_figure_boxes_every_character_in_its_label_colour(stored):
         chars = store.plate_chars(plate_id)
         plate = store.plate(plate_id)
         photo, scale = store.photo_image(plate.photo_id)
-    fig = figures.stored_plate_figure(photo, scale, plate.box, chars)
+    fig = review_figures.stored_plate_figure(photo, scale, plate.box, chars)
     outlines = [t for t in fig.data if t.type == "scatter" and t.mode == "lines"]
     assert len(outlines) == len(chars)
-    assert outlines[0].line.color == figures._CORRECTED_COLOUR  # a person's label unlike the guess
-    assert {o.line.color for o in outlines[1:]} <= {figures._CHAR_COLOUR, figures._REJECT_COLOUR}
+    assert outlines[0].line.color == review_figures.CORRECTED_COLOUR  # a person's label unlike the guess
+    assert {o.line.color for o in outlines[1:]} <= {figures.CHAR_COLOUR, figures.REJECT_COLOUR}
     readings = [a.text for a in fig.layout.annotations if a.text.startswith("<b>")]
     assert readings[0] == "<b>X</b>" and len(readings) == len(chars)
-    assert figures.stored_plate_figure(photo, scale, None, []).layout.annotations[0].text.startswith("No plate")
-    assert figures.stored_plate_figure(None, 1.0, None, chars).layout.annotations[0].text.startswith("No photo")
+    assert review_figures.stored_plate_figure(photo, scale, None, []).layout.annotations[0].text.startswith("No plate")
+    assert review_figures.stored_plate_figure(None, 1.0, None, chars).layout.annotations[0].text.startswith("No photo")
 
 
 def test_label_counts_figure_splits_trained_and_waiting_and_lists_every_class():
-    from alpr import figures
+    from alpr import review_figures
     from alpr.types import ALL_CLASSES
 
     per_class = dict.fromkeys(ALL_CLASSES, 0)
     per_class.update(A=5, _=2)
-    fig = figures.label_counts_figure(per_class, {"A": 2, "_": 2})
+    fig = review_figures.label_counts_figure(per_class, {"A": 2, "_": 2})
     trained, waiting = fig.data
     assert list(trained.x) == list(waiting.x) and len(trained.x) == len(ALL_CLASSES) and trained.x[-1] == "∅"
     assert trained.y[ALL_CLASSES.index("A")] == 3 and waiting.y[ALL_CLASSES.index("A")] == 2
