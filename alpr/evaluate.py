@@ -458,7 +458,15 @@ def read_markdown(read: str, truth: str) -> str:
         return ":red[nothing]"
     if len(read) != len(truth):
         return f":red[**{read}**]"
-    return "".join(f"**{a}**" if a == b else f":red[**{a}**]" for a, b in zip(read, truth))
+    # One span per run of right or wrong characters: two bold spans side by side ("**A****B**") are
+    # not closed and reopened by Markdown but printed as literal asterisks.
+    runs: list[tuple[bool, str]] = []
+    for a, b in zip(read, truth):
+        if runs and runs[-1][0] == (a == b):
+            runs[-1] = (a == b, runs[-1][1] + a)
+        else:
+            runs.append((a == b, a))
+    return "".join(f"**{text}**" if right else f":red[**{text}**]" for right, text in runs)
 
 
 def why_wrong(result: PhotoResult, topn: int) -> str:

@@ -389,20 +389,29 @@ def plate_figure(plate: PlateRead, final: list[str | None] | None = None, shown_
 # ---------------------------------------------------------------------------------- top-k figure
 
 
-def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
+TOPK_CARD_WIDTH = 100  # px of one character's card (only=...): 3 fit a 390 px phone, 8 a 1440 px desktop
+
+
+def topk_figure(plate: PlateRead, k: int = 5, only: int | None = None) -> go.Figure:
     """One column per character: the 32 px crop the classifier saw, and its top-k classes as bars.
 
     Traces: for each character, its crop (`go.Image`) and its bars (`go.Bar`), 2 per character.
-    "∅" is the "not a character" class.
+    "∅" is the "not a character" class. With `only`, the card of that character alone (0-based),
+    TOPK_CARD_WIDTH wide, so a page can lay the cards out in rows that wrap on a narrow screen
+    (8 columns in one phone-wide figure overlap their labels).
     """
     pairs = list(zip(plate.chars, plate.predictions))
     if not pairs:
         return empty_figure("No characters were segmented on this plate.")
+    first = 1
+    if only is not None:
+        first = only + 1
+        pairs = pairs[only : only + 1]
     n = len(pairs)
+    slots = max(1, min(k, max(len(p.topk) for _, p in pairs)))
     # Bar rows sized to the longest top-k shown: a confident model lists one class per character,
     # and k empty slots under each bar would read as a broken chart.
-    slots = max(1, min(k, max(len(p.topk) for _, p in pairs)))
-    crop_px, bars_px, gap_px = 110, 26 * slots + 8, 24
+    crop_px, bars_px, gap_px = (110 if only is None else 84), 26 * slots + 8, 24
     height = crop_px + bars_px + gap_px + 32
     fig = make_subplots(
         rows=2,
@@ -413,7 +422,7 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
         # A crop the pipeline overruled (a frame mark at the row's end) says so; the plate figure's hover says why.
         subplot_titles=[
             f"{i}: <b>{escape(char_label(p.char))}</b>" + (" · end mark" if p.note else "")
-            for i, (_, p) in enumerate(pairs, start=1)
+            for i, (_, p) in enumerate(pairs, start=first)
         ],
     )
     for col, (crop, pred) in enumerate(pairs, start=1):
@@ -432,7 +441,9 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
                 name=f"top-{k} {col}",
                 marker_color=[BEST_BAR] + [OTHER_BAR] * (len(top) - 1),
                 text=[pct(p) for p in probs],
-                textposition="outside",
+                # A long bar carries its number inside: outside, "100%" ran past a narrow card's edge.
+                textposition=["inside" if p >= 0.6 else "outside" for p in probs],
+                insidetextanchor="end",
                 cliponaxis=False,
                 textfont=dict(size=10),
                 hovertemplate="%{y}: %{x:.1%}<extra>character " + str(col) + "</extra>",
@@ -459,6 +470,7 @@ def topk_figure(plate: PlateRead, k: int = 5) -> go.Figure:
     fig.update_annotations(font=dict(size=13))
     fig.update_layout(
         height=height,
+        width=TOPK_CARD_WIDTH if only is not None else None,
         margin=dict(l=8, r=8, t=28, b=4),
         bargap=0.25,
         dragmode=False,

@@ -220,10 +220,15 @@ def confusion_figure(counts: dict[tuple[str, str], int], hide_correct: bool = Fa
         )
     )
     side = max(320, min(760, 22 * len(classes) + 140))
+    # Square cells shrink the axes' domain, not their range, from the left and top: the labels stay
+    # beside the cells instead of at the far edge of an empty band (they were squeezed into the
+    # middle third of a wide column).
     fig.update_xaxes(
         title="read as",
         type="category",
         side="top",
+        constrain="domain",
+        constraintoward="left",
         fixedrange=True,
         tickfont=dict(size=11),
         categoryorder="array",
@@ -237,6 +242,8 @@ def confusion_figure(counts: dict[tuple[str, str], int], hide_correct: bool = Fa
         tickfont=dict(size=11),
         scaleanchor="x",
         scaleratio=1,
+        constrain="domain",
+        constraintoward="top",
         categoryorder="array",
         categoryarray=names,
     )

@@ -54,7 +54,18 @@ def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list
 def show_plate_details(plate, key: str) -> None:
     """One plate's evidence: what the classifier saw per crop, and every candidate reading."""
     st.markdown("**What the classifier saw** · each character crop and its most likely classes (∅: not a character)")
-    st.plotly_chart(figures.topk_figure(plate), key=f"{key}_topk", config=STATIC_PLOT)
+    # A card per character in a row that wraps: eight in one line on a desktop, three to a line on
+    # a phone, where one wide figure squeezed its labels over each other.
+    cards = st.container(horizontal=True, wrap=True, gap="small")
+    for i in range(len(plate.chars)):
+        cards.plotly_chart(
+            figures.topk_figure(plate, only=i),
+            key=f"{key}_topk_{i}",
+            config=STATIC_PLOT,
+            width=figures.TOPK_CARD_WIDTH,
+        )
+    if not plate.chars:
+        st.plotly_chart(figures.topk_figure(plate), key=f"{key}_topk", config=STATIC_PLOT)
 
 
 def candidates_table(plate, key: str) -> None:

@@ -23,6 +23,9 @@ def data_folder() -> Path:
 
 STATIC_PLOT = {"displayModeBar": False}
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Under this many held-out labeled crops a comparison is said to be fragile: with 20, one crop
+# is 5 points, about the difference the gate and a person act on.
+FEW_LABELS = 20
 REFRESH_S = 2  # how often the live run's panel re-reads its metrics
 WATCH_S = 5  # how often an idle page looks for a run started elsewhere (the CLI, another tab)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -184,6 +187,14 @@ def comparison_table(version: registry.Version) -> None:
     new, old = comparison.get("new"), comparison.get("active")
     if not new:
         return
+    labeled = sum(new["parts"].get(k, {}).get("n", 0) for k in ("store", "datasets"))
+    if labeled < FEW_LABELS:
+        st.warning(
+            f"This comparison rests on {labeled} held-out crop{'s' if labeled != 1 else ''} you labeled"
+            + (f": each one moves it by {100 / labeled:.0f} points." if labeled else ".")
+            + " Label more plates on the Relabel page before trusting a difference.",
+            icon=":material/info:",
+        )
     against = comparison.get("against") or "active"
     table = []
     keys = [("all", "All held-out crops")] + [(k, PART_NAMES[k]) for k in PART_NAMES if k in new["parts"]]
@@ -255,6 +266,12 @@ def run_result(run: jobs.Run) -> None:
         return
     if run.state == "succeeded":
         st.success(status.message or f"{name} registered.", icon=":material/check_circle:")
+    elif registry.active_name(data_folder()) == name:
+        st.info(
+            f"The gate rejected {name}: it read the held-out crops you labeled worse than "
+            f"{status.compared_with or 'the model active then'}. It was then activated anyway, and it is the active model.",
+            icon=":material/warning:",
+        )
     else:
         st.warning(
             f"{name} reads the held-out crops you labeled worse than {status.compared_with or 'the active model'}, so it was "

@@ -161,6 +161,9 @@ def test_an_evaluation_shows_rates_confusion_errors_and_sends_an_error_to_relabe
     z = _array(heat["z"])
     a = heat["x"].index("A")
     assert np.isnan(np.delete(z, a, axis=1)).all() and np.nansum(z[:, a]) > 0
+    # Square cells take their room from the axes' domain, so the class labels stay beside the cells.
+    axes = json.loads(confusion.proto.spec)["layout"]
+    assert (axes["xaxis"]["constrain"], axes["yaxis"]["constrain"]) == ("domain", "domain")
     groups = next(d.value for d in at.dataframe if "Group" in d.value.columns)
     assert list(groups["Group"]) == ["crops", "us", "all"]
 

@@ -80,10 +80,10 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
         )
     else:
         assert any(f"No plate found in {photo.name}" in i.value for i in at.info)
-    # The read (a picture of the photo with its plates outlined), per plate its crop and top-k;
-    # then, folded, the photo with the detector's boxes and the timings.
+    # The read (a picture of the photo with its plates outlined), per plate its crop strip and a
+    # top-k card per character; then, folded, the photo with the detector's boxes and the timings.
     assert at.image, "the photo with its plates outlined"
-    assert len(_plotly_charts(at)) == 2 + 2 * len(rec.plates)
+    assert len(_plotly_charts(at)) == 2 + sum(1 + max(1, len(p.chars)) for p in rec.plates)
     folded = next(e for e in at.expander if e.label == "Show how it decided")
     assert not folded.proto.expanded
     assert not next(e for e in at.expander if e.label == "Photos and settings").proto.expanded

@@ -286,6 +286,16 @@ def test_a_rejected_version_needs_a_confirmation_to_activate(data, constant_mode
     _button(at, "Activate v2 anyway").click()
     at.run()
     assert registry.active_name(data) == "v2"
+    # One story: the panel now says it was rejected and activated anyway, not "not activated".
+    assert not any("registered as rejected and not activated" in w.value for w in at.warning)
+    assert any("activated anyway, and it is the active model" in i.value for i in at.info)
+
+
+def test_a_comparison_on_few_labeled_crops_says_so(data, constant_model):
+    version = _version(data, constant_model)  # 10 held-out crops from the label store
+    _run(data, "done", "succeeded", _rows(2, 2), version=version.name)
+    at = _page()
+    assert any("rests on 10 held-out crops you labeled: each one moves it by 10 points" in w.value for w in at.warning)
 
 
 def test_an_interrupted_run_offers_resume(data, monkeypatch):

@@ -31,7 +31,10 @@ def test_exact_shares_have_no_decimals_others_one_and_no_total_is_a_dash():
 
 
 def test_a_read_shows_its_wrong_characters_in_red_and_a_wrong_length_all_red():
-    assert ev.read_markdown("ABX", "ABC") == "**A****B**:red[**X**]"
+    assert ev.read_markdown("ABX", "ABC") == "**AB**:red[**X**]"
+    # Never two bold spans side by side: Markdown would print their asterisks ("W0BVWMK****4").
+    assert ev.read_markdown("W0BVWMK4", "WOBVWMKA") == "**W**:red[**0**]**BVWMK**:red[**4**]"
+    assert "****" not in ev.read_markdown("ABCDEFG", "ABCDEFG")
     assert ev.read_markdown("AB", "ABC") == ":red[**AB**]"
     assert ev.read_markdown("", "ABC") == ":red[nothing]"
 

@@ -245,6 +245,18 @@ def test_topk_figure_limits_bars_to_k_and_names_the_reject_class(made_plate):
     assert titles[2] == "3: <b>∅</b>"
 
 
+def test_one_characters_card_holds_its_crop_and_bars_numbered_as_in_the_plate(made_plate):
+    whole = figures.topk_figure(made_plate, k=3)
+    card = figures.topk_figure(made_plate, k=3, only=2)
+    assert [type(t) for t in card.data] == [go.Image, go.Bar]
+    assert list(card.data[1].y) == ["∅", "I"] and card.layout.annotations[0].text == "3: <b>∅</b>"
+    assert card.layout.width == figures.TOPK_CARD_WIDTH
+    # A card has as many bar rows as its own top-k: no blank band under a sure character.
+    assert tuple(card.layout.yaxis2.range) == (1.5, -0.5)
+    assert tuple(figures.topk_figure(made_plate, k=3, only=4).layout.yaxis2.range) == (0.5, -0.5)
+    assert len([t for t in whole.data if isinstance(t, go.Bar)]) == 5
+
+
 def test_a_crop_the_pipeline_overruled_is_marked_and_its_hover_says_why(made_plate):
     from dataclasses import replace
 
