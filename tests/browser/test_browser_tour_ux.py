@@ -73,3 +73,28 @@ def test_tour_of_recognize_and_relabel(browser, app_url, size):
         assert_no_traceback(page)
     finally:
         context.close()
+
+
+PAGES = {"evaluate": "Evaluate", "train": "Train", "video": "Video", "batch": "Batch"}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_tour_of_the_other_pages_fits_the_screen(browser, app_url, size):
+    """Evaluate, Train, Video and Batch as a person first opens them: drawn whole, no traceback, and
+    nothing wider than the screen (a phone scrolls down, never sideways)."""
+    context = browser.new_context(viewport=SIZES[size], device_scale_factor=1)
+    page = context.new_page()
+    try:
+        for path, title in PAGES.items():
+            page.goto(app_url.rstrip("/") + "/" + path)
+            page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=WAIT_MS)
+            page.wait_for_timeout(2000)
+            screenshot(page, f"tour-{path}-{size}")
+            assert_no_traceback(page)
+            overflow = page.evaluate(
+                "() => { const main = document.querySelector('[data-testid=stMain]');"
+                " return main.scrollWidth - main.clientWidth; }"
+            )
+            assert overflow <= 1, f"the {title} page is {overflow} px wider than a {size} screen"
+    finally:
+        context.close()
