@@ -142,8 +142,12 @@ def device_line() -> str:
 def model_summary(classifier: CharClassifier) -> list[str]:
     """Short Markdown lines describing the model, from its metadata file."""
     meta = classifier.info.metadata
-    lines = [f"**Model** `{classifier.info.version}`"]
     active = active_model()
+    # The registry's name, as the Train page and the CLI say it ("shipped", "v3"); the file's own
+    # version beside it when that differs (the shipped model's training date).
+    own = classifier.info.version
+    name = active.version if active.classifier is classifier and active.version else own
+    lines = [f"**Model** `{name}`" + (f" ({own})" if own != name else "")]
     if active.warning and active.classifier is classifier:
         lines.insert(0, f":orange[:material/warning: {active.warning}]")
     details = [meta.get("backbone"), f"{classifier.info.input_size} px crops"]

@@ -337,3 +337,12 @@ def test_a_corrupt_active_model_falls_back_to_the_last_good_version_with_a_warni
     assert any("v3 cannot be used" in w.value and "v2, the last good version" in w.value for w in at.warning)
     assert any("v3 cannot be used" in c.value for c in at.sidebar.caption)
     assert any("`v2`" in c.value for c in at.sidebar.caption)
+
+
+def test_the_sidebar_names_the_model_as_the_train_page_does(data):
+    # One name per model: "shipped" on Train and in the sidebar, its training date beside it.
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert_clean(at)
+    version = registry.get("shipped", data).metadata["version"]
+    assert any(f"**Model** `shipped` ({version})" in c.value for c in at.sidebar.caption)
