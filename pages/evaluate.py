@@ -6,10 +6,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alpr import review_figures
 from alpr import app as appstate
 from alpr.app.evaluate_view import STATE_KEY as _STATE
-from alpr.app.evaluate_view import TOPN, dataset, error_gallery, groups_table, labeled_folders, summary_cards
+from alpr.app.evaluate_view import (
+    TOPN,
+    character_tabs,
+    dataset,
+    error_gallery,
+    groups_table,
+    labeled_folders,
+    model_changes,
+    summary_cards,
+)
 from alpr.app.flash import pending as pending_flashes
 from alpr import evaluate as ev
 from alpr.assemble import COUNTRIES
@@ -19,7 +27,6 @@ appstate.require_router("evaluate")
 
 log = logging.getLogger("alpr.app")
 
-STATIC_PLOT = {"displayModeBar": False}
 DEFAULT_LIMIT = 50
 
 
@@ -198,32 +205,7 @@ for i, run in enumerate(runs):
         st.caption(f"`{run.label.split(' · ')[0]}`" + ("  \ndifference to the first model" if i else ""))
     with line:
         summary_cards(run, runs[0] if i else None)
-if len(runs) == 2:
-    changes = ev.compare_results(list(runs[0].results), list(runs[1].results))
-    st.markdown(
-        f"**{runs[1].version}** reads **{len(changes['fixed'])}** plates right that {runs[0].version} got wrong, "
-        f"and gets **{len(changes['broken'])}** wrong that it read right."
-    )
-    if changes["fixed"] or changes["broken"]:
-        by_path = {r.path: (a, r) for a, r in zip(runs[0].results, runs[1].results)}
-        with st.expander("Plates read differently", icon=":material/compare_arrows:"):
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "Plate": Path(p).name,
-                            "Truth": by_path[p][0].truth,
-                            runs[0].version: by_path[p][0].read,
-                            runs[1].version: by_path[p][1].read,
-                            "Change": kind,
-                        }
-                        for kind, paths in (("fixed", changes["fixed"]), ("broken", changes["broken"]))
-                        for p in paths
-                    ]
-                ),
-                hide_index=True,
-                key="evaluate_changes",
-            )
+model_changes(runs)
 
 groups_table(runs)
 
@@ -249,28 +231,4 @@ with tab_errors:
 
 # --- characters and time ---------------------------------------------------------------------
 
-counts, used, total = ev.char_confusion(list(focus.results))
-with tab_confusion:
-    show_right = st.toggle(
-        "Show right reads (the diagonal)",
-        key="evaluate_diagonal",
-        help="Off, the colours are set by the errors alone; the right reads would dwarf them.",
-    )
-    st.plotly_chart(
-        review_figures.confusion_figure(counts, hide_correct=not show_right),
-        key="evaluate_confusion",
-        config=STATIC_PLOT,
-    )
-    st.caption(
-        f"Characters of the {used} of {total} plates read with as many characters as their label: a missed or "
-        "extra character shifts every pair after it, so those plates are left out. ∅: not a character."
-    )
-with tab_classes:
-    st.plotly_chart(
-        review_figures.class_accuracy_figure(ev.class_accuracy(counts)), key="evaluate_classes", config=STATIC_PLOT
-    )
-    st.caption(f"Share of each labeled character read right, over the same {used} plates as the confusion matrix.")
-with tab_timing:
-    stage_rows = {r.version: ev.summarize(list(r.results))[-1]["stage_median_ms"] for r in runs}
-    st.plotly_chart(review_figures.stage_times_figure(stage_rows), key="evaluate_timing", config=STATIC_PLOT)
-    st.caption("Median milliseconds per photo in each stage, on " + appstate.device_line() + ".")
+character_tabs(focus, runs, tab_confusion, tab_classes, tab_timing)

@@ -6,30 +6,23 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from alpr import figures
 from alpr import app as appstate
 from alpr.api.links import api_docs_markdown
 from alpr.app.recognize_view import (
-    STATIC_PLOT,
     batch_metrics,
     batch_table,
-    candidates_table,
+    decision_panel,
     plate_card,
-    regions_table,
     show_plate_details,
 )
 from alpr.assemble import COUNTRIES
 from alpr.batch import view as batch_view
 from alpr.errors import ImageLoadError
-from alpr.readview import batch_lines, best_first, outlined_photo, plain_binarization
+from alpr.readview import batch_lines, best_first, outlined_photo
 
 appstate.require_router("recognize")
 
 log = logging.getLogger("alpr.app")
-
-# Plotly's toolbar without its logo and the selection tools (nothing here reacts to a selection);
-# zoom, pan and the camera button (save as PNG) stay for looking closely at a photo.
-PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 st.title("Recognize")
 st.caption(
@@ -162,44 +155,7 @@ def show_result(photo: appstate.Photo, rec, key: str) -> None:
     for index, plate in order:
         show_plate_details(plate, f"{key}_plate{index}")
 
-    with st.expander("Show how it decided", icon=":material/manage_search:"):
-        st.caption(
-            "The detector looks at connected blobs of ink (components) and regions that might hold a plate "
-            "(candidates); hover over a box to see why it was kept or rejected."
-        )
-        toggles = st.container(horizontal=True, gap="medium")
-        components = toggles.toggle(
-            "Components",
-            value=True,
-            key=f"{key}_components",
-            help="Connected components: green kept as character- or plate-like, red rejected.",
-        )
-        candidates = toggles.toggle(
-            "Plate candidates",
-            value=True,
-            key=f"{key}_candidates_on",
-            help="Regions that might hold a plate: blue kept, orange rejected.",
-        )
-        numbers = toggles.toggle(
-            "Component labels",
-            value=False,
-            key=f"{key}_labels",
-            disabled=not components,
-            help="Write each component's label number on it.",
-        )
-        st.plotly_chart(
-            figures.photo_figure(rec, components, candidates, numbers), key=f"{key}_photo_decided", config=PLOT_CONFIG
-        )
-        for index, plate in order:
-            st.markdown(
-                f"**Candidate readings of plate {index + 1}** · found on the {plain_binarization(plate.binarization)}"
-            )
-            candidates_table(plate, f"{key}_plate{index}")
-        timings_col, regions_col = st.columns([2, 3], gap="large")
-        with timings_col:
-            st.plotly_chart(figures.timings_figure(rec), key=f"{key}_timings", config=STATIC_PLOT)
-        with regions_col:
-            regions_table(rec, key)
+    decision_panel(rec, order, key)
 
 
 def show_photo(photo: appstate.Photo, index: int) -> None:

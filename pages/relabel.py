@@ -6,22 +6,18 @@ import pandas as pd
 import streamlit as st
 
 from alpr import app as appstate
-from alpr import review_figures
 from alpr.app.flash import pending as pending_flashes
 from alpr.app.relabel_actions import PLATE_KEY as _PLATE
 from alpr.app.relabel_actions import RelabelActions
-from alpr.app.relabel_view import STATIC_PLOT, char_grid, plate_label, show_messages, show_plate
+from alpr.app.relabel_view import label_counts, plate_label, review_queue, show_messages, show_plate
 from alpr.errors import AlprError
 from alpr.labels import history
-from alpr.types import ALL_CLASSES, REJECT
 
 appstate.require_router("relabel")
 
 log = logging.getLogger("alpr.app")
 
 RECENT_PLATES = 50  # plates listed in the picker and the recent-reads table
-QUEUE_SIZES = (16, 32, 64)
-STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
 
 st.title("Relabel")
 st.markdown(
@@ -207,80 +203,7 @@ with tab_plates:
         )
 
 with tab_queue:
-    st.markdown(
-        "The model's least certain guesses first, across everything read so far. Each card names its "
-        "plate: click it to see the crop in its photo, or to mark the whole plate **not a plate**."
-    )
-    filters = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-    status = filters.segmented_control(
-        "Show",
-        list(STATUS_NAMES),
-        default="unreviewed",
-        required=True,
-        format_func=STATUS_NAMES.get,
-        key="relabel_queue_status",
-    )
-    # "" rather than None for "any": a None value would show the selectbox's clear button.
-    wanted_class = filters.selectbox(
-        "Class",
-        ["", *ALL_CLASSES],
-        key="relabel_queue_class",
-        width=170,
-        format_func=lambda c: "∅ not a character" if c == REJECT else (c or "Any class"),
-    )
-    try:
-        versions = store.model_versions()
-    except AlprError:
-        versions = []
-    version = filters.selectbox(
-        "Model version", ["", *versions], key="relabel_queue_model", width=240, format_func=lambda v: v or "Any model"
-    )
-    size = filters.selectbox("Crops shown", QUEUE_SIZES, key="relabel_queue_size", width=120)
-    junk = filters.toggle(
-        "Include not-a-plate boxes",
-        key="relabel_queue_junk",
-        help="Crops of boxes marked not a plate are hidden from the queue; show them too",
-    )
-    try:
-        queue = store.review_queue(
-            limit=size,
-            class_filter=wanted_class or None,
-            model_version=version or None,
-            status=status or "unreviewed",
-            include_not_plates=junk,
-        )
-        sources = {pid: store.plate(pid) for pid in {c.plate_id for c in queue}}
-    except AlprError as exc:
-        st.error(f"Could not read the review queue: {exc}", icon=":material/error:")
-        queue, sources = [], {}
-    if not queue:
-        st.info(
-            "No characters match these filters."
-            if stats["characters"]
-            else "No characters stored yet: read a photo on the Recognize page first.",
-            icon=":material/check:",
-        )
-    else:
-        try:
-            char_grid(actions, queue, [str(c.idx + 1) for c in queue], "queue", sources)
-        except Exception as exc:  # noqa: BLE001
-            log.exception("relabel: review queue failed")
-            st.error(f"Could not show the review queue: {type(exc).__name__}: {exc}", icon=":material/error:")
+    review_queue(actions, store, stats)
 
 with tab_counts:
-    try:
-        pending = store.pending_per_class()
-    except AlprError:
-        pending = {}
-    st.plotly_chart(
-        review_figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts", config=STATIC_PLOT
-    )
-    last = stats["last_training"]
-    st.caption(
-        (
-            f"Last training run: model {last['model_version']} at {last['trained_at'][:19].replace('T', ' ')}. "
-            if last
-            else "No training run has used these labels yet. "
-        )
-        + f"Labels are kept in `{store.path}`; `python -m alpr labels stats` prints these counts."
-    )
+    label_counts(store, stats)

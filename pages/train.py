@@ -6,24 +6,8 @@ import streamlit as st
 
 from alpr import app as appstate
 from alpr.training import jobs, registry
-from alpr.training.records import JobConfig
-from alpr.app.train_view import (
-    BATCH_SIZES,
-    LEARNING_RATES,
-    REFRESH_S,
-    VIEW_KEY,
-    WATCH_S,
-    activate,
-    base_choices,
-    registry_table,
-    rollback,
-    run_panel,
-    say,
-    show_flashes,
-    runs_table,
-    start,
-    watch,
-)
+from alpr.app.train_setup import base_choices, new_run_form, registry_table, runs_table
+from alpr.app.train_view import REFRESH_S, VIEW_KEY, WATCH_S, activate, rollback, run_panel, show_flashes, watch
 
 appstate.require_router("train")
 
@@ -125,115 +109,7 @@ weights = appstate.imagenet_weights()
 bases = base_choices(versions, active_name, weights)
 folders = appstate.training_folders(tuple(str(p) for p in appstate.data_roots()))
 
-with st.form("train_form", border=True):
-    data_col, model_col = st.columns(2, gap="large")
-    with data_col:
-        st.markdown("**Data**")
-        labeled = stats["labeled"] if stats else 0
-        use_store = st.checkbox(
-            f"Label store · {labeled} labeled characters" + (f", {stats['pending_training']} new" if stats else ""),
-            value=store is not None,
-            key="train_use_store",
-            disabled=store is None,
-            help="Characters a person labeled (Relabel page) or an import brought. One in five, chosen by a hash of "
-            "its pixels, is held out for validation and never trains.",
-        )
-        chosen_folders = st.multiselect(
-            "Also train on",
-            list(folders),
-            key="train_datasets",
-            placeholder="Exports or labeled plate folders…",
-            help="Folders under the data roots: `alpr labels export` folders (a folder per class) and labeled plate "
-            f"folders (OpenALPR layout). Set `{appstate.DATA_ROOTS_ENV}` to offer others.",
-        )
-        glyphs = st.slider(
-            "Rendered glyphs per class",
-            min_value=4,
-            max_value=200,
-            value=40,
-            step=4,
-            key="train_glyphs",
-            help="Mixed in so that classes nobody corrected are not forgotten; a quarter as many more validate.",
-        )
-        activate_after = st.checkbox(
-            "Activate the new version if it reads the validation set at least as well as the active model",
-            value=False,
-            key="train_activate",
-        )
-    with model_col:
-        st.markdown("**Model**")
-        base_label = st.selectbox(
-            "Start from",
-            list(bases),
-            index=0,
-            key="train_base",
-            help="Transfer learning: the feature layers of this model are frozen first and its "
-            "head retrained; then the last block is unfrozen at a lower learning rate.",
-        )
-        epoch_col, unfreeze_col = st.columns(2)
-        epochs = epoch_col.number_input(
-            "Epochs, features frozen", min_value=1, max_value=100, value=4, key="train_epochs"
-        )
-        unfreeze = unfreeze_col.number_input(
-            "Epochs, top block unfrozen",
-            min_value=0,
-            max_value=100,
-            value=2,
-            key="train_unfreeze",
-            help="0 skips this stage.",
-        )
-        lr_col, batch_col, patience_col = st.columns(3)
-        lr = lr_col.select_slider(
-            "Learning rate",
-            options=LEARNING_RATES,
-            value=3e-4,
-            key="train_lr",
-            format_func=lambda v: f"{v:g}",
-            help="Of the frozen stage; the unfrozen stage uses a tenth.",
-        )
-        batch = batch_col.selectbox(
-            "Batch size", BATCH_SIZES, index=BATCH_SIZES.index(256 if device["gpu"] else 64), key="train_batch"
-        )
-        patience = patience_col.number_input(
-            "Early stopping after",
-            min_value=1,
-            max_value=20,
-            value=3,
-            key="train_patience",
-            help="Epochs without a better validation loss before a stage stops.",
-        )
-    submitted = st.form_submit_button(
-        "Start training",
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=live is not None,
-        help="One run at a time per data folder." if live is None else f"Run {live.id} is still going.",
-    )
-
-if live is not None:
-    st.caption(f"Run {live.id} is {live.state}: one run at a time per data folder. Cancel it above to start another.")
-if submitted:
-    base = bases[base_label]
-    config = JobConfig(
-        epochs=int(epochs),
-        unfreeze_epochs=int(unfreeze),
-        batch_size=int(batch),
-        patience=int(patience),
-        glyphs_per_class=int(glyphs),
-        use_store=bool(use_store),
-        activate=bool(activate_after),
-        datasets=[folders[label] for label in chosen_folders],
-    )
-    config.set_lr(lr)
-    if base.startswith("imagenet:"):
-        config.base, config.backbone = "imagenet", base.split(":", 1)[1]
-        config.weights = str(weights[config.backbone])
-    else:
-        config.base = base
-    if not use_store and not chosen_folders:
-        say("warning", "No labeled data chosen: this run learns rendered glyphs only.")
-    start(config)
-    st.rerun()
+new_run_form(bases, folders, weights, stats, store is not None, device, live)
 
 
 # --- the registry -----------------------------------------------------------------------------------------

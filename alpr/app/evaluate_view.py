@@ -31,6 +31,9 @@ SENT_KEY = "evaluate_sent"  # path -> (plate id, matched, segments) of the plate
 _SAME = {"delta": "no change", "delta_color": "off", "delta_arrow": "off"}
 
 
+STATIC_PLOT = {"displayModeBar": False}
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def labeled_folders(roots: tuple[str, ...]) -> dict[str, str]:
     """Picker label -> resolved folder, for every labeled folder under the allowed roots."""
@@ -200,3 +203,63 @@ def error_gallery(evaluation: ev.Evaluation, focus: ev.ModelRun, errors: list) -
             key="evaluate_more",
             on_click=lambda: st.session_state.update(evaluate_shown=shown + GALLERY_PAGE),
         )
+
+
+def model_changes(runs) -> None:
+    """With two models: how many plates the second fixes and breaks, and which, in a folded table."""
+    if len(runs) != 2:
+        return
+    changes = ev.compare_results(list(runs[0].results), list(runs[1].results))
+    st.markdown(
+        f"**{runs[1].version}** reads **{len(changes['fixed'])}** plates right that {runs[0].version} got wrong, "
+        f"and gets **{len(changes['broken'])}** wrong that it read right."
+    )
+    if changes["fixed"] or changes["broken"]:
+        by_path = {r.path: (a, r) for a, r in zip(runs[0].results, runs[1].results)}
+        with st.expander("Plates read differently", icon=":material/compare_arrows:"):
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Plate": Path(p).name,
+                            "Truth": by_path[p][0].truth,
+                            runs[0].version: by_path[p][0].read,
+                            runs[1].version: by_path[p][1].read,
+                            "Change": kind,
+                        }
+                        for kind, paths in (("fixed", changes["fixed"]), ("broken", changes["broken"]))
+                        for p in paths
+                    ]
+                ),
+                hide_index=True,
+                key="evaluate_changes",
+            )
+
+
+def character_tabs(focus: ev.ModelRun, runs, tab_confusion, tab_classes, tab_timing) -> None:
+    """The confusion matrix and per-class accuracy of FOCUS, and every model's time per stage."""
+    counts, used, total = ev.char_confusion(list(focus.results))
+    with tab_confusion:
+        show_right = st.toggle(
+            "Show right reads (the diagonal)",
+            key="evaluate_diagonal",
+            help="Off, the colours are set by the errors alone; the right reads would dwarf them.",
+        )
+        st.plotly_chart(
+            review_figures.confusion_figure(counts, hide_correct=not show_right),
+            key="evaluate_confusion",
+            config=STATIC_PLOT,
+        )
+        st.caption(
+            f"Characters of the {used} of {total} plates read with as many characters as their label: a missed or "
+            "extra character shifts every pair after it, so those plates are left out. ∅: not a character."
+        )
+    with tab_classes:
+        st.plotly_chart(
+            review_figures.class_accuracy_figure(ev.class_accuracy(counts)), key="evaluate_classes", config=STATIC_PLOT
+        )
+        st.caption(f"Share of each labeled character read right, over the same {used} plates as the confusion matrix.")
+    with tab_timing:
+        stage_rows = {r.version: ev.summarize(list(r.results))[-1]["stage_median_ms"] for r in runs}
+        st.plotly_chart(review_figures.stage_times_figure(stage_rows), key="evaluate_timing", config=STATIC_PLOT)
+        st.caption("Median milliseconds per photo in each stage, on " + app_models.device_line() + ".")

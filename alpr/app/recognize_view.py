@@ -14,6 +14,9 @@ from alpr import figures
 from alpr.readview import DEFAULT_VIEW, classifier_reading, corrections, final_chars, plain_binarization, verdict
 
 STATIC_PLOT = {"displayModeBar": False}
+# Plotly's toolbar without its logo and the selection tools (nothing here reacts to a selection);
+# zoom, pan and the camera button (save as PNG) stay for looking closely at a photo.
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
 def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list[int], key: str) -> None:
@@ -148,3 +151,46 @@ def batch_table(table: pd.DataFrame) -> None:
             "Error": st.column_config.TextColumn(help="Why the file could not be read", width="large"),
         },
     )
+
+
+def decision_panel(rec, order: list, key: str) -> None:
+    """Folded under the read: the photo with the detector's components and candidates, each
+    plate's candidate readings, the time per stage and the regions table."""
+    with st.expander("Show how it decided", icon=":material/manage_search:"):
+        st.caption(
+            "The detector looks at connected blobs of ink (components) and regions that might hold a plate "
+            "(candidates); hover over a box to see why it was kept or rejected."
+        )
+        toggles = st.container(horizontal=True, gap="medium")
+        components = toggles.toggle(
+            "Components",
+            value=True,
+            key=f"{key}_components",
+            help="Connected components: green kept as character- or plate-like, red rejected.",
+        )
+        candidates = toggles.toggle(
+            "Plate candidates",
+            value=True,
+            key=f"{key}_candidates_on",
+            help="Regions that might hold a plate: blue kept, orange rejected.",
+        )
+        numbers = toggles.toggle(
+            "Component labels",
+            value=False,
+            key=f"{key}_labels",
+            disabled=not components,
+            help="Write each component's label number on it.",
+        )
+        st.plotly_chart(
+            figures.photo_figure(rec, components, candidates, numbers), key=f"{key}_photo_decided", config=PLOT_CONFIG
+        )
+        for index, plate in order:
+            st.markdown(
+                f"**Candidate readings of plate {index + 1}** · found on the {plain_binarization(plate.binarization)}"
+            )
+            candidates_table(plate, f"{key}_plate{index}")
+        timings_col, regions_col = st.columns([2, 3], gap="large")
+        with timings_col:
+            st.plotly_chart(figures.timings_figure(rec), key=f"{key}_timings", config=STATIC_PLOT)
+        with regions_col:
+            regions_table(rec, key)

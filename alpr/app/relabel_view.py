@@ -5,6 +5,7 @@ a box the person is typing into keeps its key while the page redraws around it.
 
 from __future__ import annotations
 
+import logging
 import zlib
 
 import streamlit as st
@@ -12,9 +13,11 @@ import streamlit as st
 from alpr import review_figures
 from alpr.app.relabel_actions import RelabelActions, mismatch_key
 from alpr.labels.relabel import advice, choices, display_name, shown_text, status_text
-from alpr.types import REJECT
+from alpr.errors import AlprError
+from alpr.types import ALL_CLASSES, REJECT
 
 STATIC_PLOT = {"displayModeBar": False}
+log = logging.getLogger("alpr.app")
 CARD_WIDTH = 150  # px: a crop, two short lines and three pills side by side; two cards fit a 390 px phone
 FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
 MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
@@ -258,4 +261,91 @@ def fix_segmentation(actions: RelabelActions, plate, chars) -> None:
         args=(plate.id, False, len(chars)),
         help="Add a segment after the last: for a character the cut missed, e.g. one outside the box",
         **adding,
+    )
+
+
+QUEUE_SIZES = (16, 32, 64)
+STATUS_NAMES = {"unreviewed": "Not yet reviewed", "corrected": "Corrected", "all": "All"}
+
+
+def review_queue(actions: RelabelActions, store, stats: dict) -> None:
+    """The review queue tab: filters, then the least certain guesses as crop cards naming their plates."""
+    st.markdown(
+        "The model's least certain guesses first, across everything read so far. Each card names its "
+        "plate: click it to see the crop in its photo, or to mark the whole plate **not a plate**."
+    )
+    filters = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    status = filters.segmented_control(
+        "Show",
+        list(STATUS_NAMES),
+        default="unreviewed",
+        required=True,
+        format_func=STATUS_NAMES.get,
+        key="relabel_queue_status",
+    )
+    # "" rather than None for "any": a None value would show the selectbox's clear button.
+    wanted_class = filters.selectbox(
+        "Class",
+        ["", *ALL_CLASSES],
+        key="relabel_queue_class",
+        width=170,
+        format_func=lambda c: "∅ not a character" if c == REJECT else (c or "Any class"),
+    )
+    try:
+        versions = store.model_versions()
+    except AlprError:
+        versions = []
+    version = filters.selectbox(
+        "Model version", ["", *versions], key="relabel_queue_model", width=240, format_func=lambda v: v or "Any model"
+    )
+    size = filters.selectbox("Crops shown", QUEUE_SIZES, key="relabel_queue_size", width=120)
+    junk = filters.toggle(
+        "Include not-a-plate boxes",
+        key="relabel_queue_junk",
+        help="Crops of boxes marked not a plate are hidden from the queue; show them too",
+    )
+    try:
+        queue = store.review_queue(
+            limit=size,
+            class_filter=wanted_class or None,
+            model_version=version or None,
+            status=status or "unreviewed",
+            include_not_plates=junk,
+        )
+        sources = {pid: store.plate(pid) for pid in {c.plate_id for c in queue}}
+    except AlprError as exc:
+        st.error(f"Could not read the review queue: {exc}", icon=":material/error:")
+        queue, sources = [], {}
+    if not queue:
+        st.info(
+            "No characters match these filters."
+            if stats["characters"]
+            else "No characters stored yet: read a photo on the Recognize page first.",
+            icon=":material/check:",
+        )
+    else:
+        try:
+            char_grid(actions, queue, [str(c.idx + 1) for c in queue], "queue", sources)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("relabel: review queue failed")
+            st.error(f"Could not show the review queue: {type(exc).__name__}: {exc}", icon=":material/error:")
+
+
+def label_counts(store, stats: dict) -> None:
+    """The counts tab: labels per class, trained and waiting, and when a run last used them."""
+    try:
+        pending = store.pending_per_class()
+    except AlprError:
+        pending = {}
+    st.plotly_chart(
+        review_figures.label_counts_figure(stats["per_class"], pending), key="relabel_counts", config=STATIC_PLOT
+    )
+    last = stats["last_training"]
+    st.caption(
+        (
+            f"Last training run: model {last['model_version']} at {last['trained_at'][:19].replace('T', ' ')}. "
+            if last
+            else "No training run has used these labels yet. "
+        )
+        + f"Labels are kept in `{store.path}`; `python -m alpr labels stats` prints these counts."
     )

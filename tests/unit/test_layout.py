@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "alpr"
 MAX_MODULE_LINES = 650  # the issue asked for about 600; the label store's facade is 621
-MAX_PAGE_LINES = 300  # pages describe their UI and call alpr: a few screens of widgets
+MAX_PAGE_LINES = 250  # pages describe their UI and call alpr: a few screens of widgets
 
 
 def _modules() -> dict[str, Path]:
