@@ -130,6 +130,21 @@ def _box_text(box: Box) -> str:
     return f"{box.w}×{box.h} px at ({box.x}, {box.y})"
 
 
+def number_badge(fig: go.Figure, box: Box, number: int, colour: str) -> None:
+    """A character's reading-order number on a coloured tag above its box."""
+    fig.add_annotation(
+        x=box.x + box.w / 2,
+        y=box.y,
+        yshift=2,
+        yanchor="bottom",
+        text=str(number),
+        showarrow=False,
+        font=dict(size=11, color="white"),
+        bgcolor=colour,
+        borderpad=1,
+    )
+
+
 def char_label(char: str) -> str:
     return "∅" if char == REJECT else char
 
@@ -351,17 +366,7 @@ def plate_figure(plate: PlateRead, final: list[str | None] | None = None, shown_
     # Numbers above the boxes and the reading under the crop, so the figure reads without hovering.
     for i, (c, p) in enumerate(pairs, start=1):
         colour = REJECT_COLOUR if p.char == REJECT else CHAR_COLOUR
-        fig.add_annotation(
-            x=c.box.x + c.box.w / 2,
-            y=c.box.y,
-            yshift=2,
-            yanchor="bottom",
-            text=str(i),
-            showarrow=False,
-            font=dict(size=11, color="white"),
-            bgcolor=colour,
-            borderpad=1,
-        )
+        number_badge(fig, c.box, i, colour)
         shown = final[i - 1] if final is not None and final[i - 1] is not None else p.char
         own = "" if shown == p.char else f"<br><span style='font-size:10px'>read {escape(char_label(p.char))}</span>"
         fig.add_annotation(

@@ -75,17 +75,7 @@ def stored_plate_figure(photo: np.ndarray | None, scale: float, plate_box: Box |
                 line=dict(color=colour, width=2, dash="dot" if label == REJECT else "solid"),
             )
         )
-        fig.add_annotation(
-            x=b.x + b.w / 2,
-            y=b.y,
-            yshift=2,
-            yanchor="bottom",
-            text=str(i),
-            showarrow=False,
-            font=dict(size=11, color="white"),
-            bgcolor=colour,
-            borderpad=1,
-        )
+        figures.number_badge(fig, b, i, colour)
         fig.add_annotation(
             x=b.x + b.w / 2,
             y=h,

@@ -214,6 +214,7 @@ def test_a_finished_run_is_compared_with_the_active_model_and_can_be_activated(d
         _rows(4, 4),
         version=version.name,
         active_val_accuracy=0.8,
+        duration_s=21.0,
         message=f"{version.name} registered: validation accuracy 83.0% vs 80.0% for shipped",
     )
     at = _page()
@@ -222,6 +223,9 @@ def test_a_finished_run_is_compared_with_the_active_model_and_can_be_activated(d
     assert list(compare["Validation set"]) == ["All held-out crops", "Label store (held out)", "Rendered glyphs"]
     assert compare.iloc[0]["Change"] == pytest.approx(3.0)
     assert any(m.label.startswith("Validation accuracy · kept epoch") for m in at.metric)
+    # The time the whole run took, as the runs table says it, not the training time of the kept epoch.
+    took = next(m for m in at.metric if m.label in ("Took", "Elapsed"))
+    assert (took.label, took.value) == ("Took", "21 s")
     _button(at, "Activate v2").click()
     at.run()
     assert_clean(at)
