@@ -201,19 +201,18 @@ def assemble(
 def _learned(priors: FormatPriors | None, region: str, weight: float):
     """plate -> weighted log prior of its characters by position, relative to the likeliest
     characters (0 where no statistics hold the plate's format, or `weight` is 0)."""
-    tables: dict[int, tuple[list[dict[str, float]], float] | None] = {}
+    if priors is None or not weight:
+        return lambda plate: 0.0
+    tables: dict[int, tuple[list[dict[str, float]], float] | None] = {}  # per length, computed once
 
     def score(plate: str) -> float:
-        if priors is None or not weight:
-            return 0.0
         if len(plate) not in tables:
             table = priors.log_prior(region, len(plate))
             tables[len(plate)] = None if table is None else (table, sum(max(t.values()) for t in table))
-        entry = tables[len(plate)]
-        if entry is None:
+        if tables[len(plate)] is None:
             return 0.0
-        table, best = entry
-        return weight * (sum(table[i].get(ch, min(table[i].values())) for i, ch in enumerate(plate)) - best)
+        table, best = tables[len(plate)]
+        return weight * (sum(table[i][ch] for i, ch in enumerate(plate)) - best)
 
     return score
 

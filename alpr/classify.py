@@ -19,7 +19,9 @@ import numpy as np
 
 from alpr.config import DEFAULT, ClassifyConfig
 from alpr.errors import ModelError
+from alpr.memory import PlateMemory, memory_path
 from alpr.paths import REPO_ROOT, keras_cache
+from alpr.priors import from_json as priors_from_json
 from alpr.types import ALL_CLASSES, CharCrop, Prediction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
@@ -166,14 +168,12 @@ class CharClassifier:
     """A loaded character model. Safe to share between threads (Streamlit sessions)."""
 
     def __init__(self, model, info: ModelInfo, config: ClassifyConfig = DEFAULT.classify, memory=None):
-        from alpr.priors import from_json
-
         self._model = model
         self.info = info
         self.config = config
         # What a person's confirmed plates say of each format's positions (alpr/priors.py), saved
         # with a fine-tuned version; empty for the shipped model. The assembler ranks with them.
-        self.priors = from_json(info.metadata.get("format_priors"))
+        self.priors = priors_from_json(info.metadata.get("format_priors"))
         # The plates a person labeled, saved beside a fine-tuned model (alpr/memory.py); None for
         # the shipped model. The pipeline asks it about every read.
         self.memory = memory
@@ -258,7 +258,5 @@ def load_classifier(path: str | Path | None = None, config: ClassifyConfig = DEF
             f"metadata says {size}x{size}x1 and {len(classes)}"
         )
     info = ModelInfo(path, str(metadata.get("version", path.stem)), classes, size, metadata)
-    from alpr.memory import PlateMemory, memory_path
-
     plates = memory_path(path)
     return CharClassifier(model, info, config, PlateMemory.load(plates) if plates.is_file() else None)

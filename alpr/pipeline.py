@@ -147,7 +147,7 @@ def _choose_plates(
 def _recall(reads, classifier: CharClassifier, country_code: str, topn: int, timings: dict):
     """Reads that look like a plate a person labeled get its text as their first candidate and
     rank first (alpr/memory.py); the others are unchanged. Returns [(score, read)] best first."""
-    memory = getattr(classifier, "memory", None)
+    memory = classifier.memory
     if memory is None or not len(memory):
         return reads
     t0 = time.perf_counter()
@@ -212,7 +212,7 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
             crop=np.ascontiguousarray(crop),
             chars=seg.chars,
             predictions=preds,
-            candidates=assemble(preds, country_code, topn, config.assemble, getattr(classifier, "priors", None)),
+            candidates=assemble(preds, country_code, topn, config.assemble, classifier.priors),
             binarization=seg.binarization,
             processing_time_ms=0.0,
         )

@@ -61,7 +61,7 @@ class Publishing:
         metadata = self._metadata(
             size, backbone, parent, duration, counts, new_eval, active_eval, against, accepted, gate
         )
-        metadata["plate_memory"] = len(memory) if memory is not None else 0
+        metadata["plate_memory"] = len(memory)
         metadata["network_kept_from"] = kept_from
 
         def write_version(path: Path) -> None:
@@ -69,7 +69,7 @@ class Publishing:
                 shutil.copyfile(self.active_model_path, path)
             else:
                 save_float32(model, path, backbone)
-            if memory is not None and len(memory):
+            if len(memory):
                 memory.save(memory_path(path))
 
         version = registry.register(write_version, metadata, self.folder)
@@ -105,11 +105,12 @@ class Publishing:
             "gate": gate,
         }
 
-    def _plate_memory(self) -> PlateMemory | None:
+    def _plate_memory(self) -> PlateMemory:
         """Every plate a person confirmed or corrected in the store, remembered by its look
-        (alpr/memory.py): the version reads them right when it sees them again, whatever the cut."""
+        (alpr/memory.py): the version reads them right when it sees them again, whatever the cut.
+        Empty when the run does not use the store."""
         if not self.cfg.use_store:
-            return None
+            return PlateMemory.from_photos([])
         from alpr.labels.store import LabelStore
 
         with LabelStore.open(self.folder) as store:
@@ -117,14 +118,14 @@ class Publishing:
         self.log(f"memory: {len(memory)} plates a person labeled, recalled when seen again")
         return memory
 
-    def _teaches_more(self, memory: PlateMemory | None) -> bool:
+    def _teaches_more(self, memory: PlateMemory) -> bool:
         """Whether MEMORY holds a plate, or a text for it, that the active version does not remember."""
-        if memory is None or not len(memory) or not getattr(self, "active_model_path", None):
+        if not len(memory) or not getattr(self, "active_model_path", None):
             return False
         known = getattr(self, "active_memory", None)
         return not set(memory.taught()) <= (set(known.taught()) if known is not None else set())
 
-    def _write_learnt(self, model, memory: PlateMemory | None = None) -> None:
+    def _write_learnt(self, model, memory: PlateMemory) -> None:
         """learnt.json: the corrected plates read before (the active model) and after (see
         `gate.learnt`; MODEL None: the version kept the active network), and whether the version
         remembers each one whole (alpr/memory.py)."""
@@ -139,7 +140,7 @@ class Publishing:
         rows = learnt(d, before.probabilities, after, LEARNT_MAX)
         if not rows:
             return
-        remembered = set(memory.plate_ids) if memory is not None else set()
+        remembered = set(memory.plate_ids)
         rows = [{**r, "remembered": r["plate"] in remembered} for r in rows]
         jobs.write_json(self.run_dir / "learnt.json", {"plates": rows})
         trained = [r for r in rows if not r["held_out"]]
