@@ -116,6 +116,17 @@ class SegmentConfig:
     refine_below: float = 0.45
     # A component found inside the row's band must span this much of it to count as a glyph.
     band_min_height: float = 0.85
+    # Vertical strokes whose tops and bottoms agree within this fraction of the crop's height vote
+    # for the same glyph band (_stroke_band): glyphs of one font align within 2-3 px at 100 px.
+    band_tolerance: float = 0.03
+    # ... and only strokes up to this fraction of it vote: glyphs fill 25-65% of a plate crop with its
+    # margin, the plate's frame and background 70-100%.
+    band_max_height: float = 0.7
+    # The band views are read only when no binarization found at least this many glyphs: cut to a
+    # band, a frame's sides look like "1"s, so on a plate the usual views read they cost more reads
+    # than they save. Below 6 read 84 of the 124 development US photos (77 without band views,
+    # 80 below 5, 72 below 7: six-glyph plates then gained a frame's side).
+    band_views_below: int = 6
 
 
 @dataclass(frozen=True)

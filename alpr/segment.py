@@ -69,7 +69,8 @@ def segment_all(
 
     scored = []
     seen = set()
-    for name, ink, view in _binarizations(resized, config):
+    binarizations = list(_binarizations(resized, config))
+    for name, ink, view in binarizations:
         boxes = _character_boxes(ink, config)
         key = tuple(sorted((b.x // 3, b.w // 3) for b in boxes))
         if key in seen:
@@ -78,6 +79,17 @@ def segment_all(
         # Quality is judged on the clean row; recovered glyphs must not make a bad view look good.
         recovered = _recover_in_band(ink, boxes, config, ends=whole_plate)
         scored.append((_row_quality(boxes, ink, config), name, recovered, view))
+    if not whole_plate and max((len(t[2]) for t in scored), default=0) < config.band_views_below:
+        # No view found a plate's row: glyphs joined to a frame, a slogan or the state name above or
+        # below them are cut free by the band their vertical strokes share (_band_glyphs). Not on a
+        # plate crop, which has no frame around it: there a band view read 2 more and 5 fewer of
+        # the 519 development crops.
+        for name, ink, view in binarizations:
+            band = _band_glyphs(ink, config)
+            key = tuple(sorted((b.x // 3, b.w // 3) for b in band))
+            if band and key not in seen:
+                seen.add(key)
+                scored.append((_row_quality(band, ink, config), name + "+band", band, view))
     scored.sort(key=lambda t: -t[0])
     out = []
     for _, name, boxes, view in scored[:limit]:
@@ -214,6 +226,105 @@ def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig, end
     return row + found
 
 
+def _stroke_bands(ink: np.ndarray, config: SegmentConfig, limit: int = 3) -> list[tuple[int, int]]:
+    """(top, bottom) rows the plate's glyphs may stand between, voted by vertical strokes, best first.
+
+    Every column through a glyph's upright stroke (the sides of 0, H, U, N, the stem of 1, 4, 7)
+    holds a run of ink from the glyph's top to its bottom, and the glyphs of a plate share both.
+    Runs through artwork joined to a glyph end elsewhere, and text lines are too short to vote;
+    a dark band with light lettering (a dealer's name) votes too, so a few bands come back.
+    """
+    height = ink.shape[0]
+    padded = np.zeros((height + 2, ink.shape[1]), np.int8)
+    padded[1:-1] = ink
+    edges = np.diff(padded, axis=0)
+    # Column-major order pairs each run's start with its end.
+    _, start_y = np.nonzero(edges.T == 1)
+    _, end_y = np.nonzero(edges.T == -1)
+    length = end_y - start_y
+    # A plate's frame and background run nearly the crop's height; its glyphs at most ~2/3 of it.
+    tall = (length >= config.min_char_height_frac * height) & (length <= config.band_max_height * height)
+    tops, bottoms = start_y[tall], end_y[tall]
+    if len(tops) < 4:
+        return []
+    # Votes in cells of (top, bottom) a tolerance wide; a band's support is its cell and the 8
+    # around it, so strokes a pixel apart across a cell's edge still vote together.
+    cell = max(1, int(round(config.band_tolerance * height)))
+    n = height // cell + 2
+    votes = np.zeros((n, n), np.int32)
+    np.add.at(votes, (tops // cell, bottoms // cell), 1)
+    support = np.rint(ndi.uniform_filter(votes.astype(np.float32), size=3, mode="constant") * 9)
+    bands: list[tuple[int, int]] = []
+    for flat in np.argsort(-support, axis=None, kind="stable")[: 12 * limit]:
+        t, b = divmod(int(flat), n)
+        if support[t, b] < 4 or len(bands) == limit:
+            break
+        if any(abs(t * cell - bt) <= 2 * cell and abs(b * cell - bb) <= 2 * cell for bt, bb in bands):
+            continue
+        members = (np.abs(tops // cell - t) <= 1) & (np.abs(bottoms // cell - b) <= 1)
+        bands.append((int(np.median(tops[members])), int(np.median(bottoms[members]))))
+    return bands
+
+
+def _band_glyphs(ink: np.ndarray, config: SegmentConfig) -> list[Box]:
+    """Glyphs cut free from whatever touches them above or below: the components of the ink inside
+    a band of the strokes (`_stroke_bands`) that span it, from the band that holds the likeliest row."""
+    best: list[Box] = []
+    best_quality = 0.0
+    for top, bottom in _stroke_bands(ink, config):
+        glyphs = _glyphs_in_band(ink, top, bottom, config)
+        quality = _row_quality(glyphs, ink, config) if len(glyphs) >= 3 else 0.0
+        if quality > best_quality:
+            best, best_quality = glyphs, quality
+    return best
+
+
+def _glyphs_in_band(ink: np.ndarray, top: int, bottom: int, config: SegmentConfig) -> list[Box]:
+    band_h = bottom - top
+    if band_h < 8:
+        return []
+    labels = measure.label(ink[top:bottom], connectivity=1)
+    glyphs = []
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        if sl is None:
+            continue
+        b = Box(sl[1].start, top + sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
+        if b.h < config.band_min_height * band_h or b.w > 1.1 * band_h:
+            continue
+        if b.w < 0.08 * band_h:
+            continue  # a hairline: a frame's edge, not a glyph's stem
+        if (b.x <= 1 or b.x2 >= ink.shape[1] - 1) and b.w < 0.3 * band_h:
+            continue  # the plate's or the crop's edge
+        extent = (labels[sl] == i + 1).sum() / max(b.area, 1)
+        if extent < config.min_char_extent or (extent > config.max_char_extent and b.h < 2.5 * b.w):
+            continue  # an outline, an emblem's thin lines, or a block
+        if _through_share(ink, b, top, bottom, both=True) < 0.5:
+            glyphs.append(b)  # else a bar that goes on above and below: the frame, not a glyph
+    if not glyphs:
+        return []
+    # A frame's side is cut to the band like a glyph, and is read as "I" or "1". A thin glyph at
+    # either end of the row counts only when it stands free: a "1" ends where the band does,
+    # a frame's side goes on above or below it.
+    glyphs.sort(key=lambda b: b.x)
+    wide = float(np.median([b.w for b in glyphs]))
+    while glyphs and glyphs[0].w < 0.6 * wide and _through_share(ink, glyphs[0], top, bottom) >= 0.3:
+        glyphs = glyphs[1:]
+    while glyphs and glyphs[-1].w < 0.6 * wide and _through_share(ink, glyphs[-1], top, bottom) >= 0.3:
+        glyphs = glyphs[:-1]
+    return _trim_row_ends(glyphs, config)
+
+
+def _through_share(ink: np.ndarray, box: Box, top: int, bottom: int, both: bool = False) -> float:
+    """The share of a band component's columns whose ink goes on just above or below the band
+    (above and below with `both`); beyond the crop's edge counts as no ink."""
+    d = max(2, int(0.12 * (bottom - top)))
+    cols = slice(box.x, box.x2)
+    empty = np.zeros(box.w, bool)
+    above = ink[top - d, cols] if top - d >= 0 else empty
+    below = ink[bottom + d - 1, cols] if bottom + d - 1 < ink.shape[0] else empty
+    return float((above & below).mean() if both else (above | below).mean())
+
+
 def _merge_broken(boxes: list[tuple[Box, int]], height: int, config: SegmentConfig) -> list[tuple[Box, int]]:
     """Join pieces of one glyph split by glare or a thin stroke: stacked boxes sharing a column."""
     small = [bx for bx in boxes if bx[0].h < config.min_char_height_frac * height and bx[0].h >= 0.08 * height]
@@ -254,17 +365,16 @@ def _dominant_rows(chars: list[Box], config: SegmentConfig) -> list[Box]:
     """Keep the biggest group of boxes with similar height and vertical centre (plus a second row)."""
     if not chars:
         return []
-    best: list[Box] = []
-    for anchor in chars:
-        cy = anchor.y + anchor.h / 2
-        group = [
-            b
-            for b in chars
-            if max(b.h, anchor.h) / max(min(b.h, anchor.h), 1) <= config.row_height_ratio
-            and abs(b.y + b.h / 2 - cy) <= config.row_center_tolerance * anchor.h
-        ]
-        if len(group) > len(best) or (len(group) == len(best) and _height_sum(group) > _height_sum(best)):
-            best = group
+    # Each box anchors a group (the boxes of its height and centre line); the biggest group wins,
+    # the taller on a tie. All anchors at once: a crop of junk holds hundreds of boxes.
+    h = np.array([b.h for b in chars], np.float64)
+    cy = np.array([b.y for b in chars], np.float64) + h / 2
+    ratio = np.maximum(h[:, None], h[None, :]) / np.maximum(np.minimum(h[:, None], h[None, :]), 1)
+    member = (ratio <= config.row_height_ratio) & (np.abs(cy[None, :] - cy[:, None]) <= config.row_center_tolerance * h[:, None])
+    size = member.sum(axis=1)
+    tall = member.astype(np.float64) @ h
+    anchor = int(np.lexsort((-tall, -size))[0])  # the first anchor of the biggest, tallest group
+    best = [b for b, m in zip(chars, member[anchor]) if m]
     best = _trim_row_ends(best, config)
     rest = [b for b in chars if b not in best]
     second = _dominant_rows(rest, config) if len(rest) >= 2 and len(best) >= 2 else []
@@ -324,10 +434,6 @@ def _dedupe(boxes: list[Box]) -> list[Box]:
         if not inside:
             out.append(b)
     return out
-
-
-def _height_sum(boxes: list[Box]) -> int:
-    return sum(b.h for b in boxes)
 
 
 def _split_lines(boxes: list[Box]) -> list[list[Box]]:

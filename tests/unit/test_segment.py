@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alpr.segment import crop_plate, normalize_crop, segment
+from alpr.segment import crop_plate, normalize_crop, segment, segment_all
 from alpr.types import Box
 from conftest import make_plate
 
@@ -143,6 +143,39 @@ def test_solid_bar_letter_i_is_segmented():
     plate[glyphs[2].y : glyphs[2].y2, glyphs[2].x : glyphs[2].x2] = PAPER
     plate[bar.y : bar.y2, bar.x : bar.x2] = INK
     assert len(segment(plate).chars) == 6
+
+
+def framed_plate_with_a_slogan_touching_the_glyphs() -> tuple[np.ndarray, list[Box]]:
+    """A detected plate as the pipeline crops it: a dealer frame around it, and a slogan bar joined
+    to the bottom of every glyph, so each binarization sees one component of frame, bar and row."""
+    plate = np.full((100, 230), PAPER, np.uint8)
+    plate[6:94, 8:14] = INK  # the frame's sides
+    plate[6:94, 216:222] = INK
+    plate[6:12, 8:222] = INK
+    plate[88:94, 8:222] = INK
+    glyphs = [Box(28 + i * 27, 28, 20, 40) for i in range(7)]
+    for b in glyphs:
+        draw_ring(plate, b, 5)
+        plate[b.y : b.y + 5, b.x + 5 : b.x2 - 5] = PAPER  # a "U": no hole to be read as a glyph
+    plate[68:76, 28:200] = INK  # the slogan's dark band, joined to every glyph's foot
+    return plate, glyphs
+
+
+def test_glyphs_joined_to_a_slogan_are_cut_free_by_their_strokes_band():
+    plate, glyphs = framed_plate_with_a_slogan_touching_the_glyphs()
+    best = segment_all(plate, limit=1)[0]
+    assert best.binarization.endswith("+band")
+    assert [c.box.x for c in best.chars] == [b.x for b in glyphs]  # the frame's sides are no "1"s
+    assert all(c.box.iou(g) > 0.8 for c, g in zip(best.chars, glyphs))
+
+
+def test_band_views_stay_off_for_a_plate_crop_and_when_a_row_was_found():
+    plate, _ = framed_plate_with_a_slogan_touching_the_glyphs()
+    assert not any(s.binarization.endswith("+band") for s in segment_all(plate, whole_plate=True))
+    clean = np.full((60, 200), PAPER, np.uint8)
+    for i in range(7):
+        draw_ring(clean, Box(10 + i * 26, 12, 18, 36), 5)
+    assert not any(s.binarization.endswith("+band") for s in segment_all(clean))
 
 
 # --- normalize_crop ----------------------------------------------------------------------------
