@@ -44,6 +44,9 @@ class Country:
     # digit layout ("#@@@###"), and the weight (0..1) their smoothed log prior is given.
     layout_counts: dict = field(default_factory=dict)
     layout_weight: float = 0.0
+    # Rows longer than this are the plate's frame cut as a "1" or "I" at an end (alpr/stray.py);
+    # 0 where long plates are common.
+    max_length: int = 0
 
     def log_prior(self, plate: str) -> float:
         """Log prior of `plate`'s format relative to the likeliest format (0 for the likeliest)."""
@@ -103,6 +106,8 @@ COUNTRIES = {
             "#@####": 3,
         },
         layout_weight=0.5,
+        # 8 or more characters: 1 of 124 development photos' labels and 7 of 519 crops'.
+        max_length=7,
     ),
     "eu": Country(
         "eu",
@@ -131,7 +136,7 @@ COUNTRIES = {
     # endtoend/br outside the hold-out, 908 of openalpr-train-detector/br outside its by-plate
     # hold-out) every one is the old LLLDDDD, so a Mercosul LLLDLDD read, or one fitting neither,
     # needs ~970x the evidence at its letter/digit slots: a 0 read as O in the fifth place loses.
-    "br": Country("br", "Brazil", ("@@@####", "@@@#@##"), True, counts=(971, 0), other_count=0),
+    "br": Country("br", "Brazil", ("@@@####", "@@@#@##"), True, counts=(971, 0), other_count=0, max_length=7),
 }
 
 

@@ -179,6 +179,8 @@ class ReadConfig:
     stray_end_height_tolerance: float = 0.2
     stray_end_gap: float = 0.45
     # ... in rows of at least this many characters, so the median describes the plate.
+    # (A row longer than its country's plates, `Country.max_length`, loses such an end mark
+    # whatever its size: US development photos 84 -> 86 read, crops unchanged.)
     stray_end_min_row: int = 5
 
 

@@ -202,9 +202,12 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     t2 = time.perf_counter()
 
     best: dict[int, tuple[float, PlateRead]] = {}
+    max_length = country(country_code).max_length
     start = 0
     for i, crop, crop_box, seg in jobs:
-        preds = overrule_stray_ends(seg.chars, tuple(predictions[start : start + len(seg.chars)]), config.read)
+        preds = overrule_stray_ends(
+            seg.chars, tuple(predictions[start : start + len(seg.chars)]), config.read, max_length
+        )
         start += len(seg.chars)
         read = PlateRead(
             box=_tight_box(seg, crop_box),

@@ -14,10 +14,15 @@ from alpr.types import REJECT, CharCrop, Prediction
 
 
 def overrule_stray_ends(
-    chars: Sequence[CharCrop], preds: tuple[Prediction, ...], config: ReadConfig = DEFAULT.read
+    chars: Sequence[CharCrop],
+    preds: tuple[Prediction, ...],
+    config: ReadConfig = DEFAULT.read,
+    max_length: int = 0,
 ) -> tuple[Prediction, ...]:
     """The predictions, with a thin mark at either end of a one-line row set to "not a character"
-    when its size or spacing says it is the plate's frame, a bolt or a border (see ReadConfig).
+    when its size or spacing says it is the plate's frame, a bolt or a border (see ReadConfig),
+    or when the row is longer than the country's plates (`max_length`, 0 for no limit) and an
+    end reads as one of those narrow classes.
 
     `chars` and `preds` pair up one to one, in reading order. A row shorter than
     `stray_end_min_row` glyphs, or on more than one line, is returned unchanged: too few
@@ -26,6 +31,33 @@ def overrule_stray_ends(
     glyphs = [i for i, p in enumerate(preds) if p.char != REJECT]
     if len(glyphs) < rc.stray_end_min_row or len({chars[i].line for i in glyphs}) > 1:
         return preds
+    out = list(_by_size_and_spacing(chars, preds, glyphs, rc))
+    glyphs = [i for i, p in enumerate(out) if p.char != REJECT]
+    # More characters than the country's plates hold, and an end that reads "1" or "I": that end
+    # is the frame the segmenter cut with the row. The narrower end goes first when both could.
+    while max_length and len(glyphs) > max_length:
+        ends = [i for i in (glyphs[0], glyphs[-1]) if out[i].char in rc.stray_end_chars]
+        if not ends:
+            break
+        end = min(ends, key=lambda i: chars[i].box.w)
+        why = f"{len(glyphs)} characters where the country's plates hold at most {max_length}"
+        out[end] = _not_a_character(preds[end], why)
+        glyphs.remove(end)
+    return tuple(out)
+
+
+def _not_a_character(pred: Prediction, why: str) -> Prediction:
+    return Prediction(
+        REJECT,
+        1.0,
+        ((REJECT, 1.0),),
+        note=f"a mark at the row's end ({why}), not a character; the classifier read "
+        f"{pred.char} at {pred.confidence:.0%}",
+    )
+
+
+def _by_size_and_spacing(chars, preds, glyphs: list[int], rc: ReadConfig) -> tuple[Prediction, ...]:
+    """The narrow end marks that stand out from the row by height or spacing."""
     inner = [chars[i].box for i in glyphs[1:-1]]
     height = float(np.median([b.h for b in inner]))
     width = float(np.median([b.w for b in inner]))
@@ -42,11 +74,5 @@ def overrule_stray_ends(
             why = f"set {apart:.0f} px further apart than the row's characters are"
         else:
             continue
-        out[end] = Prediction(
-            REJECT,
-            1.0,
-            ((REJECT, 1.0),),
-            note=f"a mark at the row's end ({why}), not a character; the classifier read "
-            f"{pred.char} at {pred.confidence:.0%}",
-        )
+        out[end] = _not_a_character(pred, why)
     return tuple(out)

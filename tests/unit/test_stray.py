@@ -87,3 +87,34 @@ def test_only_the_end_marks_change_and_they_say_not_a_character():
     out = overrule_stray_ends(chars, preds)
     assert out[:-1] == preds[:-1]
     assert (out[-1].char, out[-1].confidence) == (REJECT, 1.0)
+
+
+# --- rows longer than the country's plates -------------------------------------------------------
+
+
+def _long(text: str, max_length: int) -> str:
+    chars, preds = _row(text)  # every mark the row's own size and spacing
+    return "".join(p.char for p in overrule_stray_ends(chars, preds, DEFAULT.read, max_length))
+
+
+def test_a_row_one_too_long_for_the_country_loses_an_end_that_reads_as_a_narrow_class():
+    assert _long("CWM2998I", 7) == "CWM2998_"
+    assert _long("IDD4C591", 7) == "_DD4C591"
+
+
+def test_a_row_two_too_long_loses_both_ends():
+    assert _long("I5VDA555I", 7) == "_5VDA555_"
+
+
+def test_the_narrower_end_goes_when_either_could():
+    chars, preds = _row("1ABC1231")
+    chars = (replace_box(chars[0], Box(0, 0, 4, 24)),) + chars[1:]
+    out = overrule_stray_ends(chars, preds, DEFAULT.read, 7)
+    assert "".join(p.char for p in out) == "_ABC1231"
+    assert "8 characters where the country's plates hold at most 7" in out[0].note
+
+
+def test_a_long_row_is_kept_where_the_country_allows_it_or_no_end_is_narrow():
+    assert _long("CWM2998I", 0) == "CWM2998I"  # no limit (Europe)
+    assert _long("CWM2998I", 8) == "CWM2998I"
+    assert _long("VAYX8803", 7) == "VAYX8803"  # a "V" is no frame's edge
