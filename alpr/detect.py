@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import filters, measure, transform
 
-from alpr.config import DEFAULT, DetectConfig
+from alpr.config import DEFAULT, DetectConfig, RankConfig
 from alpr.types import Box, Component, PlateCandidate
 
 
@@ -83,7 +83,7 @@ def binarize(grey: np.ndarray, config: DetectConfig = DEFAULT.detect) -> list[Bi
     return [_label(name, mask) for name, mask in views]
 
 
-def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect) -> Detection:
+def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect, rank: RankConfig = DEFAULT.rank) -> Detection:
     """Rank plate candidates in an RGB photo; boxes are returned in photo coordinates."""
     scale = detection_scale(image.shape, config)
     grey = to_grey(image)
@@ -102,7 +102,7 @@ def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect) -> Det
     for view in views:
         candidates += _plate_blobs(view, grey, config)
 
-    ranked = _rank(candidates, config)
+    ranked = _rank(candidates, grey.shape, config, rank)
     overlay = _overlay_view(views, ranked)
     components = _judge_components(overlay, char_masks[overlay.name], width, height, config)
     inv = 1.0 / scale
@@ -316,19 +316,38 @@ def _count_glyphs(patch: np.ndarray, dark_ink: bool, config: DetectConfig) -> in
     return count
 
 
-def _rank(candidates: list[PlateCandidate], config: DetectConfig) -> list[PlateCandidate]:
-    """Score by character evidence, merge near-duplicates, keep the best few."""
+def candidate_features(c: PlateCandidate, image_shape: tuple[int, ...]) -> dict[str, float]:
+    """What the rank weighs for one candidate (names as in RankConfig, bias left out)."""
+    return {
+        "chars": float(min(c.char_count, 8)),
+        "chars_over_9": float(max(0, c.char_count - 9)),
+        "plate_shaped": float(c.source == "component"),
+        "local_dark": float(c.binarization == "local/dark"),
+        "local_light": float(c.binarization == "local/light"),
+        "otsu_dark": float(c.binarization == "otsu/dark"),
+        "otsu_light": float(c.binarization == "otsu/light"),
+        "log_aspect": float(np.log(max(c.box.w, 1) / max(c.box.h, 1))),
+        "log_height": float(np.log(max(c.box.h, 1) / image_shape[0])),
+    }
 
-    def score(c: PlateCandidate) -> float:
-        # 5-8 characters is what plates hold; more is usually a line of text on the car.
-        n = c.char_count
-        s = min(n, 8) - 0.7 * max(0, n - 9)
-        if c.source == "component":
-            s += 0.5  # a plate-shaped blob around the characters is extra evidence
-        return float(s)
 
+def rank_score(c: PlateCandidate, image_shape: tuple[int, ...], rank: RankConfig = DEFAULT.rank) -> float:
+    """The log-odds that a candidate holds the plate (RankConfig's logistic model)."""
+    features = candidate_features(c, image_shape)
+    return rank.bias + sum(getattr(rank, name) * value for name, value in features.items())
+
+
+def _rank(
+    candidates: list[PlateCandidate], image_shape: tuple[int, ...], config: DetectConfig, rank: RankConfig
+) -> list[PlateCandidate]:
+    """Score by the rank model, merge near-duplicates, keep the best few."""
     scored = sorted(
-        (PlateCandidate(c.box, c.source, c.binarization, c.char_count, score(c), False, c.reason) for c in candidates),
+        (
+            PlateCandidate(
+                c.box, c.source, c.binarization, c.char_count, rank_score(c, image_shape, rank), False, c.reason
+            )
+            for c in candidates
+        ),
         key=lambda c: -c.score,
     )
     kept: list[PlateCandidate] = []

@@ -236,7 +236,7 @@ def photo_figure(
             hover = [
                 f"<b>plate candidate</b> · {'kept' if kept else 'rejected'}: {escape(c.reason)}"
                 f"<br>found as {c.source} on {c.binarization}<br>{c.char_count} character-like components,"
-                f" score {c.score:.2f}<br>{_box_text(c.box)}"
+                f" looks like a plate: {c.likelihood:.0%}<br>{_box_text(c.box)}"
                 for c in cands
             ]
             # Hover sits on the top-left corner: a candidate's centre is usually a character's centre.

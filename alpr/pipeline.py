@@ -80,21 +80,35 @@ def recognize(
             _total(timings, t0),
         )
 
-    detection = find_plates(image, config.detect)
+    detection = find_plates(image, config.detect, config.rank)
     timings["detect"] = (time.perf_counter() - t0) * 1000
-    kept = [c for c in detection.candidates if c.kept]
-    reads, stage_ms = _read_candidates(image, kept, classifier, country, topn, config)
-    reads = _recall(reads, classifier, country, topn, timings)
-    timings.update(stage_ms)
+    candidates = detection.candidates
+    kept = [c for c in candidates if c.kept]
+    # The best-ranked candidates first; the rest only when none of them held a plate to report.
+    first = config.read.first_candidates
+    raw, stage_ms = _read_candidates(image, kept[:first], classifier, country, topn, config)
+    reads = _recall(raw, classifier, country, topn, timings)
     rejected: list = []
     plates = _choose_plates(reads, config, image.shape[0], rejected)
+    if not plates and len(kept) > first:
+        more, more_ms = _read_candidates(image, kept[first:], classifier, country, topn, config)
+        raw = sorted(raw + more, key=lambda sr: -sr[0])
+        reads = _recall(raw, classifier, country, topn, timings)
+        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
+        rejected = []
+        plates = _choose_plates(reads, config, image.shape[0], rejected)
+    elif len(kept) > first:
+        unread = {id(c) for c in kept[first:]}
+        why = f"kept, not read: the {first} better-ranked candidates held the plate"
+        candidates = tuple(replace(c, reason=why) if id(c) in unread else c for c in candidates)
+    timings.update(stage_ms)
     return Recognition(
         image,
         detection.grey,
         detection.scale,
         detection.overlay.labels,
         detection.components,
-        detection.candidates,
+        candidates,
         tuple(plates),
         country,
         topn,

@@ -370,7 +370,9 @@ def _dominant_rows(chars: list[Box], config: SegmentConfig) -> list[Box]:
     h = np.array([b.h for b in chars], np.float64)
     cy = np.array([b.y for b in chars], np.float64) + h / 2
     ratio = np.maximum(h[:, None], h[None, :]) / np.maximum(np.minimum(h[:, None], h[None, :]), 1)
-    member = (ratio <= config.row_height_ratio) & (np.abs(cy[None, :] - cy[:, None]) <= config.row_center_tolerance * h[:, None])
+    member = (ratio <= config.row_height_ratio) & (
+        np.abs(cy[None, :] - cy[:, None]) <= config.row_center_tolerance * h[:, None]
+    )
     size = member.sum(axis=1)
     tall = member.astype(np.float64) @ h
     anchor = int(np.lexsort((-tall, -size))[0])  # the first anchor of the biggest, tallest group

@@ -6,6 +6,7 @@ Arrays inside them are never written to after the stage that made them returns.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,9 +107,14 @@ class PlateCandidate:
     source: str  # "component" (one plate-shaped blob) or "char-row" (a row of character-like blobs)
     binarization: str  # e.g. "local/dark"
     char_count: int  # character-like components inside it
-    score: float
+    score: float  # log-odds that it holds a plate (config.RankConfig); 0 for a given crop
     kept: bool
     reason: str
+
+    @property
+    def likelihood(self) -> float:
+        """The rank model's probability, 0..1, that this region holds a plate."""
+        return 1.0 / (1.0 + math.exp(-self.score))
 
 
 @dataclass(frozen=True)

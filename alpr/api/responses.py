@@ -57,9 +57,6 @@ EUROPEAN_CODES = frozenset(
         "ua",
     ]
 )
-# What a detector candidate's score reaches at most (detect._rank: up to 8 characters + 0.5 for a
-# plate-shaped blob): dividing by it puts `dscore` in 0..1.
-_MAX_DETECTOR_SCORE = 8.5
 
 
 class RequestError(AlprError):
@@ -139,8 +136,9 @@ def _fraction(settings: dict, name: str) -> float:
 
 
 def detector_score(rec: Recognition, read: PlateRead) -> float:
-    """How strongly detection found this plate, 0..1: the kept candidate that holds most of the
-    read's box, by its character evidence (see detect._rank). 1.0 for a given plate crop."""
+    """How likely detection judged this plate, 0..1: the probability the rank model
+    (config.RankConfig) gave the kept candidate that holds most of the read's box. 1.0 for a given
+    plate crop."""
     best, best_overlap = None, 0.0
     for cand in rec.plate_candidates:
         if not cand.kept:
@@ -152,7 +150,7 @@ def detector_score(rec: Recognition, read: PlateRead) -> float:
         return 0.0
     if best.source == "given":
         return 1.0
-    return round(min(max(best.score / _MAX_DETECTOR_SCORE, 0.0), 1.0), 3)
+    return round(best.likelihood, 3)
 
 
 def _intersection(a: Box, b: Box) -> int:

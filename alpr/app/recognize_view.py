@@ -106,7 +106,7 @@ def regions_table(rec, key: str) -> None:
                 "Found as": [c.source for c in rec.plate_candidates],
                 "Ink": [plain_binarization(c.binarization) for c in rec.plate_candidates],
                 "Characters": [c.char_count for c in rec.plate_candidates],
-                "Score": [round(c.score, 2) for c in rec.plate_candidates],
+                "Looks like a plate": [f"{c.likelihood:.0%}" for c in rec.plate_candidates],
                 "Box (x, y, w, h)": [f"{c.box.x}, {c.box.y}, {c.box.w}, {c.box.h}" for c in rec.plate_candidates],
             }
         ),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from alpr.detect import detection_scale, find_plates, to_grey
-from alpr.types import Box
+from alpr.config import RankConfig
+from alpr.detect import candidate_features, detection_scale, find_plates, rank_score, to_grey
+from alpr.types import Box, PlateCandidate
 
 DARK, PAPER, INK = 40, 235, 20
 
@@ -138,3 +139,41 @@ def test_to_grey_scales_uint8_rgb_into_unit_range():
     grey = to_grey(np.full((4, 4, 3), 255, np.uint8))
     assert grey.dtype == np.float32
     assert np.allclose(grey, 1.0)
+
+
+# --- the fitted rank (config.RankConfig) ---------------------------------------------------------
+
+SHAPE = (640, 960)
+
+
+def candidate(chars: int, source: str = "char-row", binarization: str = "local/dark", box=Box(0, 0, 120, 40)):
+    return PlateCandidate(box, source, binarization, chars, 0.0, False, "")
+
+
+def test_more_characters_rank_higher_up_to_a_plates_worth():
+    scores = [rank_score(candidate(n), SHAPE) for n in (2, 4, 6, 8)]
+    assert scores == sorted(scores) and len(set(scores)) == 4
+    # A line of 12 glyphs is text on the car, not a plate: below a plate's 7.
+    assert rank_score(candidate(12), SHAPE) < rank_score(candidate(7), SHAPE)
+
+
+def test_a_plate_shaped_blob_outranks_a_bare_row_of_the_same_glyphs():
+    assert rank_score(candidate(6, "component"), SHAPE) > rank_score(candidate(6, "char-row"), SHAPE)
+
+
+def test_the_score_is_the_bias_plus_each_feature_times_its_weight():
+    rank = RankConfig(
+        **{name: 0.0 for name in RankConfig.__dataclass_fields__} | {"chars": 1.0, "log_height": 2.0, "bias": -3.0}
+    )
+    c = candidate(7, box=Box(0, 0, 160, 64))  # a tenth of the photo's height
+    features = candidate_features(c, SHAPE)
+    assert features["chars"] == 7 and features["log_height"] == np.log(0.1)
+    assert rank_score(c, SHAPE, rank) == -3.0 + 7 + 2 * np.log(0.1)
+
+
+def test_detection_keeps_the_best_ranked_candidates_by_the_config_it_is_given():
+    image = photo(960, 640)
+    draw_plate(image, PLATE)
+    only_chars = RankConfig(**{name: 0.0 for name in RankConfig.__dataclass_fields__} | {"chars": 1.0})
+    top = kept(find_plates(image, rank=only_chars))[0]
+    assert top.score == top.char_count  # the log-odds the given weights give, nothing else

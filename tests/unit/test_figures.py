@@ -129,14 +129,15 @@ def test_photo_figure_hover_gives_each_component_label_and_reject_reason(rec):
     assert all("kept" in t for t in hover.customdata)
 
 
-def test_photo_figure_hover_gives_each_candidate_source_count_score_and_verdict(rec):
+def test_photo_figure_hover_gives_each_candidate_source_count_likelihood_and_verdict(rec):
     fig = figures.photo_figure(rec)
     _, hover = _by_group(fig, figures.CANDIDATES_REJECTED)
     rejected = [c for c in rec.plate_candidates if not c.kept]
     assert rejected, "the fixture scene should have rejected plate candidates"
     for cand, text in zip(rejected, hover.customdata):
         assert cand.source in text and cand.binarization in text
-        assert f"{cand.char_count} character-like" in text and f"score {cand.score:.2f}" in text
+        assert f"{cand.char_count} character-like" in text
+        assert f"looks like a plate: {cand.likelihood:.0%}" in text
         assert f"rejected: {cand.reason}" in text
 
 

@@ -6,9 +6,12 @@ plate is found and how many characters it has cannot depend on how well any mode
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from alpr.config import DEFAULT
 from alpr.pipeline import recognize
 from alpr.types import Box, Recognition
 
@@ -129,3 +132,41 @@ def test_country_picks_the_formats_used_for_ranking(plate_image, constant_classi
     br = recognize(plate_image.image, country="br", plate_crop=True, classifier=constant_classifier).plates[0]
     assert us.matches_template
     assert not br.matches_template
+
+
+# --- reading the best-ranked candidates first ------------------------------------------------------
+
+
+def _read_spy(monkeypatch):
+    """The number of candidates each call to the pipeline's reading stage was given."""
+    import alpr.pipeline as pipeline
+
+    calls: list[int] = []
+    real = pipeline._read_candidates
+
+    def spy(image, candidates, *args, **kwargs):
+        calls.append(len(candidates))
+        return real(image, candidates, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_read_candidates", spy)
+    return calls
+
+
+def test_the_first_candidates_are_read_alone_when_they_hold_the_plate(scene, constant_classifier, monkeypatch):
+    calls = _read_spy(monkeypatch)
+    rec = recognize(scene.image, classifier=constant_classifier)
+    assert rec.plates[0].box.iou(scene.box) > 0.5
+    kept = [c for c in rec.plate_candidates if c.kept]
+    first = DEFAULT.read.first_candidates
+    assert calls == [min(first, len(kept))]
+    # The page tells a kept candidate that was not read from one that was.
+    assert all(c.reason.startswith("kept, not read") for c in kept[first:])
+    assert not any(c.reason.startswith("kept, not read") for c in kept[:first])
+
+
+def test_the_other_kept_candidates_are_read_when_the_first_hold_no_plate(scene, constant_classifier, monkeypatch):
+    calls = _read_spy(monkeypatch)
+    none_first = replace(DEFAULT, read=replace(DEFAULT.read, first_candidates=0))
+    rec = recognize(scene.image, classifier=constant_classifier, config=none_first)
+    assert rec.plates[0].box.iou(scene.box) > 0.5
+    assert calls == [0, sum(c.kept for c in rec.plate_candidates)]
