@@ -25,9 +25,11 @@ class DetectConfig:
     # Detection runs on a copy whose longer side is at most this: plates in the benchmark are 60-250 px
     # wide in 1280 px photos, so 1280 keeps every character >= 10 px tall while bounding the cost.
     max_side: int = 1280
-    # ... and its area at most this: labelling costs per pixel, and a square 1280x1280 photo
-    # (Brazil's set) holds plates 190+ px wide that survive shrinking to 1 Mpx.
-    max_pixels: int = 1_000_000
+    # ... and its area at most this: labelling costs per pixel, and plates are found on this copy
+    # but read from the full-resolution photo. On the 254 benchmark photos 0.7 Mpx read 204
+    # (0.4: 196, 0.5: 196, 0.6: 201, 0.8: 195, 1.0: 200, each with the rank refitted or not) in
+    # 123 ms median against 138 at 1 Mpx; a 1280x720 photo is shrunk by 0.87.
+    max_pixels: int = 700_000
     # Small photos are upscaled so characters of a far plate are tall enough to be components.
     min_side: int = 640
     # The product rule: a plate is at most ~25% of the photo's width and ~15% of its height.
@@ -72,32 +74,32 @@ class DetectConfig:
 class RankConfig:
     """Plate candidates are ranked (the best `detect.max_candidates` kept, the best
     `read.first_candidates` read first) by the log-odds that each holds the plate: a logistic
-    model of what detection already measures, fitted on the 2,865 distinct candidates of the 207
+    model of what detection already measures, fitted on the 2,120 distinct candidates of the 207
     benchmark photos outside the hold-out by `python -m alpr.training.rank_fit`, which prints these
     weights. Where in the photo a candidate is, is left out on purpose: the benchmark's cars are
     centred, a street's are not."""
 
     # Per character-like component inside, up to 8: the evidence the old hand-set rank used alone.
-    chars: float = 0.869
+    chars: float = 0.943
     # Per component beyond 9: a line of text on the car, not a plate.
-    chars_over_9: float = -1.394
+    chars_over_9: float = -1.753
     # Found as one plate-shaped blob (its background) rather than only as a row of glyphs.
-    plate_shaped: float = 2.746
+    plate_shaped: float = 2.547
     # By the binarization it was found in: dark glyphs on a light plate are the common case in all
     # three regions, and Otsu's global threshold finds the plate as a whole more often.
-    local_dark: float = 0.509
+    local_dark: float = 0.501
     # (light ink on dark: a plate's background as ink, or text on a dark car)
-    local_light: float = -0.516
+    local_light: float = -0.425
     # (see local_dark)
-    otsu_dark: float = 0.816
+    otsu_dark: float = 0.576
     # (see local_light)
-    otsu_light: float = -0.458
+    otsu_light: float = -0.692
     # Per unit of log(width / height) of the box.
-    log_aspect: float = 0.152
+    log_aspect: float = 0.012
     # Per unit of log(box height / photo height): a plate is among the larger text on a photo.
-    log_height: float = 1.898
+    log_height: float = 1.616
     # The log-odds of a candidate with none of the above.
-    bias: float = -2.303
+    bias: float = -3.19
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,9 @@ class ReadConfig:
     max_plates: int = 3
     # Candidates read first, best ranked (config.rank) first; the others of the detect.max_candidates
     # kept are read only when none of these holds a plate to report. With the fitted rank the
-    # plate is among the first 6 candidates of 241 of the 254 benchmark photos (244 within 12);
-    # reading 6 first took the US median from ~197 to ~141 ms (BR ~187 -> ~155) and read 200 of
-    # the 254 photos, against 199 reading all 12 at once.
+    # plate is among the first 6 candidates of 242 of the 254 benchmark photos (246 within 12);
+    # at 1 Mpx detection, reading 6 first took the US median from ~197 to ~141 ms (BR ~187 -> ~155)
+    # and read 200 of the 254 photos, against 199 reading all 12 at once.
     first_candidates: int = 6
     # The best read is reported only with at least this many characters and this confidence
     # (0..100): below it a photo with no plate would show a "plate" read from a grille or a sign.

@@ -4,8 +4,9 @@ component says why it was kept or rejected, and boxes come back in photo coordin
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from alpr.config import RankConfig
+from alpr.config import DEFAULT, RankConfig
 from alpr.detect import candidate_features, detection_scale, find_plates, rank_score, to_grey
 from alpr.types import Box, PlateCandidate
 
@@ -99,8 +100,13 @@ def test_glyph_shaped_components_are_kept_as_character_like():
 
 
 def test_large_photo_is_detected_at_reduced_scale():
-    assert detection_scale((1440, 2560, 3)) == 0.5
-    assert find_plates(photo(2560, 1440)).scale == 0.5
+    assert detection_scale((960, 2560, 3)) == 0.5  # the longer side brought to 1280
+    assert find_plates(photo(2560, 960)).scale == 0.5
+
+
+def test_a_photo_of_many_pixels_is_detected_at_the_area_limit():
+    limit = DEFAULT.detect.max_pixels
+    assert detection_scale((1440, 2560, 3)) == pytest.approx((limit / (1440 * 2560)) ** 0.5)
 
 
 def test_small_photo_is_detected_at_increased_scale():
@@ -119,8 +125,8 @@ def test_boxes_are_in_photo_coordinates_when_the_photo_is_rescaled():
 
 
 def test_detection_grey_is_at_detection_scale():
-    detection = find_plates(photo(2560, 1440))
-    assert detection.grey.shape == (720, 1280)
+    detection = find_plates(photo(2560, 960))
+    assert detection.grey.shape == (480, 1280)
 
 
 def test_synthetic_scene_top_candidate_overlaps_the_true_plate(scene):
