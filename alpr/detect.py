@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage as ndi
 from skimage import filters, measure, transform
 
@@ -66,6 +67,24 @@ def detection_scale(shape: tuple[int, ...], config: DetectConfig = DEFAULT.detec
     return 1.0
 
 
+def _detection_grey(image: np.ndarray, scale: float) -> np.ndarray:
+    """The photo in grey at detection scale, in [0, 1].
+
+    A uint8 photo is shrunk by Pillow (grey first, then an antialiased bilinear resize): a 12 Mpx
+    phone photo takes ~25 ms that way, ~200 ms as a float image through skimage."""
+    image = np.asarray(image)
+    if scale < 1.0 and image.dtype == np.uint8 and image.ndim in (2, 3):
+        pil = Image.fromarray(image if image.ndim == 2 else np.ascontiguousarray(image[..., :3])).convert("L")
+        h, w = image.shape[:2]
+        size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+        return np.asarray(pil.resize(size, Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+    grey = to_grey(image)
+    if scale != 1.0:
+        grey = transform.rescale(grey, scale, order=1, anti_aliasing=scale < 1, preserve_range=True)
+        grey = grey.astype(np.float32)
+    return grey
+
+
 def binarize(grey: np.ndarray, config: DetectConfig = DEFAULT.detect) -> list[Binarization]:
     """Label the photo under a local and a global threshold, in both polarities."""
     block = config.local_block | 1
@@ -86,10 +105,7 @@ def binarize(grey: np.ndarray, config: DetectConfig = DEFAULT.detect) -> list[Bi
 def find_plates(image: np.ndarray, config: DetectConfig = DEFAULT.detect, rank: RankConfig = DEFAULT.rank) -> Detection:
     """Rank plate candidates in an RGB photo; boxes are returned in photo coordinates."""
     scale = detection_scale(image.shape, config)
-    grey = to_grey(image)
-    if scale != 1.0:
-        grey = transform.rescale(grey, scale, order=1, anti_aliasing=scale < 1, preserve_range=True)
-        grey = grey.astype(np.float32)
+    grey = _detection_grey(image, scale)
     views = binarize(grey, config)
     height, width = grey.shape
 
