@@ -149,6 +149,13 @@ class SegmentConfig:
     # Re-crop a candidate around its characters when they are shorter than this fraction of it
     # (a plate found with its holder or bumper recess); tight crops have glyphs at ~55-65%.
     refine_below: float = 0.45
+    # Two side-by-side pieces narrower than this fraction of the row's glyph width, at most
+    # piece_max_gap glyph heights apart, whose union is at most joined_max_width glyph widths, are
+    # one glyph cut at its thinnest stroke (segment._join_split_glyphs): 2 more of the 254 development
+    # photos read, the 519 crops unchanged.
+    piece_max_width: float = 0.6
+    piece_max_gap: float = 0.1
+    joined_max_width: float = 1.25
     # A component found inside the row's band must span this much of it to count as a glyph.
     band_min_height: float = 0.85
     # Vertical strokes whose tops and bottoms agree within this fraction of the crop's height vote

@@ -243,3 +243,36 @@ def test_crop_plate_clamps_at_the_bottom_right_corner():
     crop, box = crop_plate(np.zeros((300, 400, 3), np.uint8), Box(350, 280, 80, 40))
     assert box == Box(340, 270, 60, 30)
     assert crop.shape == (30, 60, 3)
+
+
+# --- a glyph cut in two side by side ------------------------------------------------------------
+
+
+def row_with_a_split_glyph(gap: int) -> tuple[np.ndarray, list[Box]]:
+    """Six rings, the third drawn as a left and a right half `gap` px apart (a "U" cut at its
+    thinnest point by the threshold)."""
+    plate = np.full((60, 190), PAPER, np.uint8)
+    glyphs = [Box(12 + i * 28, 12, 20, 36) for i in range(6)]
+    for b in glyphs:
+        draw_ring(plate, b, 4)
+    cut = glyphs[2]
+    plate[cut.y : cut.y2, cut.x + 10 - gap // 2 : cut.x + 10 + (gap + 1) // 2] = PAPER
+    return plate, glyphs
+
+
+def test_two_thin_halves_almost_touching_are_one_glyph():
+    plate, glyphs = row_with_a_split_glyph(gap=1)
+    found = [c.box for c in segment(plate).chars]
+    assert len(found) == 6
+    assert found[2].iou(glyphs[2]) > 0.8
+
+
+def test_two_thin_bars_a_whole_gap_apart_stay_two_glyphs():
+    plate = np.full((60, 190), PAPER, np.uint8)
+    glyphs = [Box(12 + i * 28, 12, 20, 36) for i in range(6)]
+    for b in glyphs[:2] + glyphs[4:]:
+        draw_ring(plate, b, 4)
+    ones = [Box(glyphs[2].x + 7, 12, 6, 36), Box(glyphs[3].x + 7, 12, 6, 36)]  # "11"
+    for b in ones:
+        plate[b.y : b.y2, b.x : b.x2] = INK
+    assert len(segment(plate).chars) == 6
