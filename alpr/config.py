@@ -202,10 +202,11 @@ class ReadConfig:
     max_plates: int = 3
     # Candidates read first, best ranked (config.rank) first; the others of the detect.max_candidates
     # kept are read only when none of these holds a plate to report. With the fitted rank the
-    # plate is among the first 6 candidates of 242 of the 254 benchmark photos (246 within 12);
-    # at 1 Mpx detection, reading 6 first took the US median from ~197 to ~141 ms (BR ~187 -> ~155)
-    # and read 200 of the 254 photos, against 199 reading all 12 at once.
-    first_candidates: int = 6
+    # plate is among the first 6 candidates of 242 of the 254 benchmark photos (246 within 12).
+    # Reading 6 first took the US median from ~197 to ~141 ms (BR ~187 -> ~155) and read 200 of the
+    # photos, against 199 reading all 12 at once; later, 5 read the same 207 as 6 (4: 206) with
+    # medians BR 101, EU 63, US 109 ms against 111, 68, 127.
+    first_candidates: int = 5
     # The best read is reported only with at least this many characters and this confidence
     # (0..100): below it a photo with no plate would show a "plate" read from a grille or a sign.
     min_chars: int = 3
