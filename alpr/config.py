@@ -156,6 +156,11 @@ class SegmentConfig:
     piece_max_width: float = 0.6
     piece_max_gap: float = 0.1
     joined_max_width: float = 1.25
+    # The best extend_best reads whose row's first or last glyph touches the crop's edge are read
+    # again from a crop extend_reach glyph heights wider on that side (pipeline._extend): the plate
+    # goes on past the edge. 2 more Brazilian and 1 more European benchmark photo read.
+    extend_reach: float = 3.0
+    extend_best: int = 2
     # A component found inside the row's band must span this much of it to count as a glyph.
     band_min_height: float = 0.85
     # Vertical strokes whose tops and bottoms agree within this fraction of the crop's height vote

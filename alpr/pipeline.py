@@ -196,7 +196,9 @@ def _first_plausible(reads, image_height: int, config: Config):
 def _read_candidates(image, candidates, classifier, country_code, topn, config: Config, margin: bool = True):
     """Segment every candidate a few ways, classify all crops in one batch, keep each one's best read.
 
-    Returns [(score, PlateRead)] best first, and the milliseconds spent per stage.
+    Then the best few reads whose row runs into their crop's edge are read again from a wider crop
+    (`_extend`), and keep the better of the two. Returns [(score, PlateRead)] best first, and the
+    milliseconds spent per stage.
     """
     t0 = time.perf_counter()
     jobs = []  # (candidate index, crop, crop box, segmentation)
@@ -210,11 +212,38 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
             crop, crop_box = refined
             segs = segment_all(crop, config.segment, classifier.input_size, limit=views)
             jobs += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
+    ms = {"segment": 0.0, "classify": 0.0, "assemble": 0.0}
+    best = _best_reads(jobs, classifier, country_code, topn, config, ms, t0)
+
+    if margin:
+        t0 = time.perf_counter()
+        wider = []
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])[: config.segment.extend_best]
+        for i, (_, read) in ranked:
+            extended = _extend(image, read, config)
+            if extended is not None:
+                crop, crop_box = extended
+                # One view: the row was found already, only its ends are in question.
+                segs = segment_all(crop, config.segment, classifier.input_size, limit=1)
+                wider += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
+        for i, (score, read) in _best_reads(wider, classifier, country_code, topn, config, ms, t0).items():
+            if score > best[i][0]:
+                best[i] = (score, read)
+
+    per_plate = sum(ms.values()) / max(len(candidates), 1)
+    reads = [(score, replace(read, processing_time_ms=round(per_plate, 2))) for score, read in best.values()]
+    reads.sort(key=lambda sr: -sr[0])
+    return reads, ms
+
+
+def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, t0: float):
+    """{candidate index: (score, PlateRead)}, the best-scoring of each candidate's segmentations.
+
+    Adds the time since `t0` (segmenting), classifying and assembling to `ms`."""
     t1 = time.perf_counter()
     crops = [c for job in jobs for c in job[3].chars]
-    predictions = classifier.predict(crops, k=max(5, config.assemble.per_char_k))
+    predictions = classifier.predict(crops, k=max(5, config.assemble.per_char_k)) if crops else []
     t2 = time.perf_counter()
-
     best: dict[int, tuple[float, PlateRead]] = {}
     max_length = country(country_code).max_length
     start = 0
@@ -237,11 +266,10 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
         if i not in best or score > best[i][0]:
             best[i] = (score, read)
     t3 = time.perf_counter()
-    per_plate = (t3 - t0) * 1000 / max(len(candidates), 1)
-    reads = [(score, replace(read, processing_time_ms=round(per_plate, 2))) for score, read in best.values()]
-    reads.sort(key=lambda sr: -sr[0])
-    ms = {"segment": (t1 - t0) * 1000, "classify": (t2 - t1) * 1000, "assemble": (t3 - t2) * 1000}
-    return reads, ms
+    ms["segment"] += (t1 - t0) * 1000
+    ms["classify"] += (t2 - t1) * 1000
+    ms["assemble"] += (t3 - t2) * 1000
+    return best
 
 
 def _refine(image, seg, crop_box: Box, config: Config):
@@ -264,6 +292,30 @@ def _refine(image, seg, crop_box: Box, config: Config):
     y1 = max(c.box.y2 for c in seg.chars)
     box = Box(int(crop_box.x + max(0, x0)), int(crop_box.y + y0), int(x1 - max(0, x0)), int(y1 - y0))
     return crop_plate(image, box, config.segment)
+
+
+def _extend(image, read: PlateRead, config: Config):
+    """A wider crop when a read's row runs into its crop's left or right edge: the plate goes on.
+
+    A candidate found as a row of glyphs stops where a glyph touched the plate's edge, its
+    frame or a bolt and failed the character test ("K5419" of JSK5419); the crop then cuts a
+    glyph in half. The new crop reaches `segment.extend_reach` glyph heights further on each side
+    the row touches. None when the row touches neither edge, or the photo ends there.
+    """
+    if len(read.chars) < 3:
+        return None
+    left = min(c.box.x for c in read.chars) <= 1
+    right = max(c.box.x2 for c in read.chars) >= read.crop_box.w - 1
+    if not (left or right):
+        return None
+    reach = int(round(config.segment.extend_reach * float(np.median([c.box.h for c in read.chars]))))
+    box = read.crop_box
+    x0 = max(0, box.x - reach) if left else box.x
+    x1 = min(image.shape[1], box.x2 + reach) if right else box.x2
+    if x1 - x0 <= box.w:
+        return None
+    wider = Box(x0, box.y, x1 - x0, box.h)
+    return image[wider.y : wider.y2, wider.x : wider.x2], wider
 
 
 def _plate_score(read: PlateRead) -> float:

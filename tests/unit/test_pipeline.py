@@ -170,3 +170,33 @@ def test_the_other_kept_candidates_are_read_when_the_first_hold_no_plate(scene, 
     rec = recognize(scene.image, classifier=constant_classifier, config=none_first)
     assert rec.plates[0].box.iou(scene.box) > 0.5
     assert calls == [0, sum(c.kept for c in rec.plate_candidates)]
+
+
+# --- a row that runs into its crop's edge is read again from a wider crop ---------------------------
+
+
+def _read_in_crop(crop_box: Box, xs: list[int], glyph_w: int = 10, glyph_h: int = 20):
+    from alpr.types import CharCrop, PlateRead
+
+    blank = np.ones((32, 32), np.float32)
+    chars = tuple(CharCrop(Box(x, 5, glyph_w, glyph_h), 0, blank) for x in xs)
+    crop = np.zeros((crop_box.h, crop_box.w, 3), np.uint8)
+    return PlateRead(crop_box, crop_box, crop, chars, (), (), "local/dark", 0.0)
+
+
+def test_a_row_cut_at_the_crops_left_edge_is_read_again_reaching_three_glyph_heights_left():
+    from alpr.pipeline import _extend
+
+    photo = np.zeros((400, 600, 3), np.uint8)
+    read = _read_in_crop(Box(200, 100, 80, 30), [0, 14, 28, 42])  # the first glyph starts at the edge
+    crop, box = _extend(photo, read, DEFAULT)
+    assert box == Box(140, 100, 140, 30)  # 3 x 20 px further left, the right side unchanged
+    assert crop.shape == (30, 140, 3)
+
+
+def test_a_row_inside_its_crop_or_at_the_photos_edge_is_not_read_again():
+    from alpr.pipeline import _extend
+
+    photo = np.zeros((400, 600, 3), np.uint8)
+    assert _extend(photo, _read_in_crop(Box(200, 100, 80, 30), [5, 19, 33, 47]), DEFAULT) is None
+    assert _extend(photo, _read_in_crop(Box(0, 100, 80, 30), [0, 14, 28, 42]), DEFAULT) is None
