@@ -26,9 +26,10 @@ class DetectConfig:
     # wide in 1280 px photos, so 1280 keeps every character >= 10 px tall while bounding the cost.
     max_side: int = 1280
     # ... and its area at most this: labelling costs per pixel, and plates are found on this copy
-    # but read from the full-resolution photo. On the 254 benchmark photos 0.7 Mpx read 204
-    # (0.4: 196, 0.5: 196, 0.6: 201, 0.8: 195, 1.0: 200, each with the rank refitted or not) in
-    # 123 ms median against 138 at 1 Mpx; a 1280x720 photo is shrunk by 0.87.
+    # but read from the full-resolution photo. With the rank fitted at 1 Mpx, the 254 benchmark
+    # photos read 196 / 196 / 201 / 202 / 195 / 200 at 0.4 / 0.5 / 0.6 / 0.7 / 0.8 / 1.0 Mpx; 0.7
+    # with the rank refitted there read 204 in 123 ms median against 138 at 1 Mpx. A 1280x720
+    # photo is shrunk by 0.87.
     max_pixels: int = 700_000
     # Small photos are upscaled so characters of a far plate are tall enough to be components.
     min_side: int = 640
@@ -171,8 +172,9 @@ class SegmentConfig:
     band_max_height: float = 0.7
     # The band views are read only when no binarization found at least this many glyphs: cut to a
     # band, a frame's sides look like "1"s, so on a plate the usual views read they cost more reads
-    # than they save. Below 6 read 84 of the 124 development US photos (77 without band views,
-    # 80 below 5, 72 below 7: six-glyph plates then gained a frame's side).
+    # than they save. Below 6 read 84 of the 124 benchmark US photos (77 without band views; with
+    # an earlier vote 80 below 5 and 72 below 7, where six-glyph plates gained a frame's side,
+    # against 82 below 6).
     band_views_below: int = 6
 
 
