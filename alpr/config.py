@@ -176,6 +176,10 @@ class SegmentConfig:
     # an earlier vote 80 below 5 and 72 below 7, where six-glyph plates gained a frame's side,
     # against 82 below 6).
     band_views_below: int = 6
+    # ... and not when the view that found most found a clean row (4 or 5 glyphs of one height)
+    # this many times taller than the band's glyphs: the band then runs through them (the loops of
+    # an 8, the arms of a V: the app's Texas sample read "QIIO0Q" for 8VQ09).
+    band_cuts_glyphs: float = 1.25
 
 
 @dataclass(frozen=True)

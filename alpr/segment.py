@@ -84,8 +84,16 @@ def segment_all(
         # below them are cut free by the band their vertical strokes share (_band_glyphs). Not on a
         # plate crop, which has no frame around it: there a band view read 2 more and 5 fewer of
         # the 519 development crops.
+        # A band shorter than the glyphs of a clean row a view did find (4 or 5 of one height)
+        # runs through them (the loops of an 8 and a 9, the arms of a V share it): not the row.
+        row = max((t[2] for t in scored), key=len, default=[])
+        heights = [b.h for b in row]
+        clean = len(row) >= 4 and max(heights) <= 1.15 * min(heights)
+        glyph_h = float(np.median(heights)) if clean else 0.0
         for name, ink, view in binarizations:
             band = _band_glyphs(ink, config)
+            if band and glyph_h >= config.band_cuts_glyphs * float(np.median([b.h for b in band])):
+                continue
             key = tuple(sorted((b.x // 3, b.w // 3) for b in band))
             if band and key not in seen:
                 seen.add(key)

@@ -31,19 +31,24 @@ def overrule_stray_ends(
     glyphs = [i for i, p in enumerate(preds) if p.char != REJECT]
     if len(glyphs) < rc.stray_end_min_row or len({chars[i].line for i in glyphs}) > 1:
         return preds
-    out = list(_by_size_and_spacing(chars, preds, glyphs, rc))
+    out = _by_size_and_spacing(chars, preds, glyphs, rc)
     glyphs = [i for i, p in enumerate(out) if p.char != REJECT]
-    # More characters than the country's plates hold, and an end that reads "1" or "I": that end
-    # is the frame the segmenter cut with the row. The narrower end goes first when both could.
-    while max_length and len(glyphs) > max_length:
+    if not max_length or len(glyphs) <= max_length:
+        return out
+    # More characters than the country's plates hold, and ends that read "1" or "I": those ends
+    # are the frame the segmenter cut with the row, the narrower first. Only when that leaves a
+    # row the country's plates can hold: a longer one is not a plate's row, and made shorter it
+    # would only look more like one.
+    drop: list[int] = []
+    while len(glyphs) > max_length:
         ends = [i for i in (glyphs[0], glyphs[-1]) if out[i].char in rc.stray_end_chars]
         if not ends:
-            break
+            return out
         end = min(ends, key=lambda i: chars[i].box.w)
-        why = f"{len(glyphs)} characters where the country's plates hold at most {max_length}"
-        out[end] = _not_a_character(preds[end], why)
+        drop.append(end)
         glyphs.remove(end)
-    return tuple(out)
+    why = f"{len(glyphs) + len(drop)} characters where the country's plates hold at most {max_length}"
+    return tuple(_not_a_character(preds[i], why) if i in drop else p for i, p in enumerate(out))
 
 
 def _not_a_character(pred: Prediction, why: str) -> Prediction:

@@ -118,3 +118,9 @@ def test_a_long_row_is_kept_where_the_country_allows_it_or_no_end_is_narrow():
     assert _long("CWM2998I", 0) == "CWM2998I"  # no limit (Europe)
     assert _long("CWM2998I", 8) == "CWM2998I"
     assert _long("VAYX8803", 7) == "VAYX8803"  # a "V" is no frame's edge
+
+
+def test_a_row_that_stays_too_long_is_left_as_read():
+    # The EU band cut as "I" and its stars as "0" in front of DA231PZ, read with the US formats:
+    # dropping the I would leave 8 characters, no US plate's row, made only to look more like one.
+    assert _long("I0DA231PZ", 7) == "I0DA231PZ"
