@@ -200,11 +200,11 @@ class AssembleConfig:
     # Candidates under this confidence (0..100) are not reported.
     min_candidate_confidence: float = 1.0
     # Weight of the per-position statistics of the plates a person confirmed (alpr/priors.py,
-    # saved with a fine-tuned version): half, as for the US layouts, so a clear read still wins over
-    # the statistics of a few plates while a look-alike (O/0, I/1) goes the way they say. Measured
-    # on the learning loop's 69 corrected plates (scripts/learning_loop.py): 0.5 and 0.25 both read
-    # one hold-out photo of 142 worse than no statistics (110 -> 109), and one corrected photo.
-    learned_prior_weight: float = 0.5
+    # saved with a fine-tuned version), 0 for off. Off by default: on the learning loop's 67
+    # corrected plates (scripts/learning_loop.py, docs/training.md) 0.5 read 64 of them and 117 of
+    # the 142 hold-out photos, off 67 and 120; 0.25 and 0.5 cost a hold-out photo in the first round
+    # too. At 0.5 (as for the US layouts) a look-alike (O/0, I/1) goes the way the statistics say.
+    learned_prior_weight: float = 0.0
 
 
 @dataclass(frozen=True)

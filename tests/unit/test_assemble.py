@@ -303,14 +303,16 @@ def test_confirmed_plates_settle_a_look_alike_by_its_position():
     # "A8C 1O23": the fifth crop is a round glyph the classifier calls O a little more than 0.
     reading = [sure("A"), sure("8"), sure("C"), sure("1"), pred(("O", 0.6), ("0", 0.4)), sure("2"), sure("3")]
     assert plates(assemble(reading, "eu", topn=2)) == ["A8C1O23", "A8C1023"]
-    # Plates a person confirmed in this format carry digits at the fifth place: the 0 wins.
+    # Plates a person confirmed in this format carry digits at the fifth place: weighed, the 0 wins.
     taught = learn([("EU", "B7D4512"), ("EU", "K9L2208"), ("EU", "Z3X7731")][:MIN_PLATES])
-    ranked = assemble(reading, "eu", topn=2, priors=taught)
+    on = AssembleConfig(learned_prior_weight=0.5)
+    ranked = assemble(reading, "eu", topn=2, config=on, priors=taught)
     assert plates(ranked) == ["A8C1023", "A8C1O23"] and ranked[0].confidence > ranked[1].confidence
-    # Statistics of another length, another country, or at weight 0 change nothing.
-    assert plates(assemble(reading, "us", topn=2, priors=taught))[0] == plates(assemble(reading, "us", topn=2))[0]
-    off = AssembleConfig(learned_prior_weight=0.0)
-    assert plates(assemble(reading, "eu", topn=2, config=off, priors=taught)) == ["A8C1O23", "A8C1023"]
+    # Statistics of another length or another country change nothing, nor any at the default
+    # weight (0: they cost more reads than they settled on the benchmark, docs/training.md).
+    us = assemble(reading, "us", topn=2, config=on, priors=taught)
+    assert plates(us)[0] == plates(assemble(reading, "us", topn=2))[0]
+    assert plates(assemble(reading, "eu", topn=2, priors=taught)) == ["A8C1O23", "A8C1023"]
 
 
 def test_a_fine_tuned_versions_statistics_reach_the_assembler(classifier, scene, monkeypatch):
