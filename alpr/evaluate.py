@@ -66,7 +66,7 @@ def evaluate_items(items: list[LabeledPlate], classifier, country: str | None = 
 def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
     plates = list(rec.plates)
     if item.box is not None:
-        here = [p for p in plates if _overlaps(p.box, item.box) or _overlaps(p.crop_box, item.box)]
+        here = [p for p in plates if overlaps(p.box, item.box) or overlaps(p.crop_box, item.box)]
     else:
         here = plates
     # A photo may show several cars and the label names one plate: the read that counts is the
@@ -87,7 +87,9 @@ def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
     )
 
 
-def _overlaps(a: Box, b: Box) -> bool:
+def overlaps(a: Box, b: Box) -> bool:
+    """True when box `a` is at box `b` (a read or candidate at a labeled plate): they overlap by
+    an IoU over 0.3, or `a` holds `b`'s centre without being 6 times its size."""
     cx, cy = b.x + b.w / 2, b.y + b.h / 2
     return a.iou(b) > 0.3 or (a.x <= cx <= a.x2 and a.y <= cy <= a.y2 and a.area < 6 * b.area)
 

@@ -344,8 +344,7 @@ def _join_split_glyphs(row: list[Box], config: SegmentConfig) -> list[Box]:
     if len(row) < 4 or len(_split_lines(row)) > 1:
         return row
     row = sorted(row, key=lambda b: b.x)
-    wide = [b.w for b in row if b.h < 3 * b.w] or [b.w for b in row]
-    wmed = float(np.median(wide))
+    wmed = _glyph_width(row)
     hmed = float(np.median([b.h for b in row]))
     out: list[Box] = []
     for b in row:
@@ -440,8 +439,7 @@ def _trim_row_ends(row: list[Box], config: SegmentConfig) -> list[Box]:
     row = sorted(row, key=lambda b: b.x)
     if len(row) < 4:
         return row
-    wide = [b.w for b in row if b.h < 3 * b.w] or [b.w for b in row]
-    wmed = float(np.median(wide))
+    wmed = _glyph_width(row)
     hmed = float(np.median([b.h for b in row]))
     top = float(np.median([b.y for b in row]))
     bottom = float(np.median([b.y2 for b in row]))
@@ -462,6 +460,13 @@ def _trim_row_ends(row: list[Box], config: SegmentConfig) -> list[Box]:
     while len(row) > 3 and frame_bar(row[-1], row[-1].x - row[-2].x2):
         row = row[:-1]
     return row
+
+
+def _glyph_width(row: list[Box]) -> float:
+    """The row's usual glyph width: the median of its boxes less than 3 times as tall as wide
+    (a "1" or "I" is narrower than the font's cell), of all of them when every box is a bar."""
+    wide = [b.w for b in row if b.h < 3 * b.w] or [b.w for b in row]
+    return float(np.median(wide))
 
 
 def _dedupe(boxes: list[Box]) -> list[Box]:

@@ -39,7 +39,7 @@ def overrule_stray_ends(
     # are the frame the segmenter cut with the row, the narrower first. Only when that leaves a
     # row the country's plates can hold: a longer one is not a plate's row, and made shorter it
     # would only look more like one.
-    drop: list[int] = []
+    count, drop = len(glyphs), []
     while len(glyphs) > max_length:
         ends = [i for i in (glyphs[0], glyphs[-1]) if out[i].char in rc.stray_end_chars]
         if not ends:
@@ -47,7 +47,7 @@ def overrule_stray_ends(
         end = min(ends, key=lambda i: chars[i].box.w)
         drop.append(end)
         glyphs.remove(end)
-    why = f"{len(glyphs) + len(drop)} characters where the country's plates hold at most {max_length}"
+    why = f"{count} characters where the country's plates hold at most {max_length}"
     return tuple(_not_a_character(preds[i], why) if i in drop else p for i, p in enumerate(out))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from alpr.config import DEFAULT, RankConfig
 from alpr.data import LabeledPlate, is_holdout, read_dataset
 from alpr.detect import candidate_features, find_plates, rank_score
-from alpr.evaluate import _overlaps
+from alpr.evaluate import overlaps
 from alpr.imageio import load_image
 
 FEATURES = tuple(f.name for f in fields(RankConfig) if f.name != "bias")
@@ -73,7 +73,7 @@ def collect(items: list[LabeledPlate], rank: RankConfig = HAND_SET, progress=Non
                     item.region,
                     is_holdout(item.path),
                     np.array([f[name] for name in FEATURES]),
-                    _overlaps(c.box, item.box) or _overlaps(item.box, c.box),
+                    overlaps(c.box, item.box) or overlaps(item.box, c.box),
                     rank_score(c, image.shape, DEFAULT.rank),
                 )
             )
