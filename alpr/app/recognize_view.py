@@ -102,11 +102,12 @@ def regions_table(rec, key: str) -> None:
         pd.DataFrame(
             {
                 "Kept": [c.kept for c in rec.plate_candidates],
+                # What ranks them, beside the verdict: the rest of the row is scrolled to.
+                "Looks like a plate": [f"{c.likelihood:.0%}" for c in rec.plate_candidates],
                 "Reason": [c.reason for c in rec.plate_candidates],
                 "Found as": [c.source for c in rec.plate_candidates],
                 "Ink": [plain_binarization(c.binarization) for c in rec.plate_candidates],
                 "Characters": [c.char_count for c in rec.plate_candidates],
-                "Looks like a plate": [f"{c.likelihood:.0%}" for c in rec.plate_candidates],
                 "Box (x, y, w, h)": [f"{c.box.x}, {c.box.y}, {c.box.w}, {c.box.h}" for c in rec.plate_candidates],
             }
         ),
