@@ -24,6 +24,7 @@ import numpy as np
 from alpr.config import DEFAULT, RankConfig
 from alpr.data import LabeledPlate, is_holdout, read_dataset
 from alpr.detect import candidate_features, find_plates, rank_score
+from alpr.errors import AlprError
 from alpr.evaluate import overlaps
 from alpr.imageio import load_image
 
@@ -122,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alpr.training.rank_fit", description=__doc__.split("\n")[0])
     parser.add_argument("data", help="a folder of labeled photos (NAME.txt with the plate's box), searched recursively")
     args = parser.parse_args(argv)
-    items = [i for i in read_dataset(args.data) if i.box is not None]
+    try:
+        items = [i for i in read_dataset(args.data) if i.box is not None]
+    except AlprError as exc:
+        parser.error(str(exc))
+    if not items:
+        parser.error(f"{args.data} holds no labeled photos with a plate box (NAME.txt files); plate crops cannot rank")
     examples = collect(
         items, progress=lambda n, total: print(f"\rcandidates of {n}/{total} photos", end="", file=sys.stderr)
     )

@@ -38,3 +38,18 @@ def test_coverage_counts_photos_by_where_their_plate_ranks():
     table = coverage(examples, np.array([2.0, 1.0, 2.0, 1.0, 0.0]))["us"]
     assert table["n"] == 3
     assert (table[1], table[2], table[12]) == (1, 2, 2)  # "a" first, "b" second, "c" has no plate
+
+
+def test_a_folder_without_labeled_photos_is_refused_with_a_message(tmp_path, capsys):
+    import pytest
+
+    from alpr.training.rank_fit import main
+
+    with pytest.raises(SystemExit) as missing:
+        main([str(tmp_path / "nowhere")])
+    assert missing.value.code == 2 and "does not exist" in capsys.readouterr().err
+    (tmp_path / "labels.csv").write_text("file,plate\na.png,ABC123\n")  # plate crops: no boxes to rank
+    (tmp_path / "a.png").write_bytes(b"")
+    with pytest.raises(SystemExit) as crops:
+        main([str(tmp_path)])
+    assert crops.value.code == 2 and "no labeled photos with a plate box" in capsys.readouterr().err
