@@ -164,6 +164,10 @@ class SegmentConfig:
     extend_best: int = 2
     # A component found inside the row's band must span this much of it to count as a glyph.
     band_min_height: float = 0.85
+    # A band component wider than a glyph, at the row's spacing from a glyph, is cut where its
+    # columns hold least ink when that bridge is at most this fraction of the band tall
+    # (segment._cut_from_artwork): a glyph joined to the state's artwork. 0 turns it off.
+    cut_max_link: float = 0.25
     # Vertical strokes whose tops and bottoms agree within this fraction of the crop's height vote
     # for the same glyph band (_stroke_band): glyphs of one font align within 2-3 px at 100 px.
     band_tolerance: float = 0.03

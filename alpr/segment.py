@@ -219,11 +219,17 @@ def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig, end
     right = int(row_right + 1.4 * wmed) if ends else row_right
     labels = measure.label(ink[top:bottom, left:right], connectivity=1)
     found: list[Box] = []
-    for sl in ndi.find_objects(labels):
+    pieces: list[Box] = []
+    for label, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
         b = Box(left + sl[1].start, top + sl[0].start, sl[1].stop - sl[1].start, sl[0].stop - sl[0].start)
-        if b.h < config.band_min_height * band_h or not 0.15 * band_h <= b.w <= 1.5 * wmed:
+        if b.h < config.band_min_height * band_h:
+            continue
+        if b.w > 1.5 * wmed and len(row) >= 4 and config.cut_max_link > 0:
+            pieces.extend(_cut_from_artwork(labels[sl] == label, b, band_h, row, wmed, config))
+            continue
+        if not 0.15 * band_h <= b.w <= 1.5 * wmed:
             continue
         if any(min(b.x2, r.x2) - max(b.x, r.x) > 0.3 * b.w for r in row + found):
             continue  # already a glyph of the row
@@ -231,7 +237,53 @@ def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig, end
         if outside and (b.x <= 1 or b.x2 >= ink.shape[1] - 1 or b.w < 0.65 * wmed):
             continue  # the plate's edge, or a bar too thin to be anything but its frame
         found.append(b)
+    for b in pieces:
+        if not any(min(b.x2, r.x2) - max(b.x, r.x) > 0.3 * b.w for r in row + found):
+            found.append(b)
     return row + found
+
+
+def _cut_from_artwork(
+    mask: np.ndarray, blob: Box, band_h: int, row: list[Box], wmed: float, config: SegmentConfig
+) -> list[Box]:
+    """Glyphs at the ends of a band component too wide to be one: a glyph joined to plate artwork.
+
+    Oregon's tree, Utah's arch, Missouri's outline and Texas' star stand in the row itself, so
+    cutting to the band (_recover_in_band) leaves the glyph beside them joined. A glyph stands at
+    the row's spacing from its neighbour; the artwork's link to it is a thin bridge, so the cut is
+    the column with least ink within a glyph's width of that end (only when it is thin enough).
+    `mask` is the component's pixels in its box, `blob`, within a band `band_h` tall.
+    """
+    counts = mask.sum(axis=0)
+    gaps = sorted(row[i + 1].x - row[i].x2 for i in range(len(row) - 1))
+    spacing = max(float(np.median(gaps)), 1.0) if gaps else 0.1 * band_h
+    near = max(2.0 * spacing, 0.15 * band_h)
+    lo, hi = int(round(0.25 * wmed)), min(int(round(1.25 * wmed)), mask.shape[1] - 1)
+    if hi <= lo:
+        return []
+    out = []
+    for side in ("left", "right"):
+        if side == "left":
+            anchored = any(0 <= blob.x - r.x2 <= near for r in row)
+            window = counts[lo:hi]
+        else:
+            anchored = any(0 <= r.x - blob.x2 <= near for r in row)
+            window = counts[::-1][lo:hi]
+        if not anchored:
+            continue
+        # Thin, and near a glyph's width from the end: the inside of an 0 is as thin as a bridge.
+        width = np.arange(lo, hi)
+        at = lo + int(np.argmin(window / band_h + 0.2 * np.abs(width - wmed) / wmed))
+        link = window[at - lo]
+        cols = slice(0, at) if side == "left" else slice(mask.shape[1] - at, mask.shape[1])
+        if link > config.cut_max_link * band_h or link > 0.6 * float(np.median(counts[cols])):
+            continue  # no thinner than the piece's own strokes: a cut through a glyph, not a bridge
+        rows = np.flatnonzero(mask[:, cols].any(axis=1))
+        if rows.size == 0 or rows[-1] - rows[0] + 1 < config.band_min_height * band_h:
+            continue  # the piece does not span the band: artwork, not a glyph
+        x = blob.x + cols.start
+        out.append(Box(x, blob.y + int(rows[0]), at, int(rows[-1] - rows[0] + 1)))
+    return out
 
 
 def _stroke_bands(ink: np.ndarray, config: SegmentConfig, limit: int = 3) -> list[tuple[int, int]]:

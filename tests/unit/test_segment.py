@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from alpr.config import DEFAULT
 from alpr.segment import crop_plate, normalize_crop, segment, segment_all
 from alpr.types import Box
 from conftest import make_plate
@@ -276,3 +279,36 @@ def test_two_thin_bars_a_whole_gap_apart_stay_two_glyphs():
     for b in ones:
         plate[b.y : b.y2, b.x : b.x2] = INK
     assert len(segment(plate).chars) == 6
+
+
+# --- a glyph joined to artwork standing in the row ------------------------------------------------
+
+
+def row_with_a_tree_between(bridge: int) -> tuple[np.ndarray, list[Box]]:
+    """Six rings with a tree between the third and fourth (Oregon's plate), drawn taller than the
+    row and joined to the third ring by a bridge `bridge` px tall at mid-height: cut to the row's
+    band, ring and tree stay one component twice a glyph wide."""
+    plate = np.full((70, 260), PAPER, np.uint8)
+    glyphs = [Box(12 + i * 28, 15, 20, 36) for i in range(3)] + [Box(140 + i * 28, 15, 20, 36) for i in range(3)]
+    for b in glyphs:
+        draw_ring(plate, b, 4)
+    plate[5:62, 102:118] = INK  # the tree: solid, taller than the glyphs, a block not a glyph
+    mid = 33 - bridge // 2
+    plate[mid : mid + bridge, glyphs[2].x2 : 102] = INK
+    return plate, glyphs
+
+
+def test_a_glyph_joined_to_the_artwork_by_a_thin_bridge_is_cut_free():
+    plate, glyphs = row_with_a_tree_between(bridge=3)
+    found = [c.box for c in segment(plate).chars]
+    assert len(found) == 6
+    assert found[2].iou(glyphs[2]) > 0.7
+    off = dataclasses.replace(DEFAULT.segment, cut_max_link=0.0)
+    assert len(segment(plate, off).chars) == 5
+
+
+def test_a_join_as_thick_as_the_glyph_is_not_cut():
+    plate, glyphs = row_with_a_tree_between(bridge=30)  # not a bridge: the glyph runs into the tree
+    found = [c.box for c in segment(plate).chars]
+    assert len(found) == 5
+    assert not any(b.iou(glyphs[2]) > 0.5 for b in found)
