@@ -101,6 +101,17 @@ def recognize(
         unread = {id(c) for c in kept[first:]}
         why = f"kept, not read: the {first} better-ranked candidates held the plate"
         candidates = tuple(replace(c, reason=why) if id(c) in unread else c for c in candidates)
+    # Nothing read, or only words (a close-up's state name): perhaps the plate was too big to find.
+    if not any(ch.isdigit() for p in plates[:1] for ch in p.plate) and config.detect.closeup_shrink > 1:
+        close, close_raw, close_ms = _closeup_pass(image, classifier, country, topn, config)
+        timings["detect"] += close_ms.pop("detect")
+        stage_ms = {k: stage_ms[k] + close_ms[k] for k in stage_ms}
+        candidates += close
+        if close_raw:
+            raw = sorted(raw + close_raw, key=lambda sr: -sr[0])
+            reads = _recall(raw, classifier, country, topn, timings)
+            rejected = []
+            plates = _choose_plates(reads, config, image.shape[0], rejected)
     timings.update(stage_ms)
     return Recognition(
         image,
@@ -115,6 +126,35 @@ def recognize(
         _total(timings, t0),
         tuple(rejected),
     )
+
+
+def _closeup_pass(image, classifier, country_code, topn, config: Config):
+    """Detection once more for a photo where no plate was read, as if it were a close-up.
+
+    The size rules say a plate is at most a quarter of the photo wide and its glyphs at most 12%
+    of its height; a photo taken a metre from the bumper breaks both, and its 100 px glyphs are
+    wider than the local threshold's window. Shrunk `detect.closeup_shrink` times further, with
+    those limits relaxed, the plate is an ordinary candidate. Returns its candidates (their reason
+    says where they came from), their reads and the milliseconds per stage.
+    """
+    t0 = time.perf_counter()
+    d = config.detect
+    wide = replace(
+        d,
+        max_pixels=int(d.max_pixels / d.closeup_shrink**2),
+        max_side=int(d.max_side / d.closeup_shrink),
+        min_side=0,
+        max_plate_width_frac=d.closeup_plate_frac,
+        max_plate_height_frac=d.closeup_plate_frac,
+        max_char_height_frac=d.closeup_char_frac,
+    )
+    found = find_plates(image, wide, config.rank).candidates
+    detect_ms = (time.perf_counter() - t0) * 1000
+    found = tuple(replace(c, reason=f"close-up pass (no plate read before): {c.reason}") for c in found)
+    kept = [c for c in found if c.kept][: config.read.first_candidates]
+    raw, ms = _read_candidates(image, kept, classifier, country_code, topn, config) if kept else ([], {})
+    ms = {"segment": 0.0, "classify": 0.0, "assemble": 0.0, **ms, "detect": detect_ms}
+    return found, raw, ms
 
 
 def _choose_plates(
@@ -132,6 +172,7 @@ def _choose_plates(
         return bool(image_height) and bool(why_not_a_plate(read, image_height, first, config.verify))
 
     plates: list[PlateRead] = []
+    reads = [(score, read) for score, read in reads if not _lettering_of(read, reads, rejected)]
     # A read the verifier calls no plate (a timestamp, a grille) is not reported and does not set
     # the bar for the others: the real plate behind it is judged as the first plate.
     best_score = next((score for score, read in reads if not junk(read, True)), 0.0)
@@ -156,6 +197,24 @@ def _choose_plates(
             continue  # a second read of a plate already chosen
         plates.append(read)
     return plates
+
+
+def _lettering_of(read: PlateRead, reads, rejected: list | None) -> bool:
+    """Whether `read` is small print on another read's plate: the state's name above a close-up's
+    number lies inside the plate's box in glyphs a third of the size, and reads more confidently
+    (a digit-free word, full of clear letters). The number is the biggest text on a plate."""
+    if not read.chars:
+        return False
+    height = float(np.median([c.box.h for c in read.chars]))
+    for _, other in reads:
+        if other is read or not other.chars or not any(ch.isdigit() for ch in other.plate):
+            continue
+        inside = read.box.intersection_area(other.box) >= 0.8 * read.box.area
+        if inside and float(np.median([c.box.h for c in other.chars])) >= 1.5 * height:
+            if rejected is not None and not any(r.plate == read.plate and r.box == read.box for r, _ in rejected):
+                rejected.append((read, f"lettering on the plate {other.plate!r}: smaller glyphs inside its box"))
+            return True
+    return False
 
 
 def _recall(reads, classifier: CharClassifier, country_code: str, topn: int, timings: dict):

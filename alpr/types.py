@@ -46,10 +46,13 @@ class Box:
             {"x": self.x, "y": self.y2},
         ]
 
-    def iou(self, other: "Box") -> float:
+    def intersection_area(self, other: "Box") -> int:
         ix = max(0, min(self.x2, other.x2) - max(self.x, other.x))
         iy = max(0, min(self.y2, other.y2) - max(self.y, other.y))
-        inter = ix * iy
+        return ix * iy
+
+    def iou(self, other: "Box") -> float:
+        inter = self.intersection_area(other)
         union = self.area + other.area - inter
         return inter / union if union else 0.0
 

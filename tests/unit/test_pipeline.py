@@ -152,9 +152,13 @@ def _read_spy(monkeypatch):
     return calls
 
 
+# The constant model reads no digit, which would start the close-up pass: off for the spies.
+NO_CLOSE_UP = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0))
+
+
 def test_the_first_candidates_are_read_alone_when_they_hold_the_plate(scene, constant_classifier, monkeypatch):
     calls = _read_spy(monkeypatch)
-    rec = recognize(scene.image, classifier=constant_classifier)
+    rec = recognize(scene.image, classifier=constant_classifier, config=NO_CLOSE_UP)
     assert rec.plates[0].box.iou(scene.box) > 0.5
     kept = [c for c in rec.plate_candidates if c.kept]
     first = DEFAULT.read.first_candidates
@@ -166,7 +170,7 @@ def test_the_first_candidates_are_read_alone_when_they_hold_the_plate(scene, con
 
 def test_the_other_kept_candidates_are_read_when_the_first_hold_no_plate(scene, constant_classifier, monkeypatch):
     calls = _read_spy(monkeypatch)
-    none_first = replace(DEFAULT, read=replace(DEFAULT.read, first_candidates=0))
+    none_first = replace(NO_CLOSE_UP, read=replace(DEFAULT.read, first_candidates=0))
     rec = recognize(scene.image, classifier=constant_classifier, config=none_first)
     assert rec.plates[0].box.iou(scene.box) > 0.5
     assert calls == [0, sum(c.kept for c in rec.plate_candidates)]
@@ -213,3 +217,46 @@ def test_a_band_through_the_loops_of_a_clean_row_is_not_read(constant_classifier
     plate = recognize(image, classifier=constant_classifier).plates[0]
     assert not plate.binarization.endswith("+band")
     assert len(plate.chars) == 5
+
+
+# --- a close-up: the plate breaks the size rules of an ordinary photo ------------------------------
+
+
+def _close_up(seed: int) -> tuple[np.ndarray, Box]:
+    """A plate 500 px wide in an 800x600 photo, as a phone held a metre from the bumper takes it:
+    wider than a quarter of the photo, its glyphs taller than 12% of it. Only the state's name
+    above the number is of an ordinary plate's size."""
+    from conftest import make_plate
+
+    plate = make_plate("ABC123", seed=seed, height=250).image
+    photo = np.full((600, 800, 3), 90, np.uint8)
+    y, x = 170, 150
+    photo[y : y + plate.shape[0], x : x + plate.shape[1]] = plate
+    return photo, Box(x, y, plate.shape[1], plate.shape[0])
+
+
+@pytest.mark.parametrize("seed, state", [(2, "NEVADA"), (6, "GEORGIA")])
+def test_a_close_up_plate_is_read_by_a_second_pass_when_the_first_read_no_number(classifier, seed, state):
+    photo, box = _close_up(seed)
+    off = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0))
+    assert [p.plate for p in recognize(photo, classifier=classifier, config=off).plates] == [state]
+
+    rec = recognize(photo, classifier=classifier)
+    assert [p.plate for p in rec.plates] == ["ABC123"]
+    assert rec.plates[0].box.iou(box) > 0.5
+    assert any(c.reason.startswith("close-up pass") for c in rec.plate_candidates)
+    # The state's name is not shown as a second plate, and the page says why.
+    assert state in [read.plate for read, why in rec.rejected]
+
+
+def test_small_lettering_inside_a_read_plate_is_not_a_plate(classifier):
+    photo, _ = _close_up(6)
+    rec = recognize(photo, classifier=classifier)
+    why = [why for read, why in rec.rejected if read.plate == "GEORGIA"]
+    assert why and why[0] == "lettering on the plate 'ABC123': smaller glyphs inside its box"
+
+
+def test_no_close_up_pass_once_a_plate_with_a_number_was_read(scene, constant_classifier, classifier):
+    rec = recognize(scene.image, classifier=classifier)
+    assert rec.plates and any(ch.isdigit() for ch in rec.plates[0].plate)
+    assert not any(c.reason.startswith("close-up pass") for c in rec.plate_candidates)
