@@ -1,6 +1,7 @@
 """The stray-end stage, between classification and assembly: a plate's frame, a bolt or a border
 cut as a thin segment at either end of the row reads as "1" or "I" to the classifier; its size and
-spacing against the row's own characters say it is not one, and it becomes "not a character".
+spacing against the row's own characters say it is not one, and it becomes "not a character". An
+end read with doubt (a sticker read as a weak "5") is judged by its spacing too.
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ def _by_size_and_spacing(chars, preds, glyphs: list[int], rc: ReadConfig) -> tup
     out = list(preds)
     for end, neighbour in ((glyphs[0], glyphs[1]), (glyphs[-1], glyphs[-2])):
         box, pred = chars[end].box, preds[end]
-        if pred.char not in rc.stray_end_chars or box.w >= width:
+        thin_bar = pred.char in rc.stray_end_chars and box.w < width
+        if not thin_bar and pred.confidence >= rc.stray_end_doubt:
             continue
         apart = (chars[neighbour].box.x - box.x2 if end < neighbour else box.x - chars[neighbour].box.x2) - gap
-        if abs(box.h / height - 1) > rc.stray_end_height_tolerance:
+        if thin_bar and abs(box.h / height - 1) > rc.stray_end_height_tolerance:
             why = f"{box.h} px tall where the row's characters are {height:.0f}"
         elif apart > rc.stray_end_gap * height:
             why = f"set {apart:.0f} px further apart than the row's characters are"

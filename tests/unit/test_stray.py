@@ -60,6 +60,26 @@ def test_a_wide_character_set_apart_at_the_end_stays_a_character():
     assert _overruled(chars, preds) == "ABC123L"
 
 
+def _doubtful_last(confidence: float) -> tuple:
+    """ "ABC1235" whose "5" is as wide as the others but 18 px apart: a sticker beside the row."""
+    chars, preds = _row("ABC1235", last=Box(90, 0, 10, 24))
+    return chars, preds[:-1] + (Prediction("5", confidence, (("5", confidence), ("S", 0.2))),)
+
+
+def test_a_doubtful_character_set_apart_at_the_end_is_not_a_character():
+    assert _overruled(*_doubtful_last(0.5)) == "ABC123_"
+
+
+def test_a_confident_character_set_apart_at_the_end_stays_a_character():
+    assert _overruled(*_doubtful_last(0.95)) == "ABC1235"
+
+
+def test_a_doubtful_character_of_another_height_but_in_step_stays_a_character():
+    chars, preds = _row("ABC1235", last=Box(72, -4, 10, 32))  # a "5" melted into a bolt: taller
+    preds = preds[:-1] + (Prediction("5", 0.5, (("5", 0.5),)),)
+    assert _overruled(chars, preds) == "ABC1235"
+
+
 def test_two_line_plates_are_left_as_read():
     chars, preds = _row("ABC1231", last=Box(72, -4, 4, 32), lines=(0, 0, 0, 1, 1, 1, 1))
     assert _overruled(chars, preds) == "ABC1231"
