@@ -175,8 +175,10 @@ class SegmentConfig:
     band_min_height: float = 0.85
     # A band component wider than a glyph, at the row's spacing from a glyph, is cut where its
     # columns hold least ink when that bridge is at most this fraction of the band tall
-    # (segment._cut_from_artwork): a glyph joined to the state's artwork. 0 turns it off.
-    cut_max_link: float = 0.25
+    # (segment._cut_from_artwork): a glyph joined to the state's artwork. The 519 crops read 466
+    # without it, 470 / 472 / 471 at 0.25 / 0.3 / 0.35 (0.35 cut a Q free of its own tail), the
+    # photos 212 at each. 0 turns it off.
+    cut_max_link: float = 0.3
     # Vertical strokes whose tops and bottoms agree within this fraction of the crop's height vote
     # for the same glyph band (_stroke_band): glyphs of one font align within 2-3 px at 100 px.
     band_tolerance: float = 0.03
