@@ -14,7 +14,7 @@ import numpy as np
 
 from alpr.assemble import assemble, country, matches
 from alpr.classify import CharClassifier, load_classifier
-from alpr.config import DEFAULT, Config
+from alpr.config import DEFAULT, Config, DetectConfig
 from alpr.errors import InputError
 from alpr.detect import find_plates, to_grey
 from alpr.segment import crop_plate, segment_all
@@ -101,14 +101,17 @@ def recognize(
         unread = {id(c) for c in kept[first:]}
         why = f"kept, not read: the {first} better-ranked candidates held the plate"
         candidates = tuple(replace(c, reason=why) if id(c) in unread else c for c in candidates)
-    # Nothing read, or only words (a close-up's state name): perhaps the plate was too big to find.
-    if not any(ch.isdigit() for p in plates[:1] for ch in p.plate) and config.detect.closeup_shrink > 1:
-        close, close_raw, close_ms = _closeup_pass(image, classifier, country, topn, config)
-        timings["detect"] += close_ms.pop("detect")
-        stage_ms = {k: stage_ms[k] + close_ms[k] for k in stage_ms}
-        candidates += close
-        if close_raw:
-            raw = sorted(raw + close_raw, key=lambda sr: -sr[0])
+    # Nothing read, or only words (a close-up's state name): perhaps the plate was too big to find,
+    # or too small. Each pass's reads compete with the ones before.
+    for look in _second_looks(config.detect):
+        if any(ch.isdigit() for p in plates[:1] for ch in p.plate):
+            break
+        more_cands, more, more_ms = _second_look(image, look, classifier, country, topn, config)
+        timings["detect"] += more_ms.pop("detect")
+        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
+        candidates += more_cands
+        if more:
+            raw = sorted(raw + more, key=lambda sr: -sr[0])
             reads = _recall(raw, classifier, country, topn, timings)
             rejected = []
             plates = _choose_plates(reads, config, image.shape[0], rejected)
@@ -128,29 +131,52 @@ def recognize(
     )
 
 
-def _closeup_pass(image, classifier, country_code, topn, config: Config):
-    """Detection once more for a photo where no plate was read, as if it were a close-up.
+def _second_looks(d: DetectConfig) -> list[tuple[str, DetectConfig]]:
+    """The detection settings of the passes that follow when no plate was read, in order.
 
-    The size rules say a plate is at most a quarter of the photo wide and its glyphs at most 12%
-    of its height; a photo taken a metre from the bumper breaks both, and its 100 px glyphs are
-    wider than the local threshold's window. Shrunk `detect.closeup_shrink` times further, with
-    those limits relaxed, the plate is an ordinary candidate. Returns its candidates (their reason
-    says where they came from), their reads and the milliseconds per stage.
+    A close-up: a photo taken a metre from the bumper breaks the size rules (a plate at most a
+    quarter of the photo wide, glyphs at most 12% of its height) and its 100 px glyphs are wider
+    than the local threshold's window; shrunk `detect.closeup_shrink` times further with those
+    limits relaxed, the plate is an ordinary candidate. A far plate: glyphs 10 px tall at the
+    usual scale touch each other and the frame; at `detect.far_zoom` times that scale they part.
     """
+    looks = []
+    if d.closeup_shrink > 1:
+        looks.append(
+            (
+                "close-up pass",
+                replace(
+                    d,
+                    max_pixels=int(d.max_pixels / d.closeup_shrink**2),
+                    max_side=int(d.max_side / d.closeup_shrink),
+                    min_side=0,
+                    max_plate_width_frac=d.closeup_plate_frac,
+                    max_plate_height_frac=d.closeup_plate_frac,
+                    max_char_height_frac=d.closeup_char_frac,
+                ),
+            )
+        )
+    if d.far_zoom > 1:
+        z = d.far_zoom
+        looks.append(
+            (
+                "far-plate pass",
+                replace(
+                    d, max_pixels=int(d.max_pixels * z * z), max_side=int(d.max_side * z), min_side=int(d.min_side * z)
+                ),
+            )
+        )
+    return looks
+
+
+def _second_look(image, look: tuple[str, DetectConfig], classifier, country_code, topn, config: Config):
+    """Detection and reading once more with other settings (`_second_looks`). Returns the
+    candidates (their reason says which pass found them), their reads and the ms per stage."""
     t0 = time.perf_counter()
-    d = config.detect
-    wide = replace(
-        d,
-        max_pixels=int(d.max_pixels / d.closeup_shrink**2),
-        max_side=int(d.max_side / d.closeup_shrink),
-        min_side=0,
-        max_plate_width_frac=d.closeup_plate_frac,
-        max_plate_height_frac=d.closeup_plate_frac,
-        max_char_height_frac=d.closeup_char_frac,
-    )
-    found = find_plates(image, wide, config.rank).candidates
+    name, settings = look
+    found = find_plates(image, settings, config.rank).candidates
     detect_ms = (time.perf_counter() - t0) * 1000
-    found = tuple(replace(c, reason=f"close-up pass (no plate read before): {c.reason}") for c in found)
+    found = tuple(replace(c, reason=f"{name} (no plate read before): {c.reason}") for c in found)
     kept = [c for c in found if c.kept][: config.read.first_candidates]
     raw, ms = _read_candidates(image, kept, classifier, country_code, topn, config) if kept else ([], {})
     ms = {"segment": 0.0, "classify": 0.0, "assemble": 0.0, **ms, "detect": detect_ms}

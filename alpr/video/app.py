@@ -23,7 +23,7 @@ from alpr.pipeline import recognize
 from alpr.types import Recognition
 from alpr.video import decode
 from alpr.video.config import DEFAULT_VIDEO
-from alpr.video.reader import ClipRead, read_clip
+from alpr.video.reader import FRAME_CONFIG, ClipRead, read_clip
 from alpr.video.track import VehicleGroup
 
 _READS_KEY = "_alpr_video_reads"
@@ -85,7 +85,7 @@ def read(clip: Clip, fps: float, progress) -> ClipRead:
 def frame_read(path: str, time_s: float, model_version: str) -> Recognition:
     """The full read of the sampled frame at `time_s` (decoded again: frames are never kept)."""
     frame = decode.frame_at(path, time_s, DEFAULT_VIDEO)
-    return recognize(frame.image, classifier=appstate.get_classifier())
+    return recognize(frame.image, classifier=appstate.get_classifier(), config=FRAME_CONFIG)
 
 
 def _thumbnail(crop: np.ndarray | None, height: int = 48) -> str | None:
@@ -135,7 +135,7 @@ def store_best_frame(clip: Clip, group: VehicleGroup) -> int | None:
     the store cannot be written or the frame no longer reads."""
     classifier = appstate.get_classifier()
     frame = decode.frame_at(clip.path, group.best.time_s, DEFAULT_VIDEO)
-    rec = recognize(frame.image, classifier=classifier)
+    rec = recognize(frame.image, classifier=classifier, config=FRAME_CONFIG)
     if not rec.plates:
         st.warning("That frame no longer shows a readable plate.", icon=":material/warning:")
         return None

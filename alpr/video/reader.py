@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from alpr.classify import CharClassifier
+from alpr.config import DEFAULT
 from alpr.pipeline import default_classifier, recognize
 from alpr.report import to_openalpr
 from alpr.types import Box, Recognition
 from alpr.video import decode
 from alpr.video.config import DEFAULT_VIDEO, VideoConfig
 from alpr.video.track import FrameRead, Tracker, VehicleGroup
+
+# A frame with no plate is the common case in a clip, and a plate one frame misses the next ones
+# see: the photo's second looks for a close-up or a far plate (pipeline._second_looks, up to 5x a
+# frame's reading time when nothing is found) are left to photos.
+FRAME_CONFIG = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0, far_zoom=0.0))
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ def read_clip(
     reads: list[FrameRead] = []
     t0 = time.perf_counter()
     for frame in decode.frames(source, config, name=label, warn=said, info=infos.append):
-        rec = recognize(frame.image, country=country, topn=topn, classifier=classifier)
+        rec = recognize(frame.image, country=country, topn=topn, classifier=classifier, config=FRAME_CONFIG)
         found = frame_reads(rec, frame, label)
         tracker.add_frame(found, [plate_crop(frame.image, r.box) for r in found])
         reads += found

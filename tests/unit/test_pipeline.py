@@ -152,13 +152,13 @@ def _read_spy(monkeypatch):
     return calls
 
 
-# The constant model reads no digit, which would start the close-up pass: off for the spies.
-NO_CLOSE_UP = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0))
+# The constant model reads no digit, which would start the second looks: off for the spies.
+NO_SECOND_LOOK = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0, far_zoom=0.0))
 
 
 def test_the_first_candidates_are_read_alone_when_they_hold_the_plate(scene, constant_classifier, monkeypatch):
     calls = _read_spy(monkeypatch)
-    rec = recognize(scene.image, classifier=constant_classifier, config=NO_CLOSE_UP)
+    rec = recognize(scene.image, classifier=constant_classifier, config=NO_SECOND_LOOK)
     assert rec.plates[0].box.iou(scene.box) > 0.5
     kept = [c for c in rec.plate_candidates if c.kept]
     first = DEFAULT.read.first_candidates
@@ -170,7 +170,7 @@ def test_the_first_candidates_are_read_alone_when_they_hold_the_plate(scene, con
 
 def test_the_other_kept_candidates_are_read_when_the_first_hold_no_plate(scene, constant_classifier, monkeypatch):
     calls = _read_spy(monkeypatch)
-    none_first = replace(NO_CLOSE_UP, read=replace(DEFAULT.read, first_candidates=0))
+    none_first = replace(NO_SECOND_LOOK, read=replace(DEFAULT.read, first_candidates=0))
     rec = recognize(scene.image, classifier=constant_classifier, config=none_first)
     assert rec.plates[0].box.iou(scene.box) > 0.5
     assert calls == [0, sum(c.kept for c in rec.plate_candidates)]
@@ -238,7 +238,7 @@ def _close_up(seed: int) -> tuple[np.ndarray, Box]:
 @pytest.mark.parametrize("seed, state", [(2, "NEVADA"), (6, "GEORGIA")])
 def test_a_close_up_plate_is_read_by_a_second_pass_when_the_first_read_no_number(classifier, seed, state):
     photo, box = _close_up(seed)
-    off = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0))
+    off = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0, far_zoom=0.0))
     assert [p.plate for p in recognize(photo, classifier=classifier, config=off).plates] == [state]
 
     rec = recognize(photo, classifier=classifier)
@@ -260,3 +260,24 @@ def test_no_close_up_pass_once_a_plate_with_a_number_was_read(scene, constant_cl
     rec = recognize(scene.image, classifier=classifier)
     assert rec.plates and any(ch.isdigit() for ch in rec.plates[0].plate)
     assert not any(c.reason.startswith("close-up pass") for c in rec.plate_candidates)
+
+
+# --- a far plate: its glyphs too small to part at the usual detection scale ------------------------
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_far_plate_is_read_by_a_pass_at_twice_the_scale_when_nothing_else_was(classifier, seed):
+    from conftest import make_plate
+
+    # A 40x20 plate on a white car, 1280x960: no plate-shaped blob stands out, and at the usual
+    # scale (0.75) its glyphs are under detect.min_char_height.
+    plate = make_plate("7KX4519", seed=seed, height=20).image
+    photo = np.full((960, 1280, 3), 250, np.uint8)
+    photo[500:520, 600:640] = plate
+    off = replace(DEFAULT, detect=replace(DEFAULT.detect, far_zoom=0.0))
+    assert recognize(photo, classifier=classifier, config=off).plates == ()
+
+    rec = recognize(photo, classifier=classifier)
+    assert [p.plate for p in rec.plates] == ["7KX4519"]
+    assert rec.plates[0].box.iou(Box(600, 500, 40, 20)) > 0.3
+    assert any(c.kept and c.reason.startswith("far-plate pass") for c in rec.plate_candidates)
