@@ -198,7 +198,7 @@ def _choose_plates(
         return bool(image_height) and bool(why_not_a_plate(read, image_height, first, config.verify))
 
     plates: list[PlateRead] = []
-    reads = [(score, read) for score, read in reads if not _lettering_of(read, reads, rejected)]
+    reads = [(score, read) for score, read in reads if not _lettering_of(read, reads, rc.min_chars, rejected)]
     # A read the verifier calls no plate (a timestamp, a grille) is not reported and does not set
     # the bar for the others: the real plate behind it is judged as the first plate.
     best_score = next((score for score, read in reads if not junk(read, True)), 0.0)
@@ -225,15 +225,16 @@ def _choose_plates(
     return plates
 
 
-def _lettering_of(read: PlateRead, reads, rejected: list | None) -> bool:
+def _lettering_of(read: PlateRead, reads, min_chars: int, rejected: list | None) -> bool:
     """Whether `read` is small print on another read's plate: the state's name above a close-up's
     number lies inside the plate's box in glyphs a third of the size, and reads more confidently
-    (a digit-free word, full of clear letters). The number is the biggest text on a plate."""
+    (a digit-free word, full of clear letters). The number is the biggest text on a plate. The
+    other read must look like a number: `min_chars` characters or more, a digit among them."""
     if not read.chars:
         return False
     height = float(np.median([c.box.h for c in read.chars]))
     for _, other in reads:
-        if other is read or not other.chars or not any(ch.isdigit() for ch in other.plate):
+        if other is read or len(other.plate) < min_chars or not any(ch.isdigit() for ch in other.plate):
             continue
         inside = read.box.intersection_area(other.box) >= 0.8 * read.box.area
         if inside and float(np.median([c.box.h for c in other.chars])) >= 1.5 * height:
