@@ -127,8 +127,17 @@ def recognize(
         country,
         topn,
         _total(timings, t0),
-        tuple(rejected),
+        _distinct(rejected),
     )
+
+
+def _distinct(rejected: list) -> tuple:
+    """The reads not reported, one per text and place: a second look reads the same state name again."""
+    out: list = []
+    for read, why in rejected:
+        if not any(read.plate == seen.plate and read.box.iou(seen.box) > 0.5 for seen, _ in out):
+            out.append((read, why))
+    return tuple(out)
 
 
 def _second_looks(d: DetectConfig) -> list[tuple[str, DetectConfig]]:
@@ -238,7 +247,7 @@ def _lettering_of(read: PlateRead, reads, min_chars: int, rejected: list | None)
             continue
         inside = read.box.intersection_area(other.box) >= 0.8 * read.box.area
         if inside and float(np.median([c.box.h for c in other.chars])) >= 1.5 * height:
-            if rejected is not None and not any(r.plate == read.plate and r.box == read.box for r, _ in rejected):
+            if rejected is not None:
                 rejected.append((read, f"lettering on the plate {other.plate!r}: smaller glyphs inside its box"))
             return True
     return False

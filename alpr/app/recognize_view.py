@@ -117,6 +117,25 @@ def regions_table(rec, key: str) -> None:
     )
 
 
+def unreported_table(rec, key: str) -> None:
+    """The reads the plate verifier said are no plate (a timestamp, a grille, a state's name), and why."""
+    if not rec.rejected:
+        return
+    st.markdown(f"**Reads not reported** ({len(rec.rejected)})")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Read": [read.plate for read, _ in rec.rejected],
+                "Confidence": [f"{read.confidence:.0f}%" for read, _ in rec.rejected],
+                "Why not a plate": [why for _, why in rec.rejected],
+                "Box (x, y, w, h)": [f"{r.box.x}, {r.box.y}, {r.box.w}, {r.box.h}" for r, _ in rec.rejected],
+            }
+        ),
+        hide_index=True,
+        key=f"{key}_unreported",
+    )
+
+
 def batch_metrics(rows) -> None:
     """The batch's headline: photos read, plates found, the median time, unusable files."""
     read = [r for r in rows if r.error is None]
@@ -195,3 +214,4 @@ def decision_panel(rec, order: list, key: str) -> None:
             st.plotly_chart(figures.timings_figure(rec), key=f"{key}_timings", config=STATIC_PLOT)
         with regions_col:
             regions_table(rec, key)
+        unreported_table(rec, key)

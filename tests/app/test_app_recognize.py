@@ -132,6 +132,24 @@ def test_a_photo_without_a_plate_says_so_and_still_shows_the_photo():
     assert len(_plotly_charts(at)) == 2  # the photo with its components (folded), the timings
 
 
+def test_a_close_up_shows_its_second_look_and_the_state_name_it_did_not_report():
+    # A plate 500 px wide filling an 800x600 photo: the first look reads only the state's name.
+    from conftest import make_plate
+
+    plate = make_plate("ABC123", seed=6, height=250).image
+    photo = np.full((600, 800, 3), 90, np.uint8)
+    photo[170:420, 150:650] = plate
+    at = _app()
+    at.file_uploader(key="recognize_upload").set_value(("close.png", _png(photo), "image/png")).run()
+    assert_clean(at)
+    assert [m.value for m in at.metric] == ["ABC123"]
+    tables = [df.value for df in at.dataframe]
+    regions = next(t for t in tables if "Looks like a plate" in t.columns)
+    assert regions["Reason"].str.startswith("close-up pass").any()
+    unreported = next(t for t in tables if "Why not a plate" in t.columns)
+    assert list(unreported["Read"]).count("GEORGIA") == 1  # read by both looks, listed once
+
+
 def test_an_unexpected_failure_stays_inside_its_photo_section(sample, monkeypatch):
     photo, _ = sample
 
