@@ -136,7 +136,9 @@ picked = next(v for v in versions if v.name == pick)
 rejected = picked.status == registry.STATUS_REJECTED and pick != active_name
 force = (
     bar.checkbox(
-        "Although rejected", key="train_pick_force", help="It read worse than the model active when it finished."
+        "Although rejected",
+        key="train_pick_force",
+        help="It did not read clearly better than the model active when it finished.",
     )
     if rejected
     else False

@@ -273,14 +273,15 @@ def run_result(run: jobs.Run) -> None:
         st.success(status.message or f"{name} registered.", icon=":material/check_circle:")
     elif registry.active_name(data_folder()) == name:
         st.info(
-            f"The gate rejected {name}: it read the held-out crops you labeled worse than "
+            f"The gate rejected {name}: it did not read the held-out crops you labeled clearly better than "
             f"{status.compared_with or 'the model active then'}. It was then activated anyway, and it is the active model.",
             icon=":material/warning:",
         )
     else:
         st.warning(
-            f"{name} reads the held-out crops you labeled worse than {status.compared_with or 'the active model'}, so it was "
-            "registered as rejected and not activated. Compare below; activate it anyway only if you know why.",
+            f"{name} does not read the held-out crops you labeled clearly better than "
+            f"{status.compared_with or 'the active model'} (the gate asks for 2 more), so it was registered as "
+            "rejected and not activated. Compare below; activate it anyway only if you know why.",
             icon=":material/block:",
         )
     if status.gate:

@@ -61,6 +61,17 @@ def test_the_gate_rejects_a_run_that_unlearns_one_labeled_crop(mine, theirs):
     assert not accepted and line.startswith("rejected:")
 
 
+@pytest.mark.parametrize("mine", [37, 38])
+def test_the_gate_turns_down_a_tie_or_one_more_labeled_crop_as_chance(mine):
+    # As measured on the benchmark: 38 of 47 against 37 read 6 fewer hold-out photos.
+    accepted, line = judge(_ev((mine, 47), replay=(757, 757)), _ev((37, 47), replay=(757, 757)), "shipped")
+    assert not accepted
+    assert line == (
+        f"rejected: reads {mine}/47 held-out crops you labeled right vs 37/47 for shipped (fewer than 2 more: "
+        "chance); the other held-out crops (glyphs, replay answered by the old model): none lost"
+    )
+
+
 def test_without_held_out_labels_the_gate_falls_back_to_rendered_glyphs():
     accepted, line = judge(_ev(None, glyphs=(70, 74)), _ev(None, glyphs=(71, 74)), "v2")
     assert not accepted and "rendered glyphs" in line
