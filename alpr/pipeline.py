@@ -297,15 +297,17 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     """
     t0 = time.perf_counter()
     jobs = []  # (candidate index, crop, crop box, segmentation)
-    views = config.segment.views_to_read
+    views = config.segment.views_to_read if margin else config.segment.crop_views_to_read
     for i, cand in enumerate(candidates):
         crop, crop_box = crop_plate(image, cand.box, config.segment) if margin else (image, cand.box)
-        segs = segment_all(crop, config.segment, classifier.input_size, limit=views, whole_plate=not margin)
+        segs = segment_all(
+            crop, config.segment, classifier.input_size, limit=views, whole_plate=not margin, split_wide=True
+        )
         jobs += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
         refined = _refine(image, segs[0], crop_box, config) if margin else None
         if refined is not None:
             crop, crop_box = refined
-            segs = segment_all(crop, config.segment, classifier.input_size, limit=views)
+            segs = segment_all(crop, config.segment, classifier.input_size, limit=views, split_wide=True)
             jobs += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
     ms = {"segment": 0.0, "classify": 0.0, "assemble": 0.0}
     best = _best_reads(jobs, classifier, country_code, topn, config, ms, t0)
@@ -319,7 +321,7 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
             if extended is not None:
                 crop, crop_box = extended
                 # One view: the row was found already, only its ends are in question.
-                segs = segment_all(crop, config.segment, classifier.input_size, limit=1)
+                segs = segment_all(crop, config.segment, classifier.input_size, limit=1, split_wide=True)
                 wider += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
         for i, (score, read) in _best_reads(wider, classifier, country_code, topn, config, ms, t0).items():
             if score > best[i][0]:
@@ -358,6 +360,8 @@ def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, 
             processing_time_ms=0.0,
         )
         score = _plate_score(read)
+        if seg.binarization.endswith("+split") and not _sure_split(read, max_length, config.segment):
+            continue
         if i not in best or score > best[i][0]:
             best[i] = (score, read)
     t3 = time.perf_counter()
@@ -365,6 +369,15 @@ def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, 
     ms["classify"] += (t2 - t1) * 1000
     ms["assemble"] += (t3 - t2) * 1000
     return best
+
+
+def _sure_split(read: PlateRead, max_length: int, config) -> bool:
+    """Whether a row with its wide boxes cut in two (segment._split_wide) may compete at all:
+    every character read surely, and no longer than the country's plates. Its extra characters
+    would otherwise outscore the uncut row whenever the halves of a W read as a fair "V" each."""
+    sure = [p.confidence for p in read.predictions if p.char != REJECT]
+    fits = not max_length or len(read.plate) <= max_length
+    return bool(sure) and fits and min(sure) >= config.split_min_confidence
 
 
 def _refine(image, seg, crop_box: Box, config: Config):

@@ -50,12 +50,16 @@ def segment_all(
     input_size: int = 32,
     limit: int | None = None,
     whole_plate: bool = False,
+    split_wide: bool = False,
 ) -> list[Segmentation]:
     """One segmentation per binarization, the most plate-like row first.
 
     The pipeline lets the classifier choose between the first few: on a blurred plate one
     threshold melts glyphs into the frame while another splits them cleanly, and which one is
-    right shows best in how confidently the crops are read.
+    right shows best in how confidently the crops are read. With `split_wide`, the best two
+    rows holding a box as wide as the row is tall come once more with that box cut in two
+    (`_split_wide`, named "...+split"): only the classifier can tell two blurred glyphs grown
+    together from a W.
     """
     grey = to_grey(plate)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
@@ -99,8 +103,14 @@ def segment_all(
                 seen.add(key)
                 scored.append((_row_quality(band, ink, config), name + "+band", _join_split_glyphs(band, config), view))
     scored.sort(key=lambda t: -t[0])
+    chosen = scored[:limit]
+    if split_wide and config.split_wide > 0:
+        for _, name, boxes, view in chosen[:2]:
+            halves = _split_wide(boxes, view, config)
+            if halves is not None:
+                chosen.append((0.0, name + "+split", halves, view))
     out = []
-    for _, name, boxes, view in scored[:limit]:
+    for _, name, boxes, view in chosen:
         chars = []
         for line_no, line in enumerate(_split_lines(boxes)):
             for b in sorted(line, key=lambda b: b.x):
@@ -413,6 +423,28 @@ def _join_split_glyphs(row: list[Box], config: SegmentConfig) -> list[Box]:
             continue
         out.append(b)
     return out
+
+
+def _split_wide(row: list[Box], view: np.ndarray, config: SegmentConfig) -> list[Box] | None:
+    """The row with every box at least `split_wide` times as wide as the row is tall cut in two
+    at its faintest column between 35% and 65% of its width; None when no box is that wide or
+    the row is not one line. Plate glyphs are about half as wide as tall: a box that wide is two
+    glyphs a blur joined (CG, 4V), or a W or an M, which the classifier's doubt tells apart."""
+    if len(row) < 3 or len(_split_lines(row)) > 1:
+        return None
+    height = float(np.median([b.h for b in row]))
+    out, cut = [], False
+    for b in sorted(row, key=lambda b: b.x):
+        if b.w < config.split_wide * height or b.h < 0.8 * height:
+            out.append(b)
+            continue
+        ink = (view[b.y : b.y2, b.x : b.x2] < 0.5).sum(axis=0)
+        lo, hi = int(0.35 * b.w), int(0.65 * b.w) + 1
+        faintest = np.flatnonzero(ink[lo:hi] == ink[lo:hi].min())
+        at = lo + int(faintest[len(faintest) // 2])  # the middle of the bridge, not its first column
+        out += [Box(b.x, b.y, at, b.h), Box(b.x + at, b.y, b.w - at, b.h)]
+        cut = True
+    return out if cut else None
 
 
 def _merge_broken(boxes: list[tuple[Box, int]], height: int, config: SegmentConfig) -> list[tuple[Box, int]]:

@@ -281,3 +281,36 @@ def test_a_far_plate_is_read_by_a_pass_at_twice_the_scale_when_nothing_else_was(
     assert [p.plate for p in rec.plates] == ["7KX4519"]
     assert rec.plates[0].box.iou(Box(600, 500, 40, 20)) > 0.3
     assert any(c.kept and c.reason.startswith("far-plate pass") for c in rec.plate_candidates)
+
+
+# --- a row with its wide boxes cut in two competes only when every character reads surely ---------
+
+
+def _read_of(text: str, confidence: float):
+    from alpr.types import CharCrop, Prediction, PlateRead
+
+    blank = np.ones((32, 32), np.float32)
+    chars = tuple(CharCrop(Box(12 * i, 0, 10, 20), 0, blank) for i in range(len(text)))
+    preds = tuple(Prediction(ch, confidence, ((ch, confidence),)) for ch in text)
+    from alpr.assemble import assemble
+
+    return PlateRead(
+        Box(0, 0, 90, 20),
+        Box(0, 0, 90, 20),
+        np.zeros((20, 90, 3), np.uint8),
+        chars,
+        preds,
+        assemble(preds, "us"),
+        "local/dark+split",
+        0.0,
+    )
+
+
+@pytest.mark.parametrize(
+    "text, confidence, max_length, sure",
+    [("CG2H2U", 0.95, 7, True), ("CG2H2U", 0.85, 7, False), ("5BDE7732", 0.99, 7, False), ("5BDE7732", 0.99, 0, True)],
+)
+def test_a_cut_row_competes_only_when_sure_and_no_longer_than_the_countrys_plates(text, confidence, max_length, sure):
+    from alpr.pipeline import _sure_split
+
+    assert _sure_split(_read_of(text, confidence), max_length, DEFAULT.segment) is sure

@@ -77,6 +77,12 @@ def test_the_binarization_is_said_in_words_with_the_ink_first():
     assert plain_binarization("otsu/dark") == "dark characters on a light plate (whole-photo threshold)"
     assert plain_binarization("adaptive/light") == "light characters on a dark plate (local threshold)"
     assert plain_binarization("") == "threshold"
+    assert plain_binarization("local/dark+split") == (
+        "dark characters on a light plate (local threshold; boxes two glyphs wide cut in two)"
+    )
+    assert plain_binarization("otsu/dark+band") == (
+        "dark characters on a light plate (whole-photo threshold; cut to the band the glyphs share)"
+    )
 
 
 def test_the_batch_table_has_a_line_per_plate_best_first_and_one_for_a_photo_without_any():

@@ -312,3 +312,31 @@ def test_a_join_as_thick_as_the_glyph_is_not_cut():
     found = [c.box for c in segment(plate).chars]
     assert len(found) == 5
     assert not any(b.iou(glyphs[2]) > 0.5 for b in found)
+
+
+# --- two glyphs a blur grew together --------------------------------------------------------------
+
+
+def row_with_two_glyphs_grown_together() -> tuple[np.ndarray, list[Box]]:
+    """Six rings, the third and fourth joined by a bar at mid-height: one box twice a glyph wide."""
+    plate = np.full((60, 190), PAPER, np.uint8)
+    glyphs = [Box(12 + i * 28, 12, 20, 36) for i in range(6)]
+    for b in glyphs:
+        draw_ring(plate, b, 4)
+    plate[28:32, glyphs[2].x2 : glyphs[3].x] = INK
+    return plate, glyphs
+
+
+def test_a_box_as_wide_as_the_row_is_tall_is_also_offered_cut_in_two():
+    plate, glyphs = row_with_two_glyphs_grown_together()
+    views = segment_all(plate, split_wide=True)
+    split = [s for s in views if s.binarization.endswith("+split")]
+    assert split and len(split[0].chars) == 6
+    assert [c.box for c in split[0].chars][2].iou(glyphs[2]) > 0.6
+    assert [c.box for c in split[0].chars][3].iou(glyphs[3]) > 0.6
+    assert not any(len(s.chars) == 6 for s in views if not s.binarization.endswith("+split"))
+
+
+def test_the_cut_views_are_offered_only_when_asked():
+    plate, _ = row_with_two_glyphs_grown_together()
+    assert not any(s.binarization.endswith("+split") for s in segment_all(plate))
