@@ -166,7 +166,8 @@ class SegmentConfig:
     # (segment._split_wide), read like the others but chosen only when every character reads at
     # split_min_confidence or more and the plate is no longer than its country's: two blurred
     # glyphs grown together (CG2H2U, AG4V3U, 6MMD595). Photos 214 -> 216 of 254 with 2 views and
-    # 214 with 3 without them; crops 472 = 472 (0.8 confidence: photos 214, a W read "VV").
+    # 214 with 3 without them; crops 472 = 472 (0.8 confidence: photos 214, a W read "VV"). Wider
+    # than 0.85 / 1.05 of the height: photos 216 / 213, crops 471 / 472.
     split_wide: float = 0.95
     split_min_confidence: float = 0.9
     # A thin bar at a row's end whose top or bottom is off the row's by more than this fraction of
