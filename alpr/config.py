@@ -71,7 +71,7 @@ class DetectConfig:
     nms_iou: float = 0.3
     # A photo where no plate was read, or only one without a digit (a close-up's state name: its
     # number broke the size rules above), is searched once more as a close-up
-    # (pipeline._closeup_pass): shrunk this many times further, so glyphs 100+ px tall fit the
+    # (pipeline._second_looks): shrunk this many times further, so glyphs 100+ px tall fit the
     # thresholds' window again, with a plate up to closeup_plate_frac of the photo's width and height
     # and its glyphs up to closeup_char_frac of its height. Both passes' reads then compete. 1 more
     # of the 254 benchmark photos read (JGZ3298, 63% of its photo's width), none lost; 0 turns it off.

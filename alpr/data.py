@@ -136,7 +136,6 @@ def harvest_crops(items: list[LabeledPlate], classifier=None, config: Config = D
     out = Harvest([], [])
     index = {c: i for i, c in enumerate(ALL_CLASSES)}
     size = classifier.input_size if classifier else config.classify.input_size
-    seg_cfg = config.segment
     for n, item in enumerate(items):
         if progress:
             progress(n, len(items))
@@ -148,8 +147,10 @@ def harvest_crops(items: list[LabeledPlate], classifier=None, config: Config = D
         crop = image if item.box is None else crop_plate(image, item.box, config.segment)[0]
         best, best_score, was_aligned = None, -math.inf, False
         whole = item.box is None
-        views = (seg_cfg.crop_views_to_read if whole else seg_cfg.views_to_read) if classifier else 1
-        for seg in segment_all(crop, seg_cfg, size, limit=views, whole_plate=whole, split_wide=classifier is not None):
+        views = (config.segment.crop_views_to_read if whole else config.segment.views_to_read) if classifier else 1
+        for seg in segment_all(
+            crop, config.segment, size, limit=views, whole_plate=whole, split_wide=classifier is not None
+        ):
             chars = seg.chars
             if len(chars) == len(item.plate) and classifier is None:
                 best = (chars, list(item.plate))

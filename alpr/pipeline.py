@@ -87,16 +87,11 @@ def recognize(
     # The best-ranked candidates first; the rest only when none of them held a plate to report.
     first = config.read.first_candidates
     raw, stage_ms = _read_candidates(image, kept[:first], classifier, country, topn, config)
-    reads = _recall(raw, classifier, country, topn, timings)
-    rejected: list = []
-    plates = _choose_plates(reads, config, image.shape[0], rejected)
+    raw, plates, rejected = _choose_again(raw, classifier, country, topn, config, image.shape[0], timings)
     if not plates and len(kept) > first:
         more, more_ms = _read_candidates(image, kept[first:], classifier, country, topn, config)
-        raw = sorted(raw + more, key=lambda sr: -sr[0])
-        reads = _recall(raw, classifier, country, topn, timings)
         stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
-        rejected = []
-        plates = _choose_plates(reads, config, image.shape[0], rejected)
+        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
     elif len(kept) > first:
         unread = {id(c) for c in kept[first:]}
         why = f"kept, not read: the {first} better-ranked candidates held the plate"
@@ -111,10 +106,9 @@ def recognize(
         stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
         candidates += more_cands
         if more:
-            raw = sorted(raw + more, key=lambda sr: -sr[0])
-            reads = _recall(raw, classifier, country, topn, timings)
-            rejected = []
-            plates = _choose_plates(reads, config, image.shape[0], rejected)
+            raw, plates, rejected = _choose_again(
+                raw + more, classifier, country, topn, config, image.shape[0], timings
+            )
     timings.update(stage_ms)
     return Recognition(
         image,
@@ -129,6 +123,15 @@ def recognize(
         _total(timings, t0),
         _distinct(rejected),
     )
+
+
+def _choose_again(raw, classifier, country_code, topn, config: Config, image_height: int, timings: dict):
+    """Every read so far, best first, the plates chosen among them and the reads rejected; again
+    each time more candidates or a second look add reads."""
+    raw = sorted(raw, key=lambda sr: -sr[0])
+    rejected: list = []
+    plates = _choose_plates(_recall(raw, classifier, country_code, topn, timings), config, image_height, rejected)
+    return raw, plates, rejected
 
 
 def _distinct(rejected: list) -> tuple:

@@ -241,16 +241,21 @@ def _recover_in_band(ink: np.ndarray, row: list[Box], config: SegmentConfig, end
             continue
         if not 0.15 * band_h <= b.w <= 1.5 * wmed:
             continue
-        if any(min(b.x2, r.x2) - max(b.x, r.x) > 0.3 * b.w for r in row + found):
+        if _covered(b, row + found):
             continue  # already a glyph of the row
         outside = b.x2 <= row_left or b.x >= row_right
         if outside and (b.x <= 1 or b.x2 >= ink.shape[1] - 1 or b.w < 0.65 * wmed):
             continue  # the plate's edge, or a bar too thin to be anything but its frame
         found.append(b)
     for b in pieces:
-        if not any(min(b.x2, r.x2) - max(b.x, r.x) > 0.3 * b.w for r in row + found):
+        if not _covered(b, row + found):
             found.append(b)
     return row + found
+
+
+def _covered(box: Box, row: list[Box]) -> bool:
+    """Whether a glyph of the row already spans more than 30% of the box's width."""
+    return any(min(box.x2, r.x2) - max(box.x, r.x) > 0.3 * box.w for r in row)
 
 
 def _cut_from_artwork(
