@@ -21,7 +21,15 @@ log = logging.getLogger("alpr.app")
 PAGE = "relabel"
 PLATE_KEY = "relabel_plate"  # the plate picker's key: the plate shown on the Plates tab
 TAB_KEY = "relabel_tab"
+_UNCHANGED_KEY = "relabel_typed_unchanged"  # char id -> typed Enters that left the label as it was
 _CHANGED = "changed since the page was drawn: nothing was done; look at its crops again."
+
+
+def type_box_key(token: str, char_id: int) -> str:
+    """A character's typing box key: its card's token (section, id, label, source) and how many of
+    its Enters changed nothing. Either changing draws a new, empty box; a replay of the old box's
+    value then reaches a widget that no longer exists, never a save."""
+    return f"relabel_type_{token}_{st.session_state.get(_UNCHANGED_KEY, {}).get(char_id, 0)}"
 
 
 def mismatch_key(plate_id: int) -> str:
@@ -59,17 +67,21 @@ class RelabelActions:
         shown = st.session_state.get(PLATE_KEY) == plate_id
         return f"Character {position}" + ("" if shown else f" of plate #{plate_id}")
 
-    def save(self, char_id: int, value: str) -> None:
-        """Save one label, said in a toast either way: a repeat of the same label writes nothing."""
+    def save(self, char_id: int, value: str) -> bool:
+        """Save one label, said in a toast either way: a repeat of the same label writes nothing.
+        True when the label changed."""
+        changed = []
 
         def run():
             saved = save_label(self.store, char_id, value, self.author)
+            changed.append(saved.changed)
             if saved.changed:
                 self.flash("success", f"{self.where(char_id)} labeled {display_name(saved.label)}")
             else:
                 self.flash("success", f"{self.where(char_id)} is already labeled {display_name(saved.label)}")
 
         self.act("save the label", run)
+        return changed == [True]
 
     def pick(self, char_id: int, key: str, current: str | None) -> None:
         value = st.session_state.get(key)
@@ -80,11 +92,16 @@ class RelabelActions:
             self.save(char_id, value)
 
     def typed(self, char_id: int, key: str) -> None:
-        # A chat input's value is delivered once, with its own Enter, and cleared by the browser: a
-        # rerun that another box's Enter interrupts or replays can neither lose nor repeat it.
+        # A text box's value is state, not an event: the browser sends it with every later
+        # interaction, so when Streamlit drops the run of this Enter (another box's Enter came
+        # first, see docs/relabel-and-recognize.md) the next run still finds it changed and saves
+        # it. Saving it again is a no-op (save_label). The box is emptied by a new key, never by
+        # writing its value: a value the server wrote and the browser had not yet received would
+        # come back as a change and be saved again (type_box_key).
         value = (st.session_state.get(key) or "").strip()
-        if value:
-            self.save(char_id, value)
+        if value and not self.save(char_id, value):
+            unchanged = st.session_state.setdefault(_UNCHANGED_KEY, {})
+            unchanged[char_id] = unchanged.get(char_id, 0) + 1
 
     def save_plate(self, plate_id: int, key: str) -> None:
         text = plate_text(st.session_state.get(key))

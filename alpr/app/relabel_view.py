@@ -11,7 +11,7 @@ import zlib
 import streamlit as st
 
 from alpr import review_figures
-from alpr.app.relabel_actions import RelabelActions, mismatch_key
+from alpr.app.relabel_actions import RelabelActions, mismatch_key, type_box_key
 from alpr.labels.relabel import advice, choices, display_name, shown_text, status_text
 from alpr.errors import AlprError
 from alpr.types import ALL_CLASSES, REJECT
@@ -43,8 +43,9 @@ def plate_label(p) -> str:
 
 def char_card(actions: RelabelActions, char, position: str, section: str, plate=None) -> None:
     """The crop, the model's guess, pills for its top-k (and look-alikes) and ∅, and a box to type any class."""
-    # The pills' key changes with the label, so a new label (or an undo) redraws them selected
-    # right; the typing box's key is the character's id alone, so it is never redrawn under the keys.
+    # Both keys change with the label: a new label (or an undo) redraws the pills selected right and
+    # the typing box empty. A box whose character keeps its label keeps its key, so another box's
+    # Enter never empties the box a person is typing into (docs/relabel-and-recognize.md).
     token = f"{section}_{char.id}_{char.label or 'none'}_{char.source or 'none'}"
     with st.container(border=True, gap="small"):
         top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
@@ -81,8 +82,17 @@ def char_card(actions: RelabelActions, char, position: str, section: str, plate=
             args=(char.id, key, current),
             help="Click the right class; ∅ marks a crop that is not a character",
         )
-        type_key = f"relabel_type_{section}_{char.id}"
-        st.chat_input("type ↵", key=type_key, max_chars=1, on_submit=actions.typed, args=(char.id, type_key))
+        type_key = type_box_key(token, char.id)
+        st.text_input(
+            "Type a class",
+            key=type_key,
+            max_chars=1,
+            placeholder="type ↵",
+            label_visibility="collapsed",
+            on_change=actions.typed,
+            args=(char.id, type_key),
+            help="Type the character (A-Z, 0-9, _ for not a character) and press Enter",
+        )
 
 
 def char_grid(actions: RelabelActions, chars, positions: list[str], section: str, plates: dict | None = None) -> None:

@@ -8,6 +8,8 @@ expected values come from what the store holds, never from what any model happen
 
 from __future__ import annotations
 
+import sqlite3
+
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,15 @@ def _pills(at: AppTest, section: str = "plate") -> list:
 
 
 def _typed(at: AppTest, section: str = "plate") -> list:
-    return [t for t in at.chat_input if t.key.startswith(f"relabel_type_{section}_")]
+    return [t for t in at.text_input if t.key.startswith(f"relabel_type_{section}_")]
+
+
+def _person_actions(data_dir: Path) -> int:
+    """History actions behind the person labels in force: one per label a person gave."""
+    with sqlite3.connect(data_dir / "labels.sqlite") as conn:
+        return conn.execute(
+            "SELECT COUNT(DISTINCT action_id) FROM labels WHERE source = 'person' AND undone_at IS NULL"
+        ).fetchone()[0]
 
 
 def _plate_text(at: AppTest):
@@ -197,6 +207,38 @@ def test_any_class_can_be_typed_and_a_bad_one_is_a_message(stored):
     with LabelStore.open(data_dir) as store:
         labels = [c.label for c in store.plate_chars(plate_id)]
         assert labels[6] == "Z" and store.stats()["labeled"] == 1
+
+
+def test_a_typed_label_whose_own_run_never_happened_is_saved_by_the_next_interaction(stored):
+    # The browser sends every box's value with every interaction. Streamlit drops a run that a
+    # newer interaction overtakes before its callbacks ran (a second Enter a tenth of a second
+    # later on a busy server); the next run must still find the first box's label and save it.
+    data_dir, plate_id = stored
+    at = _relabel()
+    boxes = _typed(at)
+    boxes[1].set_value("y")  # its Enter's run is lost: no .run()
+    boxes[2].set_value("z").run()
+    assert_clean(at)
+    with LabelStore.open(data_dir) as store:
+        labels = [c.label for c in store.plate_chars(plate_id)]
+        assert labels[1:3] == ["Y", "Z"] and store.stats()["labeled"] == 2
+    assert _person_actions(data_dir) == 2, "one history action per label"
+    assert [t.value for t in _typed(at)] == [""] * 7, "every box is drawn empty again"
+
+
+def test_a_box_that_changed_nothing_is_drawn_empty_and_a_replay_of_it_saves_nothing(stored):
+    data_dir, plate_id = stored
+    at = _relabel()
+    _typed(at)[0].set_value("q").run()
+    old_key = _typed(at)[0].key
+    _typed(at)[0].set_value("Q").run()  # the label it already has
+    assert_clean(at)
+    assert "Character 1 is already labeled Q" in [t.value for t in at.toast]
+    assert _typed(at)[0].key != old_key and _typed(at)[0].value == ""
+    _typed(at)[0].set_value("?").run()
+    assert any("'?' is not a character class" in e.value for e in at.error)
+    assert _typed(at)[0].value == ""
+    assert _person_actions(data_dir) == 1
 
 
 def test_review_queue_sorts_by_confidence_and_filters(stored, classifier):

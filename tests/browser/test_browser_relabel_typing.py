@@ -132,7 +132,8 @@ def test_labels_typed_box_after_box_land_exactly_on_their_characters(browser, ap
         assert_no_traceback(page)
 
         stored = _person_labels(data, plate_id)
-        assert [(char_id, label) for char_id, label, _ in stored] == [(chars[p], typed[p]) for p in typed]
+        # In any order: when Streamlit drops the run of one Enter, the next run saves both labels.
+        assert sorted((char_id, label) for char_id, label, _ in stored) == [(chars[p], typed[p]) for p in typed]
         assert len({action for _, _, action in stored}) == len(typed), "one history action per typed label"
         # Every save was confirmed: the cards say so.
         cards = page.get_by_role("tabpanel", name="Plates")
