@@ -47,10 +47,11 @@ class RelabelActions:
     def flash(self, kind: str, text: str) -> None:
         flash(PAGE, kind, text)
 
-    def act(self, what: str, action) -> None:
-        """Run one store action; whatever goes wrong becomes a one-line message, never a traceback."""
+    def act(self, what: str, action):
+        """Run one store action and return what it returns; whatever goes wrong becomes a one-line
+        message, never a traceback, and None."""
         try:
-            action()
+            return action()
         except AlprError as exc:
             self.flash("error", f"Could not {what}: {exc}")
         except Exception as exc:  # noqa: BLE001 - the page must survive a failing action
@@ -70,18 +71,16 @@ class RelabelActions:
     def save(self, char_id: int, value: str) -> bool:
         """Save one label, said in a toast either way: a repeat of the same label writes nothing.
         True when the label changed."""
-        changed = []
 
         def run():
             saved = save_label(self.store, char_id, value, self.author)
-            changed.append(saved.changed)
             if saved.changed:
                 self.flash("success", f"{self.where(char_id)} labeled {display_name(saved.label)}")
             else:
                 self.flash("success", f"{self.where(char_id)} is already labeled {display_name(saved.label)}")
+            return saved.changed
 
-        self.act("save the label", run)
-        return changed == [True]
+        return self.act("save the label", run) is True
 
     def pick(self, char_id: int, key: str, current: str | None) -> None:
         value = st.session_state.get(key)

@@ -9,7 +9,6 @@ expected values come from what the store holds, never from what any model happen
 from __future__ import annotations
 
 import sqlite3
-
 from pathlib import Path
 
 import pytest
