@@ -4,7 +4,8 @@ The crop is resized to a fixed height so every size rule is in pixels, binarized
 and Otsu thresholds, dark-on-light and light-on-dark), and labelled. In each binarization the
 characters are the largest set of components sharing a height and a baseline: that one rule drops
 bolts (too small), frames (too tall or too long), state names and slogans (too short) and stickers
-(off the row). The binarization whose row looks most like a plate's wins.
+(off the row). The binarization whose row looks most like a plate's wins. A colour plate crop with
+red artwork is also binarized in its red channel, where the artwork vanishes (`alpr.colour`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 from skimage import filters, measure, transform
 
+from alpr.colour import red_channel
 from alpr.config import DEFAULT, SegmentConfig
 from alpr.detect import to_grey
 from alpr.types import Box, CharCrop
@@ -59,7 +61,8 @@ def segment_all(
     right shows best in how confidently the crops are read. With `split_wide`, the best two
     rows holding a box as wide as the row is tall come once more with that box cut in two
     (`_split_wide`, named "...+split"): only the classifier can tell two blurred glyphs grown
-    together from a W.
+    together from a W. On a plate crop (`whole_plate`) with red artwork the red channel's dark-ink
+    views compete too (named "...+red").
     """
     grey = to_grey(plate)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
@@ -73,16 +76,31 @@ def segment_all(
 
     scored = []
     seen = set()
+
+    def score(views) -> None:
+        for name, ink, view in views:
+            boxes = _character_boxes(ink, config)
+            key = tuple(sorted((b.x // 3, b.w // 3) for b in boxes))
+            if key in seen:
+                continue  # another threshold found the same glyphs: one read is enough
+            seen.add(key)
+            # Quality is judged on the clean row; recovered glyphs must not make a bad view look good.
+            recovered = _join_split_glyphs(_recover_in_band(ink, boxes, config, ends=whole_plate), config)
+            scored.append((_row_quality(boxes, ink, config), name, recovered, view))
+
     binarizations = list(_binarizations(resized, config))
-    for name, ink, view in binarizations:
-        boxes = _character_boxes(ink, config)
-        key = tuple(sorted((b.x // 3, b.w // 3) for b in boxes))
-        if key in seen:
-            continue  # another threshold found the same glyphs: one read is enough
-        seen.add(key)
-        # Quality is judged on the clean row; recovered glyphs must not make a bad view look good.
-        recovered = _join_split_glyphs(_recover_in_band(ink, boxes, config, ends=whole_plate), config)
-        scored.append((_row_quality(boxes, ink, config), name, recovered, view))
+    score(binarizations)
+    if whole_plate and config.red_view_share > 0:
+        # Only on a plate crop: a photo's candidate crop holds the car around the plate, and a tail
+        # light made the red view read a bumper's edge as a glyph (AC0M7V read NAC0M7V).
+        dark_rows = [t for t in scored if t[1].endswith("dark")]
+        best = max(dark_rows, key=lambda t: t[0], default=None)
+        red = red_channel(plate, resized.shape, best[2] if best else [], best[3] if best else None, scale, config)
+        if red is not None:
+            red = stretch_contrast(red)
+            score(
+                (f"{name}+red", ink, view) for name, ink, view in _binarizations(red, config) if name.endswith("dark")
+            )
     if not whole_plate and max((len(t[2]) for t in scored), default=0) < config.band_views_below:
         # No view found a plate's row: glyphs joined to a frame, a slogan or the state name above or
         # below them are cut free by the band their vertical strokes share (_band_glyphs). Not on a

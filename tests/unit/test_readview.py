@@ -83,6 +83,10 @@ def test_the_binarization_is_said_in_words_with_the_ink_first():
     assert plain_binarization("otsu/dark+band") == (
         "dark characters on a light plate (whole-photo threshold; cut to the band the glyphs share)"
     )
+    assert plain_binarization("local/dark+red+split") == (
+        "dark characters on a light plate (local threshold; in the red channel, where red artwork vanishes;"
+        " boxes two glyphs wide cut in two)"
+    )
 
 
 def test_the_batch_table_has_a_line_per_plate_best_first_and_one_for_a_photo_without_any():

@@ -340,3 +340,53 @@ def test_a_box_as_wide_as_the_row_is_tall_is_also_offered_cut_in_two():
 def test_the_cut_views_are_offered_only_when_asked():
     plate, _ = row_with_two_glyphs_grown_together()
     assert not any(s.binarization.endswith("+split") for s in segment_all(plate))
+
+
+# --- red artwork joined to a glyph ------------------------------------------------------------------
+
+RED, BLUE = (230, 40, 40), (20, 30, 120)  # printed red is as light as the paper in the red channel
+
+
+def plate_with_a_red_outline_through_the_first_glyph(glyph_colour=BLUE) -> tuple[np.ndarray, list[Box]]:
+    """Six rings on a white plate crop, and a red state outline (Nebraska's) running along the top,
+    down beside the first ring and through the first two: in grey the outline is as dark as the
+    ink, so both rings and the outline are one component."""
+    plate = np.full((70, 200, 3), PAPER, np.uint8)
+    glyphs = [Box(12 + i * 30, 16, 20, 38) for i in range(6)]
+    left, right = glyphs[0].x - 3, glyphs[1].x2 + 2
+    plate[3:7, left:196] = RED  # along the top,
+    plate[3:42, left : left + 3] = RED  # down beside the first glyph,
+    plate[38:42, left:right] = RED  # through the first two (printed under them),
+    plate[38:67, right - 3 : right] = RED  # and down past the second
+    for b in glyphs:  # hollow rings, printed over the outline
+        ring = np.zeros(plate.shape[:2], bool)
+        ring[b.y : b.y2, b.x : b.x2] = True
+        ring[b.y + 4 : b.y2 - 4, b.x + 4 : b.x2 - 4] = False
+        plate[ring] = glyph_colour
+    return plate, glyphs
+
+
+def test_a_glyph_joined_to_red_artwork_is_read_in_the_red_channel():
+    plate, glyphs = plate_with_a_red_outline_through_the_first_glyph()
+    views = segment_all(plate, whole_plate=True)
+    assert views[0].binarization.endswith("+red")
+    assert len(views[0].chars) == 6 and views[0].chars[0].box.iou(glyphs[0]) > 0.7
+    grey = [v for v in views if not v.binarization.endswith("+red")]
+    assert grey and not any(c.box.iou(glyphs[0]) > 0.7 for v in grey for c in v.chars)  # grey lost it
+    off = dataclasses.replace(DEFAULT.segment, red_view_share=0.0)
+    assert not any(v.binarization.endswith("+red") for v in segment_all(plate, off, whole_plate=True))
+
+
+def test_red_glyphs_are_not_read_in_the_red_channel_where_they_fade():
+    plate, _ = plate_with_a_red_outline_through_the_first_glyph(glyph_colour=(150, 20, 20))
+    assert not any(v.binarization.endswith("+red") for v in segment_all(plate, whole_plate=True))
+    no_test = dataclasses.replace(DEFAULT.segment, red_glyph_excess=1.0)
+    assert any(v.binarization.endswith("+red") for v in segment_all(plate, no_test, whole_plate=True))
+
+
+def test_a_photos_candidate_crop_gets_no_red_view():
+    """The crop holds the car around the plate: a tail light would turn the red view on."""
+    plate, _ = plate_with_a_red_outline_through_the_first_glyph()
+    assert not any(v.binarization.endswith("+red") for v in segment_all(plate))
+    grey = plate.mean(axis=2).astype(np.uint8)
+    assert not any(v.binarization.endswith("+red") for v in segment_all(grey, whole_plate=True))
