@@ -139,8 +139,8 @@ def outlined_photo(rec, max_side: int = 1400, config: ReadViewConfig = DEFAULT_V
 
 def plain_binarization(name: str) -> str:
     """ "otsu/dark" in words: how the photo was turned black and white, and which ink was read
-    ("+band": the row cut out by its glyphs' band; "+split": its wide boxes cut in two; "+red": read
-    in the red channel)."""
+    ("+band": the row cut out by its glyphs' band; "+split": its wide boxes cut in two; "+red", "+green":
+    read in that colour's channel)."""
     name, *extras = (name or "").split("+")
     method, _, ink = name.partition("/")
     how = {"otsu": "whole-photo threshold", "local": "local threshold", "adaptive": "local threshold"}.get(
@@ -151,6 +151,7 @@ def plain_binarization(name: str) -> str:
         "band": "cut to the band the glyphs share",
         "split": "boxes two glyphs wide cut in two",
         "red": "in the red channel, where red artwork vanishes",
+        "green": "in the green channel, where green artwork vanishes",
     }
     how = "; ".join([how] + [then.get(e, e) for e in extras])
     return f"{colour} ({how})" if colour else how

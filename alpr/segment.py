@@ -5,7 +5,7 @@ and Otsu thresholds, dark-on-light and light-on-dark), and labelled. In each bin
 characters are the largest set of components sharing a height and a baseline: that one rule drops
 bolts (too small), frames (too tall or too long), state names and slogans (too short) and stickers
 (off the row). The binarization whose row looks most like a plate's wins. A colour plate crop with
-red artwork is also binarized in its red channel, where the artwork vanishes (`alpr.colour`).
+coloured artwork is also binarized in a channel where the artwork vanishes (`alpr.colour`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 from skimage import filters, measure, transform
 
-from alpr.colour import red_channel
+from alpr.colour import artwork_channels
 from alpr.config import DEFAULT, SegmentConfig
 from alpr.detect import to_grey
 from alpr.types import Box, CharCrop
@@ -61,8 +61,8 @@ def segment_all(
     right shows best in how confidently the crops are read. With `split_wide`, the best two
     rows holding a box as wide as the row is tall come once more with that box cut in two
     (`_split_wide`, named "...+split"): only the classifier can tell two blurred glyphs grown
-    together from a W. On a plate crop (`whole_plate`) with red artwork the red channel's dark-ink
-    views compete too (named "...+red").
+    together from a W. On a plate crop (`whole_plate`) with red or green artwork, the dark-ink
+    views of the channel where it vanishes compete too (named "...+red", "...+green").
     """
     grey = to_grey(plate)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
@@ -90,17 +90,14 @@ def segment_all(
 
     binarizations = list(_binarizations(resized, config))
     score(binarizations)
-    if whole_plate and config.red_view_share > 0:
+    if whole_plate:
         # Only on a plate crop: a photo's candidate crop holds the car around the plate, and a tail
         # light made the red view read a bumper's edge as a glyph (AC0M7V read NAC0M7V).
-        dark_rows = [t for t in scored if t[1].endswith("dark")]
-        best = max(dark_rows, key=lambda t: t[0], default=None)
-        red = red_channel(plate, resized.shape, best[2] if best else [], best[3] if best else None, scale, config)
-        if red is not None:
-            red = stretch_contrast(red)
-            score(
-                (f"{name}+red", ink, view) for name, ink, view in _binarizations(red, config) if name.endswith("dark")
-            )
+        best = max((t for t in scored if t[1].endswith("dark")), key=lambda t: t[0], default=None)
+        row, row_view = (best[2], best[3]) if best else ([], None)
+        for colour, channel in artwork_channels(plate, resized.shape, row, row_view, scale, config):
+            views = _binarizations(stretch_contrast(channel), config)
+            score((f"{name}+{colour}", ink, view) for name, ink, view in views if name.endswith("dark"))
     if not whole_plate and max((len(t[2]) for t in scored), default=0) < config.band_views_below:
         # No view found a plate's row: glyphs joined to a frame, a slogan or the state name above or
         # below them are cut free by the band their vertical strokes share (_band_glyphs). Not on a

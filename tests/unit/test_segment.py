@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from alpr.config import DEFAULT
 from alpr.segment import crop_plate, normalize_crop, segment, segment_all
@@ -344,7 +345,8 @@ def test_the_cut_views_are_offered_only_when_asked():
 
 # --- red artwork joined to a glyph ------------------------------------------------------------------
 
-RED, BLUE = (230, 40, 40), (20, 30, 120)  # printed red is as light as the paper in the red channel
+# Printed red is about as light as the paper in the red channel, printed teal in the green one.
+RED, BLUE, TEAL = (230, 40, 40), (20, 30, 120), (40, 190, 160)
 
 
 def plate_with_a_red_outline_through_the_first_glyph(glyph_colour=BLUE) -> tuple[np.ndarray, list[Box]]:
@@ -373,14 +375,35 @@ def test_a_glyph_joined_to_red_artwork_is_read_in_the_red_channel():
     assert len(views[0].chars) == 6 and views[0].chars[0].box.iou(glyphs[0]) > 0.7
     grey = [v for v in views if not v.binarization.endswith("+red")]
     assert grey and not any(c.box.iou(glyphs[0]) > 0.7 for v in grey for c in v.chars)  # grey lost it
-    off = dataclasses.replace(DEFAULT.segment, red_view_share=0.0)
+    off = dataclasses.replace(DEFAULT.segment, artwork_view_share=0.0)
     assert not any(v.binarization.endswith("+red") for v in segment_all(plate, off, whole_plate=True))
+
+
+def plate_with_a_green_tree_between_two_glyphs(glyph_colour=BLUE) -> tuple[np.ndarray, list[Box]]:
+    """Oregon's tree, teal, between the third and fourth of six rings and taller than the row,
+    the glyphs printed over its edges, blurred a little as a photo is."""
+    plate = np.full((80, 230, 3), PAPER, np.uint8)
+    glyphs = [Box(12 + i * 30, 20, 20, 38) for i in range(3)] + [Box(128 + i * 30, 20, 20, 38) for i in range(3)]
+    plate[4:76, glyphs[2].x2 - 2 : glyphs[3].x + 2] = TEAL
+    for b in glyphs:
+        ring = np.zeros(plate.shape[:2], bool)
+        ring[b.y : b.y2, b.x : b.x2] = True
+        ring[b.y + 4 : b.y2 - 4, b.x + 4 : b.x2 - 4] = False
+        plate[ring] = glyph_colour
+    return ndi.gaussian_filter(plate.astype(np.float32), (1.5, 1.5, 0)).astype(np.uint8), glyphs
+
+
+def test_glyphs_beside_a_green_tree_are_read_in_the_green_channel():
+    plate, glyphs = plate_with_a_green_tree_between_two_glyphs()
+    best = segment_all(plate, whole_plate=True)[0]
+    assert best.binarization.endswith("+green")
+    assert [c.box.iou(g) > 0.7 for c, g in zip(best.chars, glyphs)] == [True] * 6
 
 
 def test_red_glyphs_are_not_read_in_the_red_channel_where_they_fade():
     plate, _ = plate_with_a_red_outline_through_the_first_glyph(glyph_colour=(150, 20, 20))
     assert not any(v.binarization.endswith("+red") for v in segment_all(plate, whole_plate=True))
-    no_test = dataclasses.replace(DEFAULT.segment, red_glyph_excess=1.0)
+    no_test = dataclasses.replace(DEFAULT.segment, artwork_glyph_excess=1.0)
     assert any(v.binarization.endswith("+red") for v in segment_all(plate, no_test, whole_plate=True))
 
 
