@@ -86,8 +86,25 @@ def recognize(
     kept = [c for c in candidates if c.kept]
     # The best-ranked candidates first; the rest only when none of them held a plate to report.
     first = config.read.first_candidates
-    raw, stage_ms = _read_candidates(image, kept[:first], classifier, country, topn, config)
+    alone = min(1, first) if config.read.sure_confidence > 0 else first
+    raw, stage_ms = _read_candidates(image, kept[:alone], classifier, country, topn, config)
     raw, plates, rejected = _choose_again(raw, classifier, country, topn, config, image.shape[0], timings)
+    others, passed = kept[alone:first], []
+    if others and _sure(plates, config):
+        # A sure plate from the best candidate: only another likely plate is worth reading.
+        passed = [c for c in others if c.likelihood < config.read.sure_others_likelihood]
+        others = [c for c in others if c.likelihood >= config.read.sure_others_likelihood]
+    if others:
+        more, more_ms = _read_candidates(image, others, classifier, country, topn, config)
+        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
+        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
+    if passed:
+        skipped = {id(c) for c in passed}
+        why = (
+            f"kept, not read: the best-ranked candidate read as a sure plate, and the rank gives this one "
+            f"under {config.read.sure_others_likelihood:.0%}"
+        )
+        candidates = tuple(replace(c, reason=why) if id(c) in skipped else c for c in candidates)
     if not plates and len(kept) > first:
         more, more_ms = _read_candidates(image, kept[first:], classifier, country, topn, config)
         stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
@@ -123,6 +140,12 @@ def recognize(
         _total(timings, t0),
         _distinct(rejected),
     )
+
+
+def _sure(plates, config: Config) -> bool:
+    """Whether the best plate read so far fits the country's formats at read.sure_confidence."""
+    best = plates[0] if plates else None
+    return bool(best and best.matches_template and best.confidence >= config.read.sure_confidence)
 
 
 def _choose_again(raw, classifier, country_code, topn, config: Config, image_height: int, timings: dict):

@@ -156,16 +156,36 @@ def _read_spy(monkeypatch):
 NO_SECOND_LOOK = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0, far_zoom=0.0))
 
 
-def test_the_first_candidates_are_read_alone_when_they_hold_the_plate(scene, constant_classifier, monkeypatch):
+def test_the_best_candidate_is_read_alone_then_the_other_first_ones_when_it_held_no_sure_plate(
+    scene, constant_classifier, monkeypatch
+):
     calls = _read_spy(monkeypatch)
-    rec = recognize(scene.image, classifier=constant_classifier, config=NO_SECOND_LOOK)
+    demanding = replace(NO_SECOND_LOOK, read=replace(DEFAULT.read, sure_confidence=99.0))
+    rec = recognize(scene.image, classifier=constant_classifier, config=demanding)
     assert rec.plates[0].box.iou(scene.box) > 0.5
+    assert rec.plates[0].confidence < 99.0  # not sure enough: the others are read
     kept = [c for c in rec.plate_candidates if c.kept]
     first = DEFAULT.read.first_candidates
-    assert calls == [min(first, len(kept))]
+    assert calls == [1, min(first, len(kept)) - 1]
     # The page tells a kept candidate that was not read from one that was.
     assert all(c.reason.startswith("kept, not read") for c in kept[first:])
     assert not any(c.reason.startswith("kept, not read") for c in kept[:first])
+
+
+def test_a_sure_plate_from_the_best_candidate_spares_reading_the_unlikely_others(scene, classifier, monkeypatch):
+    calls = _read_spy(monkeypatch)
+    rec = recognize(scene.image, classifier=classifier, config=NO_SECOND_LOOK)
+    assert rec.plates[0].plate == scene.text and rec.plates[0].confidence >= DEFAULT.read.sure_confidence
+    kept = [c for c in rec.plate_candidates if c.kept][: DEFAULT.read.first_candidates]
+    unlikely = [c for c in kept[1:] if c.likelihood < DEFAULT.read.sure_others_likelihood]
+    assert unlikely, "the scene should hold an unlikely second candidate"
+    assert calls == [1] + ([len(kept) - 1 - len(unlikely)] if len(kept) - 1 > len(unlikely) else [])
+    assert all(c.reason.startswith("kept, not read: the best-ranked candidate read as a sure plate") for c in unlikely)
+    # Off, every first candidate is read at once, as for a parking lot's photos.
+    calls.clear()
+    every = replace(NO_SECOND_LOOK, read=replace(DEFAULT.read, sure_confidence=0.0))
+    assert recognize(scene.image, classifier=classifier, config=every).plates[0].plate == scene.text
+    assert calls == [len(kept)]
 
 
 def test_the_other_kept_candidates_are_read_when_the_first_hold_no_plate(scene, constant_classifier, monkeypatch):
