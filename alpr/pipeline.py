@@ -100,10 +100,7 @@ def recognize(
         raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
     if passed:
         skipped = {id(c) for c in passed}
-        why = (
-            f"kept, not read: the best-ranked candidate read as a sure plate, and the rank gives this one "
-            f"under {config.read.sure_others_likelihood:.0%}"
-        )
+        why = f"kept, not read: ranked under {config.read.sure_others_likelihood:.0%} after a sure plate"
         candidates = tuple(replace(c, reason=why) if id(c) in skipped else c for c in candidates)
     if not plates and len(kept) > first:
         more, more_ms = _read_candidates(image, kept[first:], classifier, country, topn, config)

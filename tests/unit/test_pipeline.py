@@ -180,7 +180,7 @@ def test_a_sure_plate_from_the_best_candidate_spares_reading_the_unlikely_others
     unlikely = [c for c in kept[1:] if c.likelihood < DEFAULT.read.sure_others_likelihood]
     assert unlikely, "the scene should hold an unlikely second candidate"
     assert calls == [1] + ([len(kept) - 1 - len(unlikely)] if len(kept) - 1 > len(unlikely) else [])
-    assert all(c.reason.startswith("kept, not read: the best-ranked candidate read as a sure plate") for c in unlikely)
+    assert all(c.reason == "kept, not read: ranked under 30% after a sure plate" for c in unlikely)
     # Off, every first candidate is read at once, as for a parking lot's photos.
     calls.clear()
     every = replace(NO_SECOND_LOOK, read=replace(DEFAULT.read, sure_confidence=0.0))
