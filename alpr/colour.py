@@ -36,11 +36,14 @@ def artwork_channels(
 ) -> list[tuple[str, np.ndarray]]:
     """(colour name, channel resized to `shape`, float 0..1) for each colour worth reading in.
 
-    A colour is worth it when at least `config.artwork_view_share` of the crop stands out as that
-    colour by `config.artwork_excess`, and the glyphs do not (their darkest 30% stand out by at
-    most `config.artwork_glyph_excess`). `row` is the best dark-ink row the grey views found, in
-    the coordinates of `view` (the grey crop at `scale` working pixels per crop pixel). Empty on a
-    grey crop.
+    A colour is worth it when at least `config.artwork_view_share` of the crop's columns under the
+    row (from a glyph height before its first glyph to one after its last, the crop's full height)
+    stands out as that colour by `config.artwork_excess`, and the glyphs do not (their darkest 30%
+    stand out by at most `config.artwork_glyph_excess`). Only under the row: a photo's candidate
+    crop holds the car around the plate, and a red tail light beside it made the red view read a
+    bumper's edge as a glyph (AC0M7V read NAC0M7V). `row` is the best dark-ink row the grey views
+    found, in the coordinates of `view` (the grey crop at `scale` working pixels per crop pixel);
+    without one the whole crop is measured. Empty on a grey crop.
     """
     rgb = np.asarray(plate)
     if rgb.ndim != 3 or rgb.shape[2] < 3 or config.artwork_view_share <= 0:
@@ -48,10 +51,16 @@ def artwork_channels(
     rgb = rgb[..., :3].astype(np.float32)
     if rgb.max(initial=0) > 1.0:
         rgb = rgb / 255.0
+    x0, x1 = 0, rgb.shape[1]
+    if row:
+        h = float(np.median([b.h for b in row]))
+        x0 = max(0, int((min(b.x for b in row) - h) / scale))
+        x1 = min(rgb.shape[1], int((max(b.x2 for b in row) + h) / scale))
     out = []
     for name, channel, stands_out in ARTWORK_COLOURS:
         excess = stands_out(rgb)
-        if float((excess > config.artwork_excess).mean()) < config.artwork_view_share:
+        under_row = excess[:, x0:x1]
+        if under_row.size == 0 or float((under_row > config.artwork_excess).mean()) < config.artwork_view_share:
             continue
         if view is not None and glyph_excess(excess, row, view, scale) > config.artwork_glyph_excess:
             continue

@@ -212,18 +212,20 @@ class SegmentConfig:
     # this many times taller than the band's glyphs: the band then runs through them (the loops of
     # an 8, the arms of a V: the app's Texas sample read "QIIO0Q" for 8VQ09).
     band_cuts_glyphs: float = 1.25
-    # A plate crop with at least this share of pixels clearly of an artwork colour (red over green
-    # and blue, or green over red, by more than artwork_excess, of 0..1) is also read in the
-    # channel where that colour is light, dark ink only ("+red", "+green" views; alpr/colour.py),
+    # A crop with at least this share of pixels clearly of an artwork colour (red over green and
+    # blue, or green over red, by more than artwork_excess, of 0..1) in the columns under its row
+    # is also read in the channel where that colour is light, dark ink only ("+red", "+green"
+    # views; alpr/colour.py),
     # unless its glyphs' darkest 30% stand out as that colour by more than artwork_glyph_excess
     # (glyphs of that colour fade there). Artwork joined to a glyph disappears: Nebraska's red
     # outline (0JT898 read JT898), Oregon's green tree (YDR431 read YDR3). On the 519 development
     # crops 472 -> 485 with red (Nebraska 5, Idaho 5, Utah, Minnesota, North Carolina; none lost),
     # 488 with green too (Oregon 2, Texas); hold-out 86 -> 88. Without the glyph test 482 (UNI
-    # read U1NI, 152JK8 read 152J1K8); the share measured around the best row only, instead of
-    # the whole crop, lost Nebraska (479); green counted only where green is at least blue (no
-    # sky) lost Texas (487) for 1 ms less per crop; a blue view changed nothing. 0 turns them
-    # off. Not on a photo's candidate crops (see segment_all).
+    # read U1NI, 152JK8 read 152J1K8); the share measured over the row's own height only lost
+    # Nebraska (479); green counted only where green is at least blue (no sky) lost Texas (487)
+    # for 1 ms less per crop; a blue view changed nothing. Photos: the 254 read as without them;
+    # measured over the whole crop instead of under the row, a tail light cost one (AC0M7V). 0
+    # turns them off.
     artwork_view_share: float = 0.02
     artwork_excess: float = 0.25
     artwork_glyph_excess: float = 0.1

@@ -61,8 +61,8 @@ def segment_all(
     right shows best in how confidently the crops are read. With `split_wide`, the best two
     rows holding a box as wide as the row is tall come once more with that box cut in two
     (`_split_wide`, named "...+split"): only the classifier can tell two blurred glyphs grown
-    together from a W. On a plate crop (`whole_plate`) with red or green artwork, the dark-ink
-    views of the channel where it vanishes compete too (named "...+red", "...+green").
+    together from a W. On a crop with red or green artwork, the dark-ink views of the channel where
+    it vanishes compete too (named "...+red", "...+green"; `alpr.colour`).
     """
     grey = to_grey(plate)
     if grey.shape[0] < 4 or grey.shape[1] < 4:
@@ -90,14 +90,11 @@ def segment_all(
 
     binarizations = list(_binarizations(resized, config))
     score(binarizations)
-    if whole_plate:
-        # Only on a plate crop: a photo's candidate crop holds the car around the plate, and a tail
-        # light made the red view read a bumper's edge as a glyph (AC0M7V read NAC0M7V).
-        best = max((t for t in scored if t[1].endswith("dark")), key=lambda t: t[0], default=None)
-        row, row_view = (best[2], best[3]) if best else ([], None)
-        for colour, channel in artwork_channels(plate, resized.shape, row, row_view, scale, config):
-            views = _binarizations(stretch_contrast(channel), config)
-            score((f"{name}+{colour}", ink, view) for name, ink, view in views if name.endswith("dark"))
+    best = max((t for t in scored if t[1].endswith("dark")), key=lambda t: t[0], default=None)
+    row, row_view = (best[2], best[3]) if best else ([], None)
+    for colour, channel in artwork_channels(plate, resized.shape, row, row_view, scale, config):
+        views = _binarizations(stretch_contrast(channel), config)
+        score((f"{name}+{colour}", ink, view) for name, ink, view in views if name.endswith("dark"))
     if not whole_plate and max((len(t[2]) for t in scored), default=0) < config.band_views_below:
         # No view found a plate's row: glyphs joined to a frame, a slogan or the state name above or
         # below them are cut free by the band their vertical strokes share (_band_glyphs). Not on a

@@ -52,3 +52,18 @@ def test_a_grey_crop_a_crop_without_artwork_and_the_setting_at_zero_get_no_chann
     assert channels(plate(BLUE, PAPER)) == {}
     off = dataclasses.replace(DEFAULT.segment, artwork_view_share=0.0)
     assert channels(plate(BLUE, RED), off) == {}
+
+
+def test_red_beside_the_row_is_a_tail_light_not_artwork():
+    """Colour counts in the columns under the row only: a photo's candidate crop holds the car."""
+    image = np.full((80, 400, 3), PAPER, np.uint8)
+    row = [Box(210 + i * 30, 20, 20, 40) for i in range(6)]
+    for b in row:
+        image[b.y : b.y2, b.x : b.x2] = BLUE
+    grey = image.mean(axis=2) / 255.0
+    lit = image.copy()
+    lit[:, :120] = RED  # a tail light, far left of the glyphs
+    assert artwork_channels(lit, (80, 400), row, grey, 1.0, DEFAULT.segment) == []
+    banded = image.copy()
+    banded[70:78, 190:400] = RED  # a red band under the glyphs: the plate's own artwork
+    assert [name for name, _ in artwork_channels(banded, (80, 400), row, grey, 1.0, DEFAULT.segment)] == ["red"]
