@@ -215,9 +215,8 @@ class SegmentConfig:
     # A crop with at least this share of pixels clearly of an artwork colour (red over green and
     # blue, or green over red, by more than artwork_excess, of 0..1) in the columns under its row
     # is also read in the channel where that colour is light, dark ink only ("+red", "+green"
-    # views; alpr/colour.py),
-    # unless its glyphs' darkest 30% stand out as that colour by more than artwork_glyph_excess
-    # (glyphs of that colour fade there). Artwork joined to a glyph disappears: Nebraska's red
+    # views; alpr/colour.py), unless its glyphs' darkest 30% stand out as that colour by more than
+    # artwork_glyph_excess (glyphs of that colour fade there). Artwork joined to a glyph disappears: Nebraska's red
     # outline (0JT898 read JT898), Oregon's green tree (YDR431 read YDR3). On the 519 development
     # crops 472 -> 485 with red (Nebraska 5, Idaho 5, Utah, Minnesota, North Carolina; none lost),
     # 488 with green too (Oregon 2, Texas); hold-out 86 -> 88. Without the glyph test 482 (UNI

@@ -99,17 +99,15 @@ def recognize(
         stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
         raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
     if passed:
-        skipped = {id(c) for c in passed}
         why = f"kept, not read: ranked under {config.read.sure_others_likelihood:.0%} after a sure plate"
-        candidates = tuple(replace(c, reason=why) if id(c) in skipped else c for c in candidates)
+        candidates = _with_reason(candidates, passed, why)
     if not plates and len(kept) > first:
         more, more_ms = _read_candidates(image, kept[first:], classifier, country, topn, config)
         stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
         raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
     elif len(kept) > first:
-        unread = {id(c) for c in kept[first:]}
         why = f"kept, not read: the {first} better-ranked candidates held the plate"
-        candidates = tuple(replace(c, reason=why) if id(c) in unread else c for c in candidates)
+        candidates = _with_reason(candidates, kept[first:], why)
     # Nothing read, or only words (a close-up's state name): perhaps the plate was too big to find,
     # or too small. Each pass's reads compete with the ones before.
     for look in _second_looks(config.detect):
@@ -137,6 +135,12 @@ def recognize(
         _total(timings, t0),
         _distinct(rejected),
     )
+
+
+def _with_reason(candidates: tuple, chosen: list, why: str) -> tuple:
+    """The candidates, those in `chosen` with `why` as their reason (the page shows it)."""
+    ids = {id(c) for c in chosen}
+    return tuple(replace(c, reason=why) if id(c) in ids else c for c in candidates)
 
 
 def _sure(plates, config: Config) -> bool:
