@@ -37,6 +37,7 @@ class PhotoResult:
     # Plates reported away from the labeled box: junk (timestamps, grilles, badges) or other cars'
     # plates; the issue's budget is 0.3 per photo. Always 0 for crops, where only one plate is read.
     extra: int = 0
+    crop: bool = False  # a plate crop read in plate-crop mode (labels.csv), not a photo
 
     @property
     def top1(self) -> bool:
@@ -53,7 +54,9 @@ def evaluate_items(items: list[LabeledPlate], classifier, country: str | None = 
         try:
             image = load_image(item.path)
         except Exception as exc:  # a broken file in a dataset is a result, not a crash
-            yield PhotoResult(str(item.path), item.group, item.plate, "", (), False, 0, 0.0, {}, str(exc))
+            yield PhotoResult(
+                str(item.path), item.group, item.plate, "", (), False, 0, 0.0, {}, str(exc), crop=item.box is None
+            )
             continue
         t0 = time.perf_counter()
         rec = recognize(image, country=code, topn=topn, plate_crop=item.box is None, classifier=classifier)
@@ -84,7 +87,33 @@ def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
         ms=ms,
         stage_ms=dict(rec.timings_ms),
         extra=len(plates) - len(here) if item.box is not None else 0,
+        crop=item.box is None,
     )
+
+
+# Why a file was or was not read right, one kind per file, in the order they are tested: the
+# classes issue 11 counts its losses by (the README's error table is these counts).
+ERROR_KINDS = {
+    "right": "read right",
+    "in_top": "right plate among the candidates, not first",
+    "length": "plate read, another number of characters",
+    "chars": "plate read, same length, wrong characters",
+    "missed": "nothing reported at the plate",
+    "unreadable": "file could not be read",
+}
+
+
+def error_kind(result: PhotoResult) -> str:
+    """The key of `ERROR_KINDS` that says how `result` went."""
+    if result.error:
+        return "unreadable"
+    if result.top1:
+        return "right"
+    if result.truth in result.candidates:
+        return "in_top"
+    if not result.read:
+        return "missed"
+    return "length" if len(result.read) != len(result.truth) else "chars"
 
 
 def overlaps(a: Box, b: Box) -> bool:
@@ -137,6 +166,8 @@ def _row(name: str, rs: list[PhotoResult]) -> dict:
         "extra_plates": sum(r.extra for r in rs),
         "extra_per_photo": round(sum(r.extra for r in rs) / n, 3) if n else 0.0,
         "errors": sum(bool(r.error) for r in rs),
+        "crops": bool(rs) and all(r.crop for r in rs),
+        "kinds": {kind: sum(error_kind(r) == kind for r in rs) for kind in ERROR_KINDS},
     }
 
 

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--holdout", action="store_true", help="only the files the shipped model never trained on")
     ev.add_argument("--limit", type=_positive, default=None, help="read only the first N files")
     ev.add_argument("--errors", action="store_true", help="also list every photo read wrong")
+    ev.add_argument(
+        "--markdown", action="store_true", help="print the goal and error-class tables as Markdown (the README's)"
+    )
     ev.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
 
     tr = sub.add_parser("train", help="train the character model (glyph pretraining, then real crops)")
@@ -271,7 +274,8 @@ def _eval(args) -> int:
     from alpr.training import registry
     from alpr.classify import load_classifier
     from alpr.data import read_dataset
-    from alpr.evaluate import evaluate_items, format_table, select, summarize
+    from alpr import scorecard
+    from alpr.evaluate import ERROR_KINDS, error_kind, evaluate_items, format_table, select, summarize
 
     items = select(read_dataset(args.dataset), holdout=args.holdout, limit=args.limit)
     if not items:
@@ -287,15 +291,24 @@ def _eval(args) -> int:
     if args.json:
         out = {"dataset": str(args.dataset), "model": classifier.info.version, "holdout": args.holdout, "summary": rows}
         if args.errors:
-            out["errors"] = [r.__dict__ for r in results if not r.top1]
+            out["errors"] = [r.__dict__ | {"kind": error_kind(r)} for r in results if not r.top1]
         print(json.dumps(out, indent=1))
+        return 0
+    title = f"model {classifier.info.version} on {args.dataset}{' (hold-out files only)' if args.holdout else ''}"
+    if args.markdown:
+        print(f"{title}\n\n{scorecard.markdown(scorecard.goal_table(rows, args.topn))}\n")
+        print(scorecard.markdown(scorecard.kinds_table(rows)))
     else:
-        print(f"model {classifier.info.version} on {args.dataset}{' (hold-out files only)' if args.holdout else ''}")
+        print(title)
         print(format_table(rows, args.topn))
-        if args.errors:
-            for r in results:
-                if not r.top1:
-                    print(f"  {Path(r.path).name:<44} truth {r.truth:<9} read {r.read or '-':<9} {r.error}")
+        print(f"\n{scorecard.plain(scorecard.goal_table(rows, args.topn))}\n")
+        print(scorecard.plain(scorecard.kinds_table(rows)))
+    if args.errors:
+        print()
+        for r in results:
+            if not r.top1:
+                why = r.error or ERROR_KINDS[error_kind(r)]
+                print(f"  {Path(r.path).name:<44} truth {r.truth:<9} read {r.read or '-':<9} {why}")
     return 0
 
 

@@ -381,9 +381,30 @@ def test_eval_table_has_detected_and_top1_columns(eval_table):
 
 
 def test_eval_table_has_a_row_per_group_and_one_for_all(eval_table):
-    rows = eval_table.stdout.splitlines()[3:]
+    rows = eval_table.stdout.split("\n\n")[0].splitlines()[3:]
     assert [r.split()[0] for r in rows] == ["crops", "us", "all"]
     assert [r.split()[1] for r in rows] == ["2", "2", "4"]  # photos
+
+
+def test_eval_table_ends_with_the_goal_and_the_kinds_of_miss(eval_table):
+    goal, kinds = eval_table.stdout.split("\n\n")[1:3]
+    assert goal.splitlines()[0].split()[:6] == ["set", "files", "top-1", "exact", "plate", "goal"]
+    # Neither car is read right: a US photo's goal is 85%, so both are missing; a folder named
+    # "crops" names no country, so it has no goal.
+    assert goal.splitlines()[1].split()[:6] == ["crops", "(crops)", "2", "1", "(50.0%)", "-"]
+    assert goal.splitlines()[2].split()[:7] == ["us", "2", "0", "(0.0%)", "≥", "85%", "2"]
+    assert kinds.splitlines()[1].split() == ["read", "right", "1", "0"]
+
+
+def test_eval_markdown_prints_the_readme_tables(benchmark_dir, constant_model):
+    run = alpr("eval", benchmark_dir, "--markdown", "--model", constant_model)
+    assert run.returncode == 0, run.stderr
+    title, goal, kinds = run.stdout.strip().split("\n\n")
+    assert title == f"model constant-A on {benchmark_dir}"
+    assert goal.splitlines()[1] == "|---|---|---|---|---|---|---|---|---|"
+    assert goal.splitlines()[3].startswith("| us | 2 | 0 (0.0%) | ≥ 85% | 2 more | 0 | ")
+    # The constant model's AAAAAAA has the length of both cars' plates.
+    assert kinds.splitlines()[3] == "| plate read, same length, wrong characters | 1 | 2 |"
 
 
 def test_eval_json_summary_rows_have_the_documented_keys(eval_json):
