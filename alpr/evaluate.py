@@ -38,6 +38,7 @@ class PhotoResult:
     # plates; the budget is 0.3 per photo. Always 0 for crops, where only one plate is read.
     extra: int = 0
     crop: bool = False  # a plate crop read in plate-crop mode (labels.csv), not a photo
+    confidence: float = 0.0  # 0..100, of `read` as the page shows it
 
     @property
     def top1(self) -> bool:
@@ -75,6 +76,7 @@ def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
     # A photo may show several cars and the label names one plate: the read that counts is the
     # plate found at the labeled box (photos), or the one read (crops).
     read = here[0].plate if here else ""
+    confidence = here[0].confidence if here else 0.0
     candidates = tuple(c.plate for p in here for c in p.candidates)
     return PhotoResult(
         path=str(item.path),
@@ -88,6 +90,7 @@ def _score(item: LabeledPlate, rec: Recognition, ms: float) -> PhotoResult:
         stage_ms=dict(rec.timings_ms),
         extra=len(plates) - len(here) if item.box is not None else 0,
         crop=item.box is None,
+        confidence=round(confidence, 1),
     )
 
 

@@ -85,13 +85,21 @@ def recognize(
     candidates = detection.candidates
     kept = [c for c in candidates if c.kept]
     # The best-ranked candidates first; the rest only when none of them held a plate to report.
+    # The best `sure_solo` are read one at a time, so a sure plate among them ends the reading.
     first = config.read.first_candidates
-    alone = min(1, first) if config.read.sure_confidence > 0 else first
-    raw, stage_ms = _read_candidates(image, kept[:alone], classifier, country, topn, config)
-    raw, plates, rejected = _choose_again(raw, classifier, country, topn, config, image.shape[0], timings)
-    others, passed = kept[alone:first], []
+    solo = min(config.read.sure_solo, first) if config.read.sure_confidence > 0 else 0
+    raw, plates, rejected, stage_ms = [], [], [], {"segment": 0.0, "classify": 0.0, "assemble": 0.0}
+    done = 0
+    for step in [1] * solo + [first - solo]:
+        if step <= 0 or done >= len(kept) or (done and _sure(plates, config)):
+            break
+        more, more_ms = _read_candidates(image, kept[done : done + step], classifier, country, topn, config)
+        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
+        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
+        done += step
+    others, passed = kept[done:first], []
     if others and _sure(plates, config):
-        # A sure plate from the best candidate: only another likely plate is worth reading.
+        # A sure plate from the best candidates: only another likely plate is worth reading.
         passed = [c for c in others if c.likelihood < config.read.sure_others_likelihood]
         others = [c for c in others if c.likelihood >= config.read.sure_others_likelihood]
     if others:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from alpr.evaluate import ERROR_KINDS
+from alpr.evaluate import ERROR_KINDS, PhotoResult
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,24 @@ def kinds_table(rows: list[dict]) -> list[list[str]]:
         counts = [r["kinds"].get(kind, 0) for r in groups]
         if kind == "right" or any(counts):
             out.append([words] + [str(c) for c in counts])
+    return out
+
+
+# Confidence bands of the reliability table, highest first: (lowest %, label).
+CONFIDENCE_BANDS = ((90, "90-100%"), (80, "80-89%"), (70, "70-79%"), (60, "60-69%"), (0, "under 60%"))
+
+
+def confidence_table(results: list[PhotoResult]) -> list[list[str]]:
+    """Whether a shown confidence means what it says: the plates read at the label (or the crop's
+    plate), grouped by the confidence shown, and how many of each band were right."""
+    reads = [r for r in results if r.read and not r.error]
+    out = [["confidence shown", "plates read", "right", "share right"]]
+    upper = math.inf
+    for lowest, label in CONFIDENCE_BANDS:
+        band = [r for r in reads if lowest <= r.confidence < upper]
+        upper = lowest
+        right = sum(r.top1 for r in band)
+        out.append([label, str(len(band)), str(right), f"{100 * right / len(band):.0f}%" if band else "-"])
     return out
 
 

@@ -297,12 +297,14 @@ def _eval(args) -> int:
     title = f"model {classifier.info.version} on {args.dataset}{' (hold-out files only)' if args.holdout else ''}"
     if args.markdown:
         print(f"{title}\n\n{scorecard.markdown(scorecard.goal_table(rows, args.topn))}\n")
-        print(scorecard.markdown(scorecard.kinds_table(rows)))
+        print(scorecard.markdown(scorecard.kinds_table(rows)) + "\n")
+        print(scorecard.markdown(scorecard.confidence_table(results)))
     else:
         print(title)
         print(format_table(rows, args.topn))
         print(f"\n{scorecard.plain(scorecard.goal_table(rows, args.topn))}\n")
-        print(scorecard.plain(scorecard.kinds_table(rows)))
+        print(scorecard.plain(scorecard.kinds_table(rows)) + "\n")
+        print(scorecard.plain(scorecard.confidence_table(results)))
     if args.errors:
         print()
         for r in results:

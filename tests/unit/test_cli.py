@@ -399,12 +399,16 @@ def test_eval_table_ends_with_the_goal_and_the_kinds_of_miss(eval_table):
 def test_eval_markdown_prints_the_readme_tables(benchmark_dir, constant_model):
     run = alpr("eval", benchmark_dir, "--markdown", "--model", constant_model)
     assert run.returncode == 0, run.stderr
-    title, goal, kinds = run.stdout.strip().split("\n\n")
+    title, goal, kinds, confidence = run.stdout.strip().split("\n\n")
     assert title == f"model constant-A on {benchmark_dir}"
     assert goal.splitlines()[1] == "|---|---|---|---|---|---|---|---|---|"
     assert goal.splitlines()[3].startswith("| us | 2 | 0 (0.0%) | ≥ 85% | 2 more | 0 | ")
     # The constant model's AAAAAAA has the length of both cars' plates.
     assert kinds.splitlines()[3] == "| plate read, same length, wrong characters | 1 | 2 |"
+    assert confidence.splitlines()[0] == "| confidence shown | plates read | right | share right |"
+    # Every file is read (2 crops, 2 cars); one crop is right.
+    bands = [line.split(" | ")[1:3] for line in confidence.splitlines()[2:]]
+    assert sum(int(n) for n, _ in bands) == 4 and sum(int(r) for _, r in bands) == 1
 
 
 def test_eval_json_summary_rows_have_the_documented_keys(eval_json):

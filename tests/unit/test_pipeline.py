@@ -152,21 +152,32 @@ def _read_spy(monkeypatch):
     return calls
 
 
+@pytest.fixture(scope="module")
+def busy_scene():
+    """A car among more plate-like regions (7 kept) than are read first (5); its plate ranks
+    first at 0.91, the others at 0.36, 0.16, 0.03, ..."""
+    from conftest import make_scene
+
+    return make_scene("ABC1234", seed=7)
+
+
 # The constant model reads no digit, which would start the second looks: off for the spies.
 NO_SECOND_LOOK = replace(DEFAULT, detect=replace(DEFAULT.detect, closeup_shrink=0.0, far_zoom=0.0))
 
 
 def test_the_best_candidate_is_read_alone_then_the_other_first_ones_when_it_held_no_sure_plate(
-    scene, constant_classifier, monkeypatch
+    busy_scene, constant_classifier, monkeypatch
 ):
     calls = _read_spy(monkeypatch)
     demanding = replace(NO_SECOND_LOOK, read=replace(DEFAULT.read, sure_confidence=99.0))
-    rec = recognize(scene.image, classifier=constant_classifier, config=demanding)
-    assert rec.plates[0].box.iou(scene.box) > 0.5
+    rec = recognize(busy_scene.image, classifier=constant_classifier, config=demanding)
+    assert rec.plates[0].box.iou(busy_scene.box) > 0.5
     assert rec.plates[0].confidence < 99.0  # not sure enough: the others are read
     kept = [c for c in rec.plate_candidates if c.kept]
     first = DEFAULT.read.first_candidates
-    assert calls == [1, min(first, len(kept)) - 1]
+    assert len(kept) > first, "the scene should hold more candidates than are read first"
+    # The best two alone (each time asking whether a sure plate was read), then the rest at once.
+    assert calls == [1, 1, first - 2]
     # The page tells a kept candidate that was not read from one that was.
     assert all(c.reason.startswith("kept, not read") for c in kept[first:])
     assert not any(c.reason.startswith("kept, not read") for c in kept[:first])
@@ -188,12 +199,36 @@ def test_a_sure_plate_from_the_best_candidate_spares_reading_the_unlikely_others
     assert calls == [len(kept)]
 
 
+def test_a_sure_plate_from_the_second_candidate_spares_reading_the_unlikely_others(busy_scene, classifier, monkeypatch):
+    # A dashcam's timestamp often outranks the plate: here the plate's candidate is put second.
+    import alpr.pipeline as pipeline
+
+    real = pipeline.find_plates
+
+    def plate_second(*args, **kwargs):
+        found = real(*args, **kwargs)
+        kept = [c for c in found.candidates if c.kept]
+        swapped = [kept[1], kept[0]] + [c for c in found.candidates if c is not kept[0] and c is not kept[1]]
+        return replace(found, candidates=tuple(swapped))
+
+    monkeypatch.setattr(pipeline, "find_plates", plate_second)
+    calls = _read_spy(monkeypatch)
+    rec = recognize(busy_scene.image, classifier=classifier, config=NO_SECOND_LOOK)
+    assert rec.plates[0].plate == busy_scene.text
+    kept = [c for c in rec.plate_candidates if c.kept][: DEFAULT.read.first_candidates]
+    assert kept[1].box.iou(busy_scene.box) > 0.5  # the plate, read second
+    unlikely = [c for c in kept[2:] if c.likelihood < DEFAULT.read.sure_others_likelihood]
+    assert unlikely, "the scene should hold an unlikely third candidate"
+    assert calls == [1, 1] + ([len(kept) - 2 - len(unlikely)] if len(kept) - 2 > len(unlikely) else [])
+    assert all(c.reason == "kept, not read: ranked under 30% after a sure plate" for c in unlikely)
+
+
 def test_the_other_kept_candidates_are_read_when_the_first_hold_no_plate(scene, constant_classifier, monkeypatch):
     calls = _read_spy(monkeypatch)
     none_first = replace(NO_SECOND_LOOK, read=replace(DEFAULT.read, first_candidates=0))
     rec = recognize(scene.image, classifier=constant_classifier, config=none_first)
     assert rec.plates[0].box.iou(scene.box) > 0.5
-    assert calls == [0, sum(c.kept for c in rec.plate_candidates)]
+    assert calls == [sum(c.kept for c in rec.plate_candidates)]
 
 
 # --- a row that runs into its crop's edge is read again from a wider crop ---------------------------

@@ -4,7 +4,9 @@ from alpr import scorecard
 from alpr.evaluate import PhotoResult, error_kind, summarize
 
 
-def result(group: str, truth: str, read: str, candidates=None, crop=False, error="", extra=0) -> PhotoResult:
+def result(
+    group: str, truth: str, read: str, candidates=None, crop=False, error="", extra=0, confidence=0.0
+) -> PhotoResult:
     return PhotoResult(
         path=f"{group}/{truth}.jpg",
         group=group,
@@ -17,6 +19,7 @@ def result(group: str, truth: str, read: str, candidates=None, crop=False, error
         error=error,
         extra=extra,
         crop=crop,
+        confidence=confidence,
     )
 
 
@@ -88,3 +91,19 @@ def test_markdown_and_plain_render_the_same_cells():
     table = [["kind", "us (2)"], ["read right", "1"]]
     assert scorecard.markdown(table) == "| kind | us (2) |\n|---|---|\n| read right | 1 |"
     assert scorecard.plain(table) == "kind        us (2)\nread right  1"
+
+
+def test_confidence_table_counts_the_right_reads_in_each_band_shown():
+    def read(confidence: float, right: bool) -> PhotoResult:
+        return result("us", "ABC123", "ABC123" if right else "ABC128", confidence=confidence)
+
+    results = [read(100.0, True), read(95.0, False), read(90.0, True), read(65.0, False), read(12.0, True)]
+    results.append(result("us", "ABC123", ""))  # nothing read: not a shown confidence
+    table = scorecard.confidence_table(results)
+    assert table[1:] == [
+        ["90-100%", "3", "2", "67%"],
+        ["80-89%", "0", "0", "-"],
+        ["70-79%", "0", "0", "-"],
+        ["60-69%", "1", "0", "0%"],
+        ["under 60%", "1", "1", "100%"],
+    ]
