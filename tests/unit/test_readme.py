@@ -86,3 +86,16 @@ def test_the_other_half_of_a_min_max_pair_shares_its_comment():
     why = {name: text for name, _, text in describe()}
     assert why["detect.max_char_extent"] == why["detect.min_char_extent"] != ""
     assert why["segment.row_center_tolerance"] == why["segment.row_height_ratio"] != ""
+
+
+def test_the_readme_accuracy_tables_are_the_scorecards_output():
+    """The README's accuracy tables are pasted from `alpr eval --holdout --markdown`: their header
+    lines are the scorecard's own, so a change to the scorecard's columns shows up here."""
+    from alpr import scorecard
+    from alpr.evaluate import ERROR_KINDS
+
+    assert "python -m alpr eval ../shared/datasets/openalpr-benchmarks --holdout --markdown" in README
+    assert scorecard.markdown(scorecard.goal_table([], topn=10)).splitlines()[0] in README.splitlines()
+    # Every kind of miss has its row (a file that could not be read has none: none is unreadable).
+    missing = [words for kind, words in ERROR_KINDS.items() if kind != "unreadable" and f"| {words} |" not in README]
+    assert missing == []
