@@ -315,6 +315,103 @@ def stage_times_figure(runs: dict[str, dict[str, float]]) -> go.Figure:
     return fig
 
 
+def miss_kinds_figure(runs: dict[str, dict[str, int]], names: dict[str, str]) -> go.Figure:
+    """How many files each model read right and how the others went, one bar per kind of result
+    (`names`: kind -> words, in order) and one colour per model; kinds no model has are left out."""
+    kinds = [k for k in names if any(counts.get(k, 0) for counts in runs.values())]
+    if not kinds:
+        return figures.empty_figure("No files read.")
+    fig = go.Figure()
+    for i, (name, counts) in enumerate(runs.items()):
+        fig.add_trace(
+            go.Bar(
+                x=[counts.get(k, 0) for k in kinds],
+                y=[names[k] for k in kinds],
+                orientation="h",
+                name=name,
+                marker_color=_COMPARE_COLOURS[i % len(_COMPARE_COLOURS)],
+                text=[str(counts.get(k, 0)) for k in kinds],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y}: %{x} files<extra>" + escape(name) + "</extra>",
+            )
+        )
+    top = max((v for counts in runs.values() for v in counts.values()), default=1)
+    fig.update_yaxes(autorange="reversed", fixedrange=True, ticks="", showgrid=False)
+    fig.update_xaxes(range=[0, max(top, 1) * 1.25], visible=False, fixedrange=True)
+    fig.update_layout(
+        title=dict(text="Every file, by how it went", font=dict(size=14), x=0, xanchor="left"),
+        barmode="group",
+        height=90 + 30 * len(kinds) * len(runs),
+        margin=dict(l=8, r=8, t=40, b=4),
+        showlegend=len(runs) > 1,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+def confidence_figure(runs: dict[str, list[tuple[str, int, int]]]) -> go.Figure:
+    """Share of plates read right in each band of shown confidence (`scorecard.confidence_bands`,
+    highest first), one colour per model: an honest confidence puts each bar inside its band."""
+    if not any(n for bands in runs.values() for _, n, _ in bands):
+        return figures.empty_figure("No plates read.")
+    fig = go.Figure()
+    for i, (name, bands) in enumerate(runs.items()):
+        low_first = bands[::-1]
+        fig.add_trace(
+            go.Bar(
+                x=[label for label, _, _ in low_first],
+                y=[right / n if n else None for _, n, right in low_first],
+                name=name,
+                showlegend=len(runs) > 1,
+                marker_color=_COMPARE_COLOURS[i % len(_COMPARE_COLOURS)],
+                text=[f"{right} of {n}" if n else "none" for _, n, right in low_first],
+                # Inside the bar's top where it fits: the band's tick sits just above a good bar.
+                textposition="auto",
+                insidetextanchor="end",
+                cliponaxis=False,
+                textfont=dict(size=10),
+                hovertemplate="shown %{x}: %{y:.0%} right<extra>" + escape(name) + "</extra>",
+            )
+        )
+    # What each band promises, as a grey tick at its middle: a bar that reaches it is honest.
+    labels = [label for label, _, _ in next(iter(runs.values()))[::-1]]
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=[_band_middle(label) for label in labels],
+            mode="markers",
+            name="the band's middle",
+            marker=dict(symbol="line-ew", size=30, line=dict(width=2, color="#64748b")),
+            hovertemplate="shown %{x}: %{y:.0%} right would be honest<extra></extra>",
+        )
+    )
+    fig.update_xaxes(type="category", fixedrange=True, title=dict(text="confidence shown", font=dict(size=11)))
+    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", fixedrange=True, gridcolor="#eef0f3")
+    fig.update_layout(
+        title=dict(text="Plates read right, by the confidence shown", font=dict(size=14), x=0, xanchor="left"),
+        barmode="group",
+        height=360,
+        margin=dict(l=8, r=8, t=40, b=8),
+        showlegend=True,
+        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"),
+        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+def _band_middle(label: str) -> float | None:
+    """What a confidence band promises, as a share: "80-89%" -> 0.85, "90-100%" -> 0.95; None for
+    an open band ("under 60%")."""
+    if "-" not in label:
+        return None
+    low, high = (int(x) for x in label.rstrip("%").split("-"))
+    return (low + (high if high == 100 else high + 1)) / 200
+
+
 def error_thumbnail(image: np.ndarray, box: Box | None, width: int = 360, aspect: float = 2.0) -> np.ndarray:
     """What a gallery card shows, always `width` x `width / aspect` so cards line up: for a photo,
     the region around the labeled plate (three plates wide, the plate outlined in green); for a plate

@@ -103,17 +103,23 @@ def kinds_table(rows: list[dict]) -> list[list[str]]:
 CONFIDENCE_BANDS = ((90, "90-100%"), (80, "80-89%"), (70, "70-79%"), (60, "60-69%"), (0, "under 60%"))
 
 
-def confidence_table(results: list[PhotoResult]) -> list[list[str]]:
-    """Whether a shown confidence means what it says: the plates read at the label (or the crop's
-    plate), grouped by the confidence shown, and how many of each band were right."""
+def confidence_bands(results: list[PhotoResult]) -> list[tuple[str, int, int]]:
+    """(band, plates read, right) per `CONFIDENCE_BANDS` band, highest first: the plates read at
+    the label (or the crop's plate), grouped by the confidence shown."""
     reads = [r for r in results if r.read and not r.error]
-    out = [["confidence shown", "plates read", "right", "share right"]]
-    upper = math.inf
+    out, upper = [], math.inf
     for lowest, label in CONFIDENCE_BANDS:
         band = [r for r in reads if lowest <= r.confidence < upper]
         upper = lowest
-        right = sum(r.top1 for r in band)
-        out.append([label, str(len(band)), str(right), f"{100 * right / len(band):.0f}%" if band else "-"])
+        out.append((label, len(band), sum(r.top1 for r in band)))
+    return out
+
+
+def confidence_table(results: list[PhotoResult]) -> list[list[str]]:
+    """Whether a shown confidence means what it says: how many plates of each band were right."""
+    out = [["confidence shown", "plates read", "right", "share right"]]
+    for label, n, right in confidence_bands(results):
+        out.append([label, str(n), str(right), f"{100 * right / n:.0f}%" if n else "-"])
     return out
 
 

@@ -14,6 +14,7 @@ from alpr.app.evaluate_view import (
     dataset,
     error_gallery,
     groups_table,
+    kinds_and_confidence,
     labeled_folders,
     model_changes,
     summary_cards,
@@ -216,8 +217,9 @@ if len(runs) == 2:
     )
     focus = next((r for r in runs if r.version == picked), runs[0])
 errors = [(i, r) for i, r in enumerate(focus.results) if not r.top1]
-tab_errors, tab_confusion, tab_classes, tab_timing = st.tabs(
-    [f"Errors ({len(errors)})", "Confusion matrix", "Per class", "Timing"], key="evaluate_tab"
+tab_errors, tab_kinds, tab_confusion, tab_classes, tab_timing = st.tabs(
+    [f"Errors ({len(errors)})", "Misses and confidence", "Confusion matrix", "Per class", "Timing"],
+    key="evaluate_tab",
 )
 
 with tab_errors:
@@ -231,4 +233,5 @@ with tab_errors:
 
 # --- characters and time ---------------------------------------------------------------------
 
+kinds_and_confidence(runs, tab_kinds)
 character_tabs(focus, runs, tab_confusion, tab_classes, tab_timing)

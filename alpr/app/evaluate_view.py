@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from alpr import evaluate as ev
-from alpr import review_figures
+from alpr import review_figures, scorecard
 from alpr.app import models as app_models
 from alpr.app import store as app_store
 from alpr.app.flash import flash
@@ -234,6 +234,21 @@ def model_changes(runs) -> None:
                 hide_index=True,
                 key="evaluate_changes",
             )
+
+
+def kinds_and_confidence(runs, tab) -> None:
+    """Every file by how it went, and whether the confidence shown means what it says, per model."""
+    with tab:
+        kinds = {r.version: ev.summarize(list(r.results))[-1]["kinds"] for r in runs}
+        st.plotly_chart(
+            review_figures.miss_kinds_figure(kinds, ev.ERROR_KINDS), key="evaluate_kinds", config=STATIC_PLOT
+        )
+        bands = {r.version: scorecard.confidence_bands(list(r.results)) for r in runs}
+        st.plotly_chart(review_figures.confidence_figure(bands), key="evaluate_confidence", config=STATIC_PLOT)
+        st.caption(
+            "The plate read at each labeled plate (or a crop's plate), grouped by the confidence the page shows for it: "
+            "an honest confidence puts each bar inside its band (about 95% right at 90-100%)."
+        )
 
 
 def character_tabs(focus: ev.ModelRun, runs, tab_confusion, tab_classes, tab_timing) -> None:

@@ -152,7 +152,15 @@ def test_an_evaluation_shows_rates_confusion_errors_and_sends_an_error_to_relabe
     # The constant model reads "A" * n: only the crop labeled AAAAAA is right.
     assert values["Top-1"] == "25.0%" and values["Plate found"] == "100%"
     assert "Errors (3)" in [t.label for t in at.tabs]
-    assert len(at.get("plotly_chart")) == 3  # confusion, per class, timing
+    assert len(at.get("plotly_chart")) == 5  # kinds of miss, confidence, confusion, per class, timing
+    # Every file by how it went: 1 right, and 3 plates read with the length of their label but "A"s.
+    kinds = json.loads(next(c for c in at.get("plotly_chart") if "evaluate_kinds" in c.proto.id).proto.spec)
+    bars = dict(zip(kinds["data"][0]["y"], _array(kinds["data"][0]["x"]).tolist()))
+    assert bars == {"read right": 1, "plate read, same length, wrong characters": 3}
+    # The four plates read, by the confidence shown: as many in the bars' labels as were read.
+    shown = json.loads(next(c for c in at.get("plotly_chart") if "evaluate_confidence" in c.proto.id).proto.spec)
+    counts = [int(t.split(" of ")[1]) for t in shown["data"][0]["text"] if t != "none"]
+    assert sum(counts) == 4
     confusion = next(c for c in at.get("plotly_chart") if "evaluate_confusion" in c.proto.id)
     heat = json.loads(confusion.proto.spec)["data"][0]
     # Classes that occur (truth or read), not all 37; everything was read as A.

@@ -107,3 +107,39 @@ def test_confidence_table_counts_the_right_reads_in_each_band_shown():
         ["60-69%", "1", "0", "0%"],
         ["under 60%", "1", "1", "100%"],
     ]
+
+
+def test_the_evaluate_pages_figures_show_each_model_and_only_the_kinds_some_model_has():
+    from alpr import review_figures
+    from alpr.evaluate import ERROR_KINDS
+
+    kinds = {
+        "v1": {"right": 8, "in_top": 0, "length": 2, "chars": 0, "missed": 0, "unreadable": 0},
+        "v2": {"right": 9, "in_top": 0, "length": 0, "chars": 0, "missed": 1, "unreadable": 0},
+    }
+    fig = review_figures.miss_kinds_figure(kinds, ERROR_KINDS)
+    assert [t.name for t in fig.data] == ["v1", "v2"]
+    assert list(fig.data[0].y) == [
+        "read right",
+        "plate read, another number of characters",
+        "nothing reported at the plate",
+    ]
+    assert list(fig.data[1].x) == [9, 0, 1]
+
+    bands = {
+        "v1": scorecard.confidence_bands(
+            [result("us", "A1", "A1", confidence=95.0), result("us", "A1", "A7", confidence=65.0)]
+        )
+    }
+    fig = review_figures.confidence_figure(bands)
+    assert list(fig.data[0].x) == ["under 60%", "60-69%", "70-79%", "80-89%", "90-100%"]  # low to high
+    assert list(fig.data[0].y) == [None, 0.0, None, None, 1.0]
+    assert list(fig.data[0].text) == ["none", "0 of 1", "none", "none", "1 of 1"]
+    assert list(fig.data[-1].y) == [None, 0.65, 0.75, 0.85, 0.95]  # what each band promises
+
+
+def test_the_figures_say_so_when_nothing_was_read():
+    from alpr import review_figures
+
+    assert review_figures.confidence_figure({"v1": scorecard.confidence_bands([])}).layout.annotations
+    assert review_figures.miss_kinds_figure({"v1": {}}, {"right": "read right"}).layout.annotations
