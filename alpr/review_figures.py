@@ -283,36 +283,11 @@ def stage_times_figure(runs: dict[str, dict[str, float]]) -> go.Figure:
     """Median milliseconds per pipeline stage, one bar group per stage and one colour per model."""
     if not runs:
         return figures.empty_figure("No timings.")
-    fig = go.Figure()
-    for i, (name, stages) in enumerate(runs.items()):
-        keys = [s for s in figures.STAGES if s in stages]
-        fig.add_trace(
-            go.Bar(
-                x=[float(stages[s]) for s in keys],
-                y=keys,
-                orientation="h",
-                name=name,
-                marker_color=_COMPARE_COLOURS[i % len(_COMPARE_COLOURS)],
-                text=[f"{stages[s]:.1f} ms" for s in keys],
-                textposition="outside",
-                cliponaxis=False,
-                hovertemplate="%{y}: %{x:.1f} ms (median)<extra>" + escape(name) + "</extra>",
-            )
-        )
-    top = max((float(v) for s in runs.values() for v in s.values()), default=1.0)
-    fig.update_yaxes(autorange="reversed", fixedrange=True, ticks="", showgrid=False)
-    fig.update_xaxes(range=[0, max(top, 1.0) * 1.3], visible=False, fixedrange=True)
-    fig.update_layout(
-        title=dict(text="Median time per stage, per photo", font=dict(size=14), x=0, xanchor="left"),
-        barmode="group",
-        height=90 + 34 * len(figures.STAGES) * len(runs),
-        margin=dict(l=8, r=8, t=40, b=4),
-        showlegend=len(runs) > 1,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
-        dragmode=False,
-        plot_bgcolor="rgba(0,0,0,0)",
+    stages = [s for s in figures.STAGES if any(s in times for times in runs.values())]
+    values = {name: [float(times.get(s, 0.0)) for s in stages] for name, times in runs.items()}
+    return _bar_groups(
+        "Median time per stage, per photo", stages, values, "{:.1f} ms", "%{y}: %{x:.1f} ms (median)", 34, 1.3
     )
-    return fig
 
 
 def miss_kinds_figure(runs: dict[str, dict[str, int]], names: dict[str, str]) -> go.Figure:
@@ -321,28 +296,38 @@ def miss_kinds_figure(runs: dict[str, dict[str, int]], names: dict[str, str]) ->
     kinds = [k for k in names if any(counts.get(k, 0) for counts in runs.values())]
     if not kinds:
         return figures.empty_figure("No files read.")
+    values = {name: [counts.get(k, 0) for k in kinds] for name, counts in runs.items()}
+    return _bar_groups(
+        "Every file, by how it went", [names[k] for k in kinds], values, "{}", "%{y}: %{x} files", 30, 1.25
+    )
+
+
+def _bar_groups(
+    title: str, rows: list[str], runs: dict[str, list[float]], text: str, hover: str, row_height: int, headroom: float
+) -> go.Figure:
+    """Horizontal bars, one group per row and one colour per model, each labeled `text.format(value)`."""
     fig = go.Figure()
-    for i, (name, counts) in enumerate(runs.items()):
+    for i, (name, values) in enumerate(runs.items()):
         fig.add_trace(
             go.Bar(
-                x=[counts.get(k, 0) for k in kinds],
-                y=[names[k] for k in kinds],
+                x=values,
+                y=rows,
                 orientation="h",
                 name=name,
                 marker_color=_COMPARE_COLOURS[i % len(_COMPARE_COLOURS)],
-                text=[str(counts.get(k, 0)) for k in kinds],
+                text=[text.format(v) for v in values],
                 textposition="outside",
                 cliponaxis=False,
-                hovertemplate="%{y}: %{x} files<extra>" + escape(name) + "</extra>",
+                hovertemplate=hover + "<extra>" + escape(name) + "</extra>",
             )
         )
-    top = max((v for counts in runs.values() for v in counts.values()), default=1)
+    top = max((v for values in runs.values() for v in values), default=1.0)
     fig.update_yaxes(autorange="reversed", fixedrange=True, ticks="", showgrid=False)
-    fig.update_xaxes(range=[0, max(top, 1) * 1.25], visible=False, fixedrange=True)
+    fig.update_xaxes(range=[0, max(top, 1.0) * headroom], visible=False, fixedrange=True)
     fig.update_layout(
-        title=dict(text="Every file, by how it went", font=dict(size=14), x=0, xanchor="left"),
+        title=dict(text=title, font=dict(size=14), x=0, xanchor="left"),
         barmode="group",
-        height=90 + 30 * len(kinds) * len(runs),
+        height=90 + row_height * len(rows) * len(runs),
         margin=dict(l=8, r=8, t=40, b=4),
         showlegend=len(runs) > 1,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
