@@ -89,13 +89,19 @@ def recognize(
     first = config.read.first_candidates
     solo = min(config.read.sure_solo, first) if config.read.sure_confidence > 0 else 0
     raw, plates, rejected, stage_ms = [], [], [], {"segment": 0.0, "classify": 0.0, "assemble": 0.0}
+
+    def read_more(chosen: list) -> None:
+        """Read `chosen` too, then choose the plates again among every read so far."""
+        nonlocal raw, plates, rejected, stage_ms
+        more, more_ms = _read_candidates(image, chosen, classifier, country, topn, config)
+        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
+        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
+
     done = 0
     for step in [1] * solo + [first - solo]:
         if step <= 0 or done >= len(kept) or (done and _sure(plates, config)):
             break
-        more, more_ms = _read_candidates(image, kept[done : done + step], classifier, country, topn, config)
-        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
-        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
+        read_more(kept[done : done + step])
         done += step
     others, passed = kept[done:first], []
     if others and _sure(plates, config):
@@ -103,16 +109,12 @@ def recognize(
         passed = [c for c in others if c.likelihood < config.read.sure_others_likelihood]
         others = [c for c in others if c.likelihood >= config.read.sure_others_likelihood]
     if others:
-        more, more_ms = _read_candidates(image, others, classifier, country, topn, config)
-        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
-        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
+        read_more(others)
     if passed:
         why = f"kept, not read: ranked under {config.read.sure_others_likelihood:.0%} after a sure plate"
         candidates = _with_reason(candidates, passed, why)
     if not plates and len(kept) > first:
-        more, more_ms = _read_candidates(image, kept[first:], classifier, country, topn, config)
-        stage_ms = {k: stage_ms[k] + more_ms[k] for k in stage_ms}
-        raw, plates, rejected = _choose_again(raw + more, classifier, country, topn, config, image.shape[0], timings)
+        read_more(kept[first:])
     elif len(kept) > first:
         why = f"kept, not read: the {first} better-ranked candidates held the plate"
         candidates = _with_reason(candidates, kept[first:], why)
