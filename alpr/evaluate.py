@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,7 @@ def _row(name: str, rs: list[PhotoResult]) -> dict:
         stages[key] = round(statistics.median(values), 1) if values else 0.0
         stages_p90[key] = round(values[min(len(values) - 1, int(0.9 * len(values)))], 1) if values else 0.0
     chars = sum(len(r.truth) for r in rs)
+    kinds = Counter(error_kind(r) for r in rs)
     return {
         "group": name,
         "photos": n,
@@ -170,7 +172,7 @@ def _row(name: str, rs: list[PhotoResult]) -> dict:
         "extra_per_photo": round(sum(r.extra for r in rs) / n, 3) if n else 0.0,
         "errors": sum(bool(r.error) for r in rs),
         "crops": bool(rs) and all(r.crop for r in rs),
-        "kinds": {kind: sum(error_kind(r) == kind for r in rs) for kind in ERROR_KINDS},
+        "kinds": {kind: kinds[kind] for kind in ERROR_KINDS},
     }
 
 
