@@ -25,6 +25,7 @@ PAGES = [
     st.Page(HERE / "pages" / "train.py", title="Train", icon=":material/model_training:"),
     st.Page(HERE / "pages" / "video.py", title="Video", icon=":material/videocam:"),
     st.Page(HERE / "pages" / "batch.py", title="Batch", icon=":material/dataset:"),
+    st.Page(HERE / "pages" / "watchlist.py", title="Watch list", icon=":material/visibility:"),
 ]
 page = st.navigation(PAGES)
 appstate.route(PAGES)

@@ -361,6 +361,20 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
+class WatchlistConfig:
+    # Characters a reader confuses on plates, a group per string (their glyphs differ by a corner
+    # or a stroke, and people type them either way): a read that differs from a listed plate only
+    # by these still matches it, at no cost.
+    lookalikes: tuple[str, ...] = ("O0", "I1", "B8", "S5", "Z2")
+    # Further edits (a character changed, missed or extra) a read may differ by and still match:
+    # one forgives a segment too few or too many; two would match other cars' plates.
+    max_edits: int = 1
+    # Plates shorter than this match only up to look-alikes: one edit on a four-character plate
+    # is a quarter of it, and matches a crowd of other plates.
+    min_chars_for_edit: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     load: LoadConfig = LoadConfig()
     detect: DetectConfig = DetectConfig()
@@ -371,6 +385,7 @@ class Config:
     read: ReadConfig = ReadConfig()
     verify: VerifyConfig = VerifyConfig()
     memory: MemoryConfig = MemoryConfig()
+    watchlist: WatchlistConfig = WatchlistConfig()
 
 
 DEFAULT = Config()

@@ -57,3 +57,7 @@ class NoVideoStreamError(VideoError):
 
 class CorruptVideoError(VideoError):
     """The clip's container opened but not one frame of it could be decoded."""
+
+
+class WatchlistError(AlprError):
+    """A watch-list entry or CSV that cannot be listed (no plate, a bad alert flag, bad rows)."""

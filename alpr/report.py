@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from alpr.types import Recognition
+from alpr.watchlist import WatchEntry, match
 
 
-def to_openalpr(rec: Recognition, filename: str | None = None, regions_of_interest: list[dict] | None = None) -> dict:
-    """OpenALPR's result object, plus `filename` and per-result `characters` with their top-k.
+def to_openalpr(
+    rec: Recognition,
+    filename: str | None = None,
+    regions_of_interest: list[dict] | None = None,
+    watchlist: Sequence[WatchEntry] = (),
+) -> dict:
+    """OpenALPR's result object, plus `filename`, per-result `characters` with their top-k and
+    `watchlist` (the listed plate the read matches, alpr.watchlist; null when none).
 
     `regions_of_interest` ([{x, y, width, height}]) is what OpenALPR was asked to search; like
     OpenALPR, the whole image when none is given (we always search the whole image)."""
     results = []
     for index, plate in enumerate(rec.plates):
+        found = match(plate.plate, watchlist) if watchlist else None
         results.append(
             {
                 "plate": plate.plate,
@@ -43,6 +52,7 @@ def to_openalpr(rec: Recognition, filename: str | None = None, regions_of_intere
                     }
                     for char, pred in zip(plate.chars, plate.predictions)
                 ],
+                "watchlist": found.as_json() if found else None,
             }
         )
     out = {

@@ -6,6 +6,7 @@ import streamlit as st
 
 from alpr import app as appstate
 from alpr import figures
+from alpr.app.watchlist_view import read_badge
 from alpr.errors import VideoError
 from alpr.video import app as video
 from alpr.video.decode import CLIP_TYPES
@@ -87,6 +88,7 @@ group = result.groups[chosen]
 reads_col, frame_col = st.columns([2, 3], gap="large")  # the reads table needs its five columns
 with reads_col:
     st.markdown(f"**Frames that read vehicle {chosen + 1}** · voted **{group.plate}**")
+    read_badge(group.plate)
     st.dataframe(video.reads_table(group), hide_index=True, key=f"video_reads_{clip.digest[:12]}_{chosen}")
     if st.button(
         "Fix this read",

@@ -26,8 +26,8 @@ APP_TOKENS_FILE_ENV = "ALPR_APP_TOKENS_FILE"
 # Set to 1 to let people who have not signed in use the reading pages (Recognize, Evaluate) of an
 # app that asks for a sign-in; Relabel, Train, model activation and every write still ask.
 APP_OPEN_READING_ENV = "ALPR_APP_OPEN_READING"
-# The app's pages that change something: the label store (Relabel) and the models (Train, activation).
-WRITE_PAGES = frozenset({"relabel", "train"})
+# The app's pages that change something: the label store (Relabel, Watch list) and the models (Train, activation).
+WRITE_PAGES = frozenset({"relabel", "train", "watchlist"})
 _SIGNED_IN_KEY = "_alpr_signed_in"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 
@@ -72,6 +73,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="PREFIX",
         help="let upload_url fetch photos from addresses starting with PREFIX, e.g. http://camera.lan/snap/ (repeatable)",
     )
+    serve.add_argument(
+        "--no-token-from",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="callers in this network need no token, e.g. 192.168.1.20/32 for a Blue Iris machine, which "
+        "cannot send one (repeatable)",
+    )
     serve.set_defaults(handler=run)
     return serve
 
@@ -102,15 +111,25 @@ def config_from_args(args) -> ServerConfig:
         max_calls=args.max_calls,
         upload_url_prefixes=tuple(args.allow_upload_url),
         tokens_file=args.tokens_file,
+        tokenless_networks=tuple(_network(text) for text in args.no_token_from),
     )
     tokens = auth.api_tokens(config.tokens_file)  # an unreadable file fails here, not in each worker
-    if not config.loopback and not tokens:
+    if not config.loopback and not tokens and not config.tokenless_networks:
         raise AlprError(
             f"--host {config.host} lets other machines call the API: give it tokens with --tokens-file FILE, "
             f"${auth.TOKENS_FILE_ENV} or ${auth.TOKENS_ENV} (clients send 'Authorization: Token ...'), "
-            "or serve on 127.0.0.1"
+            "name the machines that may call without one with --no-token-from CIDR, or serve on 127.0.0.1"
         )
     return config
+
+
+def _network(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise AlprError(
+            f"--no-token-from {text!r} is not an address or network; give e.g. 192.168.1.20 or 192.168.1.0/24"
+        ) from None
 
 
 def run(args) -> int:

@@ -1,14 +1,20 @@
-"""Plate Recognizer's Snapshot API in our terms: its request fields to our options, and a
-Recognition as its response. docs/api.md says what each field means here."""
+"""Plate Recognizer's Snapshot API and CodeProject.AI's ALPR module in our terms: their request
+fields to our options, and a Recognition as their responses. docs/api.md says what each field
+means here."""
 
 from __future__ import annotations
 
 import json
+import socket
+import uuid
 from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Sequence
 
 from alpr.assemble import COUNTRIES, matches
 from alpr.errors import AlprError
 from alpr.types import Box, PlateRead, Recognition
+from alpr.watchlist import WatchEntry, match
 
 # Plate Recognizer's region codes that read as our European formats: the EU, EEA, UK and
 # neighbours whose plates follow the same letter-digit layouts.
@@ -161,8 +167,9 @@ def _box(box: Box) -> dict:
     return {"xmin": box.x, "ymin": box.y, "xmax": box.x2, "ymax": box.y2}
 
 
-def snapshot_results(rec: Recognition, options: SnapshotOptions) -> list[dict]:
-    """One Plate Recognizer result per plate read, best first, after the request's thresholds."""
+def snapshot_results(rec: Recognition, options: SnapshotOptions, watchlist: Sequence[WatchEntry] = ()) -> list[dict]:
+    """One Plate Recognizer result per plate read, best first, after the request's thresholds;
+    `watchlist` is the listed plate each read matches (alpr.watchlist), null when none."""
     templates = COUNTRIES[rec.country].templates
     out = []
     for read in rec.plates:
@@ -184,6 +191,7 @@ def snapshot_results(rec: Recognition, options: SnapshotOptions) -> list[dict]:
             "dscore": dscore,
             # No vehicle detector yet: the type is unknown and the plate's own box stands in.
             "vehicle": {"score": 0.0, "type": "Unknown", "box": _box(read.box)},
+            "watchlist": _watch_json(read, watchlist),
         }
         if options.mmc:
             # Make, model, colour and orientation need a vehicle classifier we do not have: each is
@@ -193,3 +201,100 @@ def snapshot_results(rec: Recognition, options: SnapshotOptions) -> list[dict]:
             result["orientation"] = [{"orientation": "Unknown", "score": 0.0}]
         out.append(result)
     return out
+
+
+def _watch_json(read: PlateRead, watchlist: Sequence[WatchEntry]) -> dict | None:
+    found = match(read.plate, watchlist) if watchlist else None
+    return found.as_json() if found else None
+
+
+# ------------------------------------------------------------------------ CodeProject.AI ALPR
+
+# What CodeProject.AI Server's License Plate Reader module (codeproject/CodeProject.AI-ALPR) says
+# about itself in every answer: Blue Iris and Agent DVR show these names in their AI status.
+CODEPROJECT_MODULE = {"moduleId": "ALPR", "moduleName": "License Plate Reader", "command": "alpr"}
+# The module's summary names at most this many plates, then "...".
+_MESSAGE_PLATES = 3
+
+
+def min_confidence(value: str | None) -> float:
+    """The request's `min_confidence` (0-1; empty or absent: 0, every plate read)."""
+    if value is None or str(value).strip() == "":
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        raise RequestError(f"min_confidence is {value!r}; send a number from 0 to 1, e.g. 0.4") from None
+    if not 0 <= number <= 1:
+        raise RequestError(f"min_confidence is {value}; send a number from 0 to 1, e.g. 0.4")
+    return number
+
+
+def codeproject_predictions(rec: Recognition, minimum: float, watchlist: Sequence[WatchEntry] = ()) -> list[dict]:
+    """The module's `predictions`: one per plate read at `minimum` confidence (0-1) or more, best
+    first, with our `watchlist` field added (null when the read matches no listed plate)."""
+    out = []
+    for read in rec.plates:
+        confidence = round(read.confidence / 100, 4)
+        if not read.plate or confidence < minimum:
+            continue
+        out.append(
+            {
+                "confidence": confidence,
+                "label": f"Plate: {read.plate}",
+                "plate": read.plate,
+                "x_min": read.box.x,
+                "y_min": read.box.y,
+                "x_max": read.box.x2,
+                "y_max": read.box.y2,
+                "watchlist": _watch_json(read, watchlist),
+            }
+        )
+    return out
+
+
+def codeproject_answer(predictions: list[dict], inference_ms: float, process_ms: float, device: str) -> dict:
+    """The module's answer to a photo it read, as the CodeProject.AI server sends it on."""
+    labels = [p["label"] for p in predictions]
+    if not labels:
+        message = "No plates found"
+    else:
+        message = "Found " + ", ".join(labels[:_MESSAGE_PLATES]) + ("..." if len(labels) > _MESSAGE_PLATES else "")
+    return {
+        "success": True,
+        "message": message,
+        "error": None,
+        "count": len(predictions),
+        "predictions": predictions,
+        "inferenceMs": int(round(inference_ms)),
+        "processMs": int(round(process_ms)),
+        **_envelope(200, device, process_ms),
+    }
+
+
+def codeproject_failure(error: str, process_ms: float, device: str) -> dict:
+    """The module's answer to a request it could not read: HTTP 200 with success false (the server
+    answers 200 whatever its module says, and code 500 in the body, as CodeProject.AI does)."""
+    text = " ".join(str(error).split())
+    return {
+        "success": False,
+        "message": text,
+        "error": text,
+        "count": 0,
+        "predictions": [],
+        "inferenceMs": 0,
+        "processMs": int(round(process_ms)),
+        **_envelope(500, device, process_ms),
+    }
+
+
+def _envelope(code: int, device: str, process_ms: float) -> dict:
+    return {
+        **CODEPROJECT_MODULE,
+        "code": code,
+        "requestId": str(uuid.uuid4()),
+        "inferenceDevice": device,
+        "analysisRoundTripMs": int(round(process_ms)),
+        "processedBy": socket.gethostname(),
+        "timestampUTC": formatdate(usegmt=True),
+    }

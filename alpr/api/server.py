@@ -9,9 +9,12 @@ answering /healthz, /metrics and 429s while the CPU reads. Every error leaves as
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,17 +29,28 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alpr import __version__
 from alpr.api import auth
 from alpr.api.metrics import Metrics
-from alpr.api.responses import RequestError, snapshot_options, snapshot_results
+from alpr.api.responses import (
+    RequestError,
+    codeproject_answer,
+    codeproject_failure,
+    codeproject_predictions,
+    min_confidence,
+    snapshot_options,
+    snapshot_results,
+)
 from alpr.api.settings import CONFIG_ENV, ServerConfig
 from alpr.assemble import COUNTRIES
 from alpr.errors import AlprError, ImageLoadError
 
 log = logging.getLogger("alpr.api")
 
+# CodeProject.AI Server's License Plate Reader routes (Blue Iris, Agent DVR, Viseron); image/ is its older one.
+CODEPROJECT_ROUTES = ("/v1/vision/alpr", "/v1/image/alpr")
 # Routes that read a photo: these pass the admission gate and count as calls.
-READ_ROUTES = ("/v1/plate-reader/", "/v1/recognize")
+READ_ROUTES = ("/v1/plate-reader/", "/v1/recognize", *CODEPROJECT_ROUTES)
 # Routes anyone may call even when tokens are required: liveness probes and the API's own docs.
 OPEN_ROUTES = ("/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc")
+_WATCH_OPENING = threading.Lock()
 # The largest top-N /v1/recognize accepts: more candidates than any plate has plausible readings.
 MAX_TOPN = 100
 
@@ -49,9 +63,12 @@ class _State:
     model_version: str | None = None
     model_warning: str | None = None
     store: object = None
+    watch_store: object = None  # the label store opened only to read the watch list (no --keep-reads)
+    device: str | None = None  # "CPU" or "GPU", as CodeProject.AI answers say it; found at the first call
     started: float = field(default_factory=time.monotonic)
     metrics: Metrics = field(default_factory=Metrics)
     admitted: int = 0  # requests inside the gate (waiting or running); only the event loop changes it
+    tokenless: tuple = ()  # ServerConfig.tokenless_networks, parsed
     calls: int = 0
     running: anyio.Semaphore | None = None
 
@@ -65,6 +82,7 @@ def create_app(config: ServerConfig | None = None, classifier=None) -> FastAPI:
     """The application. `classifier` (a loaded CharClassifier) replaces the registry's active model."""
     config = config or ServerConfig()
     state = _State(config, auth.api_tokens(config.tokens_file), classifier)
+    state.tokenless = tuple(ipaddress.ip_network(n, strict=False) for n in config.tokenless_networks)
 
     async def lifespan(app: FastAPI):
         if state.classifier is None:
@@ -72,8 +90,9 @@ def create_app(config: ServerConfig | None = None, classifier=None) -> FastAPI:
         _open_store(state)
         state.running = anyio.Semaphore(config.max_running)
         yield
-        if state.store is not None:
-            state.store.close()
+        for store in (state.store, state.watch_store):
+            if store is not None:
+                store.close()
 
     app = FastAPI(
         title="Plate reader API",
@@ -219,7 +238,7 @@ class _GateMiddleware:
     def _refusal(self, scope):
         """The response that refuses this request before its body is read, or None."""
         state, path = self.state, scope["path"]
-        if state.tokens and path not in OPEN_ROUTES:
+        if (state.tokens or state.tokenless) and path not in OPEN_ROUTES and not _tokenless(scope, state):
             headers = dict(scope.get("headers") or [])
             given = auth.header_token(headers.get(b"authorization", b"").decode("latin-1"))
             if given is None:
@@ -246,6 +265,18 @@ class _GateMiddleware:
                     f"{state.config.max_body_bytes}; send a smaller photo",
                 )
         return None
+
+
+def _tokenless(scope, state: _State) -> bool:
+    """Whether the caller is in a network the operator lets call without a token (--no-token-from)."""
+    client = scope.get("client")
+    if not state.tokenless or not client:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in network for network in state.tokenless)
 
 
 async def _read_body(receive, limit: int) -> tuple[bytes, bool]:
@@ -337,6 +368,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         options = snapshot_options(regions or [], mmc, config_json, config.country)
         data, filename = await _photo(request, upload, upload_url, ("upload",), state)
         rec = await _read(state, data, filename, options.country, config.topn)
+        watch = await _watchlist(state)
         state.calls += 1  # only the event loop's thread runs this: no lock needed
         calls = state.calls
         return {
@@ -345,7 +377,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             "camera_id": camera_id,
             "filename": filename,
             "version": 1,
-            "results": snapshot_results(rec, options),
+            "results": snapshot_results(rec, options, watch),
             "usage": {"calls": calls, "max_calls": config.max_calls},
             "model_version": state.classifier.info.version,
         }
@@ -366,7 +398,102 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         rec = await _read(state, data, filename, country, topn)
         from alpr.report import to_openalpr
 
-        return to_openalpr(rec, filename=filename)
+        watch = await _watchlist(state)
+        return to_openalpr(rec, filename=filename, watchlist=watch)
+
+    # Blue Iris, Agent DVR and Viseron post a photo and read success/predictions; the image comes
+    # from the first file whatever its field is called (upload, image), unknown fields are ignored,
+    # and a photo that cannot be read is HTTP 200 with success false, as the module answers.
+    @app.post(
+        "/v1/vision/alpr",
+        summary="CodeProject.AI License Plate Reader: multipart photo (any field), optional min_confidence 0-1",
+    )
+    @app.post("/v1/image/alpr", include_in_schema=False)
+    async def codeproject_alpr(request: Request):
+        started = time.perf_counter()
+        device = _inference_device(state)
+        try:
+            form = await request.form()
+            upload = next((v for _, v in form.multi_items() if not isinstance(v, str)), None)
+            minimum = min_confidence(_form_text(form, "min_confidence"))
+            if upload is None:
+                got = ", ".join(sorted(set(form.keys()))) or "none"
+                raise RequestError(
+                    f"no image: send the photo as a multipart file, e.g. in form field upload (fields received: {got})"
+                )
+            data = await upload.read()
+            name = upload.filename or "upload"
+            if not data:
+                raise RequestError(f"the file {name} is empty (0 bytes); send the photo's bytes")
+            rec = await _read(state, data, name, config.country, config.topn)
+            watch = await _watchlist(state)
+            predictions = codeproject_predictions(rec, minimum, watch)
+        except (AlprError, StarletteHTTPException) as exc:
+            message = str(exc)
+            if isinstance(exc, StarletteHTTPException):
+                message = f"the request is not a multipart form we can read ({exc.detail}); send the photo as multipart/form-data"
+            return codeproject_failure(message, 1000 * (time.perf_counter() - started), device)
+        except Exception:
+            log.exception("request %s %s failed", request.method, request.url.path)
+            return codeproject_failure(
+                "internal error while reading the photo; the server log has the details",
+                1000 * (time.perf_counter() - started),
+                device,
+            )
+        return codeproject_answer(
+            predictions, rec.timings_ms.get("total", 0.0), 1000 * (time.perf_counter() - started), device
+        )
+
+
+def _form_text(form, name: str) -> str | None:
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise RequestError(f"form field {name} is a file; send it as a plain form value")
+    return value
+
+
+async def _watchlist(state: _State):
+    """The watch list of the server's data folder, read per request so edits show at once (a few
+    hundred rows read in well under a millisecond); () when the folder has no label database."""
+    return await anyio.to_thread.run_sync(_watchlist_sync, state)
+
+
+def _watchlist_sync(state: _State):
+    from alpr.labels.schema import DB_NAME
+    from alpr.paths import data_dir
+
+    try:
+        with _WATCH_OPENING:  # two first requests at once open one store, not two
+            store = state.store or state.watch_store
+            if store is None:
+                folder = data_dir(state.config.data_dir)
+                if not (folder / DB_NAME).is_file():
+                    return ()
+                from alpr.labels import LabelStore
+
+                store = state.watch_store = LabelStore.open(folder)
+        return store.watchlist()
+    except AlprError as exc:  # an unreadable store costs the reads their watch-list field, never the answer
+        log.warning("could not read the watch list: %s", exc)
+        return ()
+
+
+def _inference_device(state: _State) -> str:
+    """ "GPU" when the loaded runtime computes on one, else "CPU" (CodeProject.AI's inferenceDevice)."""
+    if state.device is None:
+        state.device = "CPU"
+        try:
+            if "tensorflow" in sys.modules:
+                import tensorflow as tf
+
+                state.device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+            elif "onnxruntime" in sys.modules:
+                import onnxruntime as ort
+
+                state.device = "GPU" if ort.get_device() == "GPU" else "CPU"
+        except Exception:  # noqa: BLE001 - a device we cannot ask about is said as the CPU
+            log.warning("could not tell the inference device; answering CPU", exc_info=True)
+    return state.device
 
 
 async def _photo(request: Request, upload, upload_url, names: tuple[str, ...], state: _State) -> tuple[bytes, str]:

@@ -40,6 +40,9 @@ class ServerConfig:
     # Seconds an `upload_url` fetch may take: a camera on the LAN answers in well under a second.
     upload_url_timeout_s: float = 10.0
     tokens_file: str | None = None  # overrides $ALPR_API_TOKENS_FILE
+    # Networks (CIDR) whose callers need no token: Blue Iris and Agent DVR call CodeProject.AI,
+    # which has no tokens, so they cannot send one. Empty: every caller follows the token rule.
+    tokenless_networks: tuple[str, ...] = ()
     topn: int = 10  # candidates per plate on /v1/plate-reader/ (Plate Recognizer lists up to 10)
 
     @property
@@ -55,6 +58,7 @@ class ServerConfig:
             return cls()
         values = json.loads(text)
         values["upload_url_prefixes"] = tuple(values.get("upload_url_prefixes") or ())
+        values["tokenless_networks"] = tuple(values.get("tokenless_networks") or ())
         return cls(**values)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from alpr import figures
+from alpr.app.watchlist_view import read_badge
 from alpr.readview import DEFAULT_VIEW, classifier_reading, corrections, final_chars, plain_binarization, verdict
 
 STATIC_PLOT = {"displayModeBar": False}
@@ -34,6 +35,7 @@ def plate_card(plate, country_code: str, index: int, many: bool, plate_ids: list
             delta_arrow="off",
             help=said.why[0].upper() + said.why[1:],
         )
+        read_badge(plate.plate)
         if said.state == "remembered":
             st.caption(f":blue[Remembered:] {said.why}. The characters alone read {classifier_reading(plate)}.")
         elif said.state != "certain":

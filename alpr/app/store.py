@@ -54,6 +54,16 @@ def get_store() -> LabelStore:
     return store
 
 
+def watch_entries() -> tuple:
+    """The watch list, for the badges of Recognize and Video: read without a sign-in (it changes
+    nothing); () when the store cannot be opened (the reads still show, without badges)."""
+    try:
+        return _open_store(str(data_dir().resolve())).watchlist()
+    except AlprError as exc:
+        log.warning("could not read the watch list: %s", exc)
+        return ()
+
+
 def author() -> str:
     """Who labels, as stored with each label: one id per browser session, so Undo takes back only
     this session's own actions and the history says a label came from the app."""

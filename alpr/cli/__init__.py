@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr.api.cli import register as register_serve
 
     register_serve(sub)
+    from alpr.cli import watchlist as cli_watchlist
+
+    cli_watchlist.register(sub)
 
     st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
     st.add_argument("--json", action="store_true")
@@ -163,6 +166,9 @@ def _recognize(args) -> int:
     from alpr.report import to_openalpr
 
     classifier = load_classifier(registry.resolve_model(args.model))
+    from alpr.labels.watch import watchlist_of
+
+    watch = watchlist_of()  # the data folder's watch list; () when it has no label database
     clips_failed = video_cli.run(clips, args, classifier) if clips else 0
     if not names:
         return clips_failed
@@ -193,9 +199,9 @@ def _recognize(args) -> int:
             if bar:
                 bar.clear()
             if args.json:
-                print(json.dumps(to_openalpr(rec, filename=name)), flush=True)
+                print(json.dumps(to_openalpr(rec, filename=name, watchlist=watch)), flush=True)
             else:
-                _print_table(name, rec)
+                _print_table(name, rec, watch)
             # Only the counts above outlive a photo: a Recognition holds the photo and several
             # full-size arrays derived from it, so keeping every one would grow with the batch.
             del image, rec
@@ -257,13 +263,19 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
-def _print_table(name: str, rec) -> None:
+def _print_table(name: str, rec, watch=()) -> None:
+    from alpr.watchlist import match
+
     print(f"{name}: {rec.width}x{rec.height}, {len(rec.plates)} plate(s), {rec.timings_ms.get('total', 0):.0f} ms")
     if not rec.plates:
         print("  no plate found")
     for i, plate in enumerate(rec.plates):
         b = plate.box
         print(f"  plate {i}: at x={b.x} y={b.y} w={b.w} h={b.h}")
+        found = match(plate.plate, watch) if watch else None
+        if found is not None:
+            said = f"{found.entry.plate} {found.entry.name}".strip()
+            print(f"    on the watch list: {said}{' (alert)' if found.alert else ''}")
         for rank, c in enumerate(plate.candidates):
             mark = "*" if c.matches_template else " "
             print(f"    {'-' if rank else '>'} {c.plate:<10} {c.confidence:6.2f} {mark}")

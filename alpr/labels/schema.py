@@ -166,8 +166,28 @@ def migrate_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE plates ADD COLUMN not_a_plate_at TEXT")
 
 
+def migrate_to_4(conn: sqlite3.Connection) -> None:
+    # Version 4: the watch list, known plates a read is matched against (alpr/watchlist.py). One row
+    # per plate, its text normalised (upper case letters and digits), so a plate is listed once.
+    conn.execute(
+        """CREATE TABLE watchlist (
+            id INTEGER PRIMARY KEY,
+            plate TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            alert INTEGER NOT NULL DEFAULT 0 CHECK (alert IN (0, 1)),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
 # MIGRATIONS[n] brings a database from schema version n to n + 1. Append only: a released
 # migration never changes, because databases in the field have already run it. Migrations run in
 # one transaction with foreign keys off, so that a table may be rebuilt (LabelStore._setup).
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (migrate_to_1, migrate_to_2, migrate_to_3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    migrate_to_1,
+    migrate_to_2,
+    migrate_to_3,
+    migrate_to_4,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -43,6 +43,7 @@ from alpr.labels.rows import CharRow, PhotoRow, char_rows, check_label, check_so
 from alpr.labels.history import HistoryQueries
 from alpr.labels.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 from alpr.labels.transfer import ImportExport
+from alpr.labels.watch import WatchListStore
 from alpr.paths import DATA_DIR_ENV
 from alpr.paths import data_dir as data_dir_of
 from alpr.types import REJECT, Box, Recognition
@@ -69,7 +70,7 @@ __all__ = [
 # --- the store ---------------------------------------------------------------------------------
 
 
-class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries):
+class LabelStore(Queries, SegmentFixes, ImportExport, HistoryQueries, WatchListStore):
     """One SQLite database of photos, plates, character crops and labels.
 
     One connection per store object, guarded by a lock, so Streamlit's threads can share one

@@ -18,6 +18,7 @@ import streamlit as st
 from PIL import Image
 
 from alpr import app as appstate
+from alpr.app.watchlist_view import label as watch_label
 from alpr.errors import AlprError, StoreError
 from alpr.pipeline import recognize
 from alpr.types import Recognition
@@ -112,6 +113,7 @@ def groups_table(groups: tuple[VehicleGroup, ...]) -> pd.DataFrame:
             "To (s)": [g.time_end_s for g in groups],
             "Frames": [g.frame_count for g in groups],
             "Direction": [g.direction or "" for g in groups],
+            "Watch list": [watch_label(g.plate) for g in groups],
         },
         index=pd.RangeIndex(1, len(groups) + 1, name="Vehicle"),
     )
