@@ -375,6 +375,57 @@ class WatchlistConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    # Seconds a delivery may spend on each of connecting, sending and waiting for the answer: a
+    # receiver on the LAN answers in milliseconds, a cloud one in well under a second; one that
+    # hangs is cut off here and retried later, never holding up a read.
+    timeout_s: float = 10.0
+    # The first retry comes this many seconds after a failure, and the delay doubles with each
+    # further failure: a receiver being restarted is back within a few seconds.
+    base_delay_s: float = 1.0
+    # The delay stops doubling here: a receiver down for hours is still probed once a minute, so
+    # its deliveries leave within a minute of its return.
+    max_delay_s: float = 60.0
+    # Each delay is shortened by a random part of up to this fraction, so readers that failed at
+    # the same moment do not all retry at the same moment.
+    jitter: float = 0.5
+    # Seed of that randomness: None takes it from the OS; a number makes the retry times repeatable (tests).
+    jitter_seed: int | None = None
+    # A delivery still failing this many seconds after its read is given up (counted, logged): a
+    # week covers a receiver down over a long weekend or a holiday.
+    max_age_s: float = 7 * 24 * 3600.0
+    # Deliveries waiting at most; one more gives up the oldest waiting one (counted, logged), so
+    # a receiver gone for good cannot fill the disk. 10,000 is a few days of a busy gate.
+    max_queued: int = 10_000
+    # Bytes of waiting request bodies at most (photos included), for the same reason: ~2,500
+    # deliveries with a 1920 px JPEG each.
+    max_queued_bytes: int = 512 * 1024 * 1024
+    # Photos sent with a delivery are JPEG, shrunk to this longer side: what a plate-history
+    # viewer shows, at ~200 KB instead of a 50 MB original.
+    max_image_side: int = 1920
+    # JPEG quality of those photos: plates stay legible to a person, the size stays small.
+    jpeg_quality: int = 85
+    # Seconds one process's claim to send to a receiver lasts unless renewed (one sender per
+    # receiver even with several server workers; a killed holder on this machine is replaced at
+    # once). It must outlast a delivery that times out in each of its three phases: at least
+    # four times timeout_s.
+    lease_s: float = 60.0
+    # Seconds an idle sender sleeps before looking for deliveries another process queued: their
+    # webhooks leave within about this (this process's own wake it at once).
+    poll_s: float = 0.5
+    # Sent and given-up deliveries stay this many seconds (their bodies dropped at once) so their
+    # ids can be looked up, then are deleted.
+    keep_done_s: float = 24 * 3600.0
+    # Seconds `batch` and `recognize` wait at the end for their deliveries to leave; what is still
+    # waiting is said and left in the outbox for the next run (or the server) to send.
+    drain_s: float = 30.0
+
+    def __post_init__(self):
+        if self.lease_s < 4 * self.timeout_s:
+            raise ValueError(f"WebhookConfig.lease_s ({self.lease_s}) must be at least four times timeout_s")
+
+
+@dataclass(frozen=True)
 class Config:
     load: LoadConfig = LoadConfig()
     detect: DetectConfig = DetectConfig()
@@ -386,6 +437,7 @@ class Config:
     verify: VerifyConfig = VerifyConfig()
     memory: MemoryConfig = MemoryConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
+    webhook: WebhookConfig = WebhookConfig()
 
 
 DEFAULT = Config()

@@ -61,3 +61,8 @@ class CorruptVideoError(VideoError):
 
 class WatchlistError(AlprError):
     """A watch-list entry or CSV that cannot be listed (no plate, a bad alert flag, bad rows)."""
+
+
+class WebhookError(AlprError):
+    """A webhook that cannot work as given (not an http(s) URL, no API key for a receiver that needs
+    one) or an outbox that cannot be opened or written."""

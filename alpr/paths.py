@@ -25,11 +25,20 @@ SAMPLES_DIR_ENV = "ALPR_SAMPLES_DIR"
 PROGRESS_ENV = "ALPR_PROGRESS"
 # Where Keras caches downloaded ImageNet weights (Keras' own variable).
 KERAS_HOME_ENV = "KERAS_HOME"
+# The `x-api-key` of `--webhook-format alpr-database` deliveries when no --webhook-api-key-file is given.
+WEBHOOK_API_KEY_ENV = "ALPR_WEBHOOK_API_KEY"
+# The webhook outbox, in the data folder: each delivery waits here until its receiver took it.
+OUTBOX_FILE = "webhooks.sqlite"
 
 
 def data_dir(folder: str | os.PathLike | None = None) -> Path:
     """The data folder: `folder`, else $ALPR_DATA_DIR, else ./data."""
     return Path(folder or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def outbox_path(folder: str | os.PathLike | None = None) -> Path:
+    """The webhook outbox of the data folder `folder` (else $ALPR_DATA_DIR, else ./data)."""
+    return data_dir(folder) / OUTBOX_FILE
 
 
 def data_roots() -> list[Path]:

@@ -81,6 +81,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="callers in this network need no token, e.g. 192.168.1.20/32 for a Blue Iris machine, which "
         "cannot send one (repeatable)",
     )
+    from alpr.webhooks.cli import add_options as add_webhook_options
+
+    add_webhook_options(serve, serve=True)
     serve.set_defaults(handler=run)
     return serve
 
@@ -112,7 +115,15 @@ def config_from_args(args) -> ServerConfig:
         upload_url_prefixes=tuple(args.allow_upload_url),
         tokens_file=args.tokens_file,
         tokenless_networks=tuple(_network(text) for text in args.no_token_from),
+        webhooks=tuple(args.webhook),
+        webhook_format=args.webhook_format,
+        webhook_image=args.webhook_image,
+        webhook_api_key_file=args.webhook_api_key_file,
+        webhook_camera=args.webhook_camera or d.webhook_camera,
     )
+    from alpr.webhooks.cli import targets_from_args
+
+    targets_from_args(args)  # a missing API key fails here, not in each worker
     tokens = auth.api_tokens(config.tokens_file)  # an unreadable file fails here, not in each worker
     if not config.loopback and not tokens and not config.tokenless_networks:
         raise AlprError(

@@ -74,3 +74,34 @@ def _histogram(name: str, help_text: str, label: str, table: dict[str, list]) ->
         lines.append(f'{name}_sum{{{label}="{key}"}} {total:.6f}')
         lines.append(f'{name}_count{{{label}="{key}"}} {count}')
     return lines
+
+
+# The outbox's counters (alpr/webhooks/outbox.py) by their name in /metrics.
+_GIVEN_UP = {"given_up_refused": "refused", "given_up_expired": "expired", "given_up_full": "outbox_full"}
+
+
+def webhook_lines(counts: dict[str, int]) -> list[str]:
+    """The webhook outbox's counters: they live in its SQLite file, so every worker reports the
+    same totals, and they survive restarts."""
+    given_up = sum(counts.get(name, 0) for name in _GIVEN_UP)
+    lines = [
+        "# HELP alpr_webhook_deliveries_total Webhook deliveries queued, sent, retried (failed attempts "
+        "followed by a retry) and given up, since the outbox was created.",
+        "# TYPE alpr_webhook_deliveries_total counter",
+    ]
+    for outcome in ("queued", "sent", "retried"):
+        lines.append(f'alpr_webhook_deliveries_total{{outcome="{outcome}"}} {counts.get(outcome, 0)}')
+    lines.append(f'alpr_webhook_deliveries_total{{outcome="given_up"}} {given_up}')
+    lines += [
+        "# HELP alpr_webhook_given_up_total Webhook deliveries given up, by why: the receiver refused "
+        "(3xx/4xx), still failing after WebhookConfig.max_age_s, or the outbox was full.",
+        "# TYPE alpr_webhook_given_up_total counter",
+    ]
+    for name, reason in _GIVEN_UP.items():
+        lines.append(f'alpr_webhook_given_up_total{{reason="{reason}"}} {counts.get(name, 0)}')
+    lines += [
+        "# HELP alpr_webhook_waiting Webhook deliveries in the outbox waiting to be sent.",
+        "# TYPE alpr_webhook_waiting gauge",
+        f"alpr_webhook_waiting {counts.get('waiting', 0)}",
+    ]
+    return lines

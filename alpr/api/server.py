@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alpr import __version__
 from alpr.api import auth
-from alpr.api.metrics import Metrics
+from alpr.api.metrics import Metrics, webhook_lines
 from alpr.api.responses import (
     RequestError,
     codeproject_answer,
@@ -41,6 +41,7 @@ from alpr.api.responses import (
 from alpr.api.settings import CONFIG_ENV, ServerConfig
 from alpr.assemble import COUNTRIES
 from alpr.errors import AlprError, ImageLoadError
+from alpr.webhooks.events import ReadEvent, iso_utc
 
 log = logging.getLogger("alpr.api")
 
@@ -64,6 +65,7 @@ class _State:
     model_warning: str | None = None
     store: object = None
     watch_store: object = None  # the label store opened only to read the watch list (no --keep-reads)
+    webhooks: object = None  # alpr.webhooks.service.Webhooks, with --webhook
     device: str | None = None  # "CPU" or "GPU", as CodeProject.AI answers say it; found at the first call
     started: float = field(default_factory=time.monotonic)
     metrics: Metrics = field(default_factory=Metrics)
@@ -88,8 +90,13 @@ def create_app(config: ServerConfig | None = None, classifier=None) -> FastAPI:
         if state.classifier is None:
             _load_model(state)
         _open_store(state)
+        _open_webhooks(state)
+        if state.webhooks is not None:
+            state.webhooks.start()
         state.running = anyio.Semaphore(config.max_running)
         yield
+        if state.webhooks is not None:
+            state.webhooks.close(timeout_s=2.0)  # what is still queued is sent when the server starts again
         for store in (state.store, state.watch_store):
             if store is not None:
                 store.close()
@@ -113,6 +120,18 @@ def load_model(app: FastAPI) -> None:
     if state.classifier is None:
         _load_model(state)
     _open_store(state)
+    _open_webhooks(state)
+
+
+def _open_webhooks(state: _State) -> None:
+    """The outbox and the receivers of --webhook (senders start with the server)."""
+    if state.config.webhooks and state.webhooks is None:
+        from alpr.webhooks.cli import targets
+        from alpr.webhooks.service import Webhooks
+
+        c = state.config
+        found = targets(c.webhooks, c.webhook_format, c.webhook_image, c.webhook_api_key_file)
+        state.webhooks = Webhooks(found, c.data_dir)
 
 
 def _open_store(state: _State) -> None:
@@ -343,7 +362,11 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         response_class=PlainTextResponse,
     )
     async def metrics():
-        return PlainTextResponse(state.metrics.text(), media_type="text/plain; version=0.0.4")
+        text = state.metrics.text()
+        if state.webhooks is not None:
+            counts = await anyio.to_thread.run_sync(state.webhooks.counts)
+            text += "\n".join(webhook_lines(counts)) + "\n"
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.post("/v1/plate-reader/", summary="Plate Recognizer Snapshot API (see docs/api.md for each field)")
     async def plate_reader(
@@ -371,13 +394,16 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         watch = await _watchlist(state)
         state.calls += 1  # only the event loop's thread runs this: no lock needed
         calls = state.calls
+        stamp = timestamp or datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        results = snapshot_results(rec, options, watch)
+        await _send_webhooks(state, rec, filename, results, camera_id, stamp)
         return {
             "processing_time": round((time.perf_counter() - started) * 1000, 3),
-            "timestamp": timestamp or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": stamp,
             "camera_id": camera_id,
             "filename": filename,
             "version": 1,
-            "results": snapshot_results(rec, options, watch),
+            "results": results,
             "usage": {"calls": calls, "max_calls": config.max_calls},
             "model_version": state.classifier.info.version,
         }
@@ -399,6 +425,8 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         from alpr.report import to_openalpr
 
         watch = await _watchlist(state)
+        if state.webhooks is not None:
+            await _send_webhooks(state, rec, filename, snapshot_results(rec, _PLAIN[country], watch))
         return to_openalpr(rec, filename=filename, watchlist=watch)
 
     # Blue Iris, Agent DVR and Viseron post a photo and read success/predictions; the image comes
@@ -428,6 +456,9 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             rec = await _read(state, data, name, config.country, config.topn)
             watch = await _watchlist(state)
             predictions = codeproject_predictions(rec, minimum, watch)
+            if state.webhooks is not None:
+                results = snapshot_results(rec, _PLAIN[config.country], watch)
+                await _send_webhooks(state, rec, name, [r for r in results if r["score"] >= minimum])
         except (AlprError, StarletteHTTPException) as exc:
             message = str(exc)
             if isinstance(exc, StarletteHTTPException):
@@ -443,6 +474,30 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         return codeproject_answer(
             predictions, rec.timings_ms.get("total", 0.0), 1000 * (time.perf_counter() - started), device
         )
+
+
+# The Plate Recognizer results webhooks carry for reads whose request had no Snapshot options.
+_PLAIN = {country: snapshot_options([], None, None, country) for country in COUNTRIES}
+
+
+async def _send_webhooks(state: _State, rec, filename: str, results: list[dict], camera=None, stamp=None) -> None:
+    """Queue the read for every --webhook before it is answered (the outbox commits it to disk)."""
+    if state.webhooks is not None and results:
+        await anyio.to_thread.run_sync(_send_webhooks_sync, state, rec, filename, results, camera, stamp)
+
+
+def _send_webhooks_sync(state: _State, rec, filename, results, camera, stamp) -> None:
+    hooks = state.webhooks
+    try:
+        image = None
+        if hooks.wants_image:
+            from alpr.webhooks.events import jpeg
+
+            image = jpeg(rec.image, hooks.config)
+        event = ReadEvent(camera or state.config.webhook_camera, filename, stamp or iso_utc(), tuple(results), image)
+        hooks.send(event)
+    except AlprError as exc:  # a full disk costs the webhooks this read, never the answer
+        log.error("could not queue the webhooks of %s: %s", filename, exc)
 
 
 def _form_text(form, name: str) -> str | None:

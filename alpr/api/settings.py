@@ -44,6 +44,12 @@ class ServerConfig:
     # which has no tokens, so they cannot send one. Empty: every caller follows the token rule.
     tokenless_networks: tuple[str, ...] = ()
     topn: int = 10  # candidates per plate on /v1/plate-reader/ (Plate Recognizer lists up to 10)
+    # Receivers every read with a plate is POSTed to, through the outbox (alpr/webhooks; docs/api.md).
+    webhooks: tuple[str, ...] = ()
+    webhook_format: str = "platerecognizer"  # or "alpr-database"
+    webhook_image: bool = False  # platerecognizer: also send the photo as `upload`
+    webhook_api_key_file: str | None = None  # alpr-database's key; None: $ALPR_WEBHOOK_API_KEY
+    webhook_camera: str = "alpr"  # the camera of a read whose request names no camera_id
 
     @property
     def loopback(self) -> bool:
@@ -59,6 +65,7 @@ class ServerConfig:
         values = json.loads(text)
         values["upload_url_prefixes"] = tuple(values.get("upload_url_prefixes") or ())
         values["tokenless_networks"] = tuple(values.get("tokenless_networks") or ())
+        values["webhooks"] = tuple(values.get("webhooks") or ())
         return cls(**values)
 
 

@@ -42,6 +42,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--topn", type=whole_number(1), default=10, help="candidate strings per plate (default 10)")
     p.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
     p.add_argument("--resume", action="store_true", help="continue RESULTS: skip the photos it already holds")
+    from alpr.webhooks.cli import add_options as add_webhook_options
+
+    add_webhook_options(p)
     p.set_defaults(handler=run)
     return p
 
@@ -59,7 +62,31 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.inputs)
     check_out(args.out, args.resume)
     settings = model_settings(args.model, args.country, args.topn)
-    summary = run_batch(
-        args.inputs, args.out, settings, args.engine, args.workers, args.address, args.resume, paths=paths
-    )
+    from alpr.webhooks.cli import open_from_args
+
+    hooks = open_from_args(args)
+    try:
+        summary = run_batch(
+            args.inputs,
+            args.out,
+            settings,
+            args.engine,
+            args.workers,
+            args.address,
+            args.resume,
+            paths=paths,
+            on_rows=None if hooks is None else lambda rows: _send_rows(hooks, rows, args.country),
+        )
+    finally:
+        if hooks is not None:
+            hooks.finish()
     return 0 if summary.photos or summary.skipped else 1
+
+
+def _send_rows(hooks, rows, country: str) -> None:
+    """Queue each row read with a plate for the --webhook receivers, as its chunk is written."""
+    from alpr.webhooks.reads import from_row
+
+    for row in rows:
+        if row.error is None and row.plates:
+            hooks.send(lambda h: from_row(row, country, hooks.camera, h))  # noqa: B023 - called at once

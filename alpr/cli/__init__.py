@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr.video import cli as video_cli
 
     video_cli.add_options(rec)
+    from alpr.webhooks.cli import add_options as add_webhook_options
+
+    add_webhook_options(rec)
 
     ev = sub.add_parser("eval", help="accuracy and speed on a labeled folder (OpenALPR benchmark layout)")
     ev.add_argument("dataset", metavar="DATASET_DIR", help="folder of NAME.txt + photos, or of labels.csv + crops")
@@ -155,6 +158,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _recognize(args) -> int:
+    from alpr.webhooks.cli import open_from_args
+
+    hooks = open_from_args(args)  # a missing API key or an unusable outbox fails before TensorFlow loads
+    try:
+        return _recognize_all(args, hooks)
+    finally:
+        if hooks is not None:
+            hooks.finish()
+
+
+def _recognize_all(args, hooks) -> int:
     names = _expand_folders(args.images)  # before TensorFlow is imported: an empty folder fails at once
     from alpr.video import cli as video_cli
 
@@ -169,7 +183,7 @@ def _recognize(args) -> int:
     from alpr.labels.watch import watchlist_of
 
     watch = watchlist_of()  # the data folder's watch list; () when it has no label database
-    clips_failed = video_cli.run(clips, args, classifier) if clips else 0
+    clips_failed = video_cli.run(clips, args, classifier, hooks) if clips else 0
     if not names:
         return clips_failed
     batch = len(names) > 1
@@ -196,6 +210,10 @@ def _recognize(args) -> int:
             )
             times_ms.append(1000 * (time.perf_counter() - started))
             plates += len(rec.plates)
+            if hooks is not None:
+                from alpr.webhooks.reads import from_recognition
+
+                hooks.send(lambda h: from_recognition(rec, name, hooks.camera, h))  # noqa: B023 - called at once
             if bar:
                 bar.clear()
             if args.json:

@@ -36,8 +36,9 @@ def split(names: list[str]) -> tuple[list[str], list[str]]:
     return [n for n in names if n not in clips], clips
 
 
-def run(clips: list[str], args, classifier) -> int:
-    """Read each clip; print its groups (and frames); 1 when any clip could not be read."""
+def run(clips: list[str], args, classifier, hooks=None) -> int:
+    """Read each clip; print its groups (and frames), and send each to `hooks` (alpr.webhooks.cli's
+    RunWebhooks) when given; 1 when any clip could not be read."""
     from alpr.errors import VideoError
     from alpr.video.config import DEFAULT_VIDEO
     from alpr.video.reader import read_clip
@@ -75,6 +76,10 @@ def run(clips: list[str], args, classifier) -> int:
         for group in clip.groups:
             if args.json:
                 print(json.dumps(to_alpr_group(group, name)), flush=True)
+            if hooks is not None:
+                from alpr.webhooks.reads import from_group
+
+                hooks.send(lambda h: from_group(group, name, args.country, hooks.camera, h))  # noqa: B023
         if not args.json:
             _print_groups(name, clip)
         print(
