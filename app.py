@@ -40,6 +40,7 @@ with st.sidebar:
         with st.expander(f"Recovered after a crash ({len(recovered)})", icon=":material/restore:"):
             for note in recovered:
                 st.caption(note[0].upper() + note[1:] + ".")
+    appstate.runtime_picker()  # before the model loads: it says which runtime reads
     classifier, error = appstate.try_classifier()
     if classifier is None:
         st.warning(f"No usable character model: {error}", icon=":material/warning:")

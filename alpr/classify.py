@@ -22,6 +22,7 @@ from alpr.errors import ModelError
 from alpr.memory import PlateMemory, memory_path
 from alpr.paths import REPO_ROOT, keras_cache
 from alpr.priors import from_json as priors_from_json
+from alpr.runtime import open_network
 from alpr.types import ALL_CLASSES, CharCrop, Prediction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
@@ -165,10 +166,14 @@ class ModelInfo:
 
 
 class CharClassifier:
-    """A loaded character model. Safe to share between threads (Streamlit sessions)."""
+    """A loaded character model: its network, the plate memory and the format priors saved with it.
 
-    def __init__(self, model, info: ModelInfo, config: ClassifyConfig = DEFAULT.classify, memory=None):
-        self._model = model
+    The network is a `KerasNetwork` or an `OnnxNetwork` (alpr/runtime.py): anything whose
+    `predict(batch)` turns (n, size, size, 1) crops into (n, classes) probabilities. Safe to share
+    between threads (Streamlit sessions, the HTTP server's reads)."""
+
+    def __init__(self, network, info: ModelInfo, config: ClassifyConfig = DEFAULT.classify, memory=None):
+        self.network = network
         self.info = info
         self.config = config
         # What a person's confirmed plates say of each format's positions (alpr/priors.py), saved
@@ -178,20 +183,11 @@ class CharClassifier:
         # the shipped model. The pipeline asks it about every read.
         self.memory = memory
         self._lock = threading.Lock()
-        import keras
 
-        if keras.backend.backend() != "tensorflow":
-            # JAX / PyTorch (a training run under them): Keras compiles the forward pass per batch shape.
-            self._forward = model.predict_on_batch
-            return
-        import tensorflow as tf
-
-        # A traced graph runs a batch in ~3 ms where an eager call costs ~20 ms of overhead.
-        self._forward = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec((None, info.input_size, info.input_size, 1), tf.float32)],
-            autograph=False,
-        )
+    @property
+    def runtime(self) -> str:
+        """Which runtime computes the probabilities: "keras" or "onnx"."""
+        return self.network.runtime
 
     @property
     def input_size(self) -> int:
@@ -209,8 +205,7 @@ class CharClassifier:
             return np.zeros((0, len(self.info.classes)), np.float32)
         batch = np.asarray(images, np.float32)[..., None]
         with self._lock:
-            out = self._forward(batch)
-        return np.asarray(out, dtype=np.float32)
+            return self.network.predict(batch)
 
     def predict(self, crops: list[CharCrop] | tuple[CharCrop, ...], k: int = 5) -> list[Prediction]:
         probs = self.probabilities(np.stack([c.image for c in crops]) if crops else np.zeros((0,)))
@@ -224,8 +219,14 @@ class CharClassifier:
         return Prediction(char=topk[0][0], confidence=topk[0][1], topk=topk)
 
 
-def load_classifier(path: str | Path | None = None, config: ClassifyConfig = DEFAULT.classify) -> CharClassifier:
-    """Load a `.keras` model and its metadata JSON, refusing anything that does not fit this code."""
+def load_classifier(
+    path: str | Path | None = None, config: ClassifyConfig = DEFAULT.classify, runtime: str | None = None
+) -> CharClassifier:
+    """Load a model and its metadata JSON, refusing anything that does not fit this code.
+
+    `path` is a `.keras` file (default: the shipped model) or an exported `.onnx` file; `runtime`
+    is "keras" or "onnx" (alpr/runtime.py; default: from the file's suffix). With "onnx" neither
+    TensorFlow nor Keras is imported: the `.onnx` exported beside the `.keras` file is read."""
     path = Path(path) if path else DEFAULT_MODEL
     if not path.is_file():
         raise ModelError(f"no model file at {path}; train one with `python -m alpr train` or restore models/")
@@ -244,19 +245,13 @@ def load_classifier(path: str | Path | None = None, config: ClassifyConfig = DEF
         raise ModelError(
             f"model {path.name} predicts {len(classes)} classes {''.join(classes)!r}, this alpr expects {''.join(ALL_CLASSES)!r}"
         )
-    quiet_tensorflow()
-    import keras
-
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a damaged zip/h5; all mean the same here
-        raise ModelError(f"model file {path} is corrupt or not a Keras model ({type(exc).__name__}: {exc})") from None
+    network = open_network(path, runtime)
     size = int(metadata.get("input_size", 32))
-    if tuple(model.input_shape[1:]) != (size, size, 1) or model.output_shape[-1] != len(classes):
+    if tuple(network.input_shape[1:]) != (size, size, 1) or network.output_shape[-1] != len(classes):
         raise ModelError(
-            f"model {path.name} takes {model.input_shape} and gives {model.output_shape[-1]} classes; "
+            f"model {path.name} takes {network.input_shape} and gives {network.output_shape[-1]} classes; "
             f"metadata says {size}x{size}x1 and {len(classes)}"
         )
     info = ModelInfo(path, str(metadata.get("version", path.stem)), classes, size, metadata)
     plates = memory_path(path)
-    return CharClassifier(model, info, config, PlateMemory.load(plates) if plates.is_file() else None)
+    return CharClassifier(network, info, config, PlateMemory.load(plates) if plates.is_file() else None)

@@ -237,6 +237,9 @@ class ClassifyConfig:
     input_size: int = 32
     # Probabilities below this are left out of the top-k lists.
     min_topk_prob: float = 0.005
+    # An ONNX or TFLite export whose probabilities differ from Keras' by more than this is refused:
+    # float32 graphs agree to ~1e-7, so 1e-4 catches a wrong graph and never rounding.
+    export_tolerance: float = 1e-4
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import os
 import sys
 
 from alpr.api.settings import CONFIG_ENV, ServerConfig
-from alpr.cli.argtypes import whole_number
+from alpr.cli.argtypes import add_runtime_option, whole_number
 from alpr.assemble import COUNTRIES
 from alpr.errors import AlprError
 
@@ -36,6 +36,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--data-dir", default=None, help="label store and model registry folder (default: $ALPR_DATA_DIR, else data/)"
     )
     serve.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
+    add_runtime_option(serve)
     serve.add_argument(
         "--keep-reads", action="store_true", help="store every read in the label store, for the Relabel page"
     )
@@ -106,6 +107,7 @@ def config_from_args(args) -> ServerConfig:
         workers=args.workers,
         data_dir=args.data_dir,
         model=args.model,
+        runtime=args.runtime,
         keep_reads=args.keep_reads,
         country=args.country,
         max_running=args.max_running,

@@ -147,10 +147,14 @@ def _load_model(state: _State) -> None:
 
     config = state.config
     if config.model:
-        state.classifier = load_classifier(registry.resolve_model(config.model, config.data_dir))
+        state.classifier = load_classifier(
+            registry.resolve_model(config.model, config.data_dir), runtime=config.runtime
+        )
         state.model_version = config.model
         return
-    state.classifier, version, state.model_warning = registry.load_active(config.data_dir)
+    state.classifier, version, state.model_warning = registry.load_active(
+        config.data_dir, loader=lambda path: load_classifier(path, runtime=config.runtime)
+    )
     state.model_version = version.name
     if state.model_warning:
         log.warning("%s", state.model_warning)
@@ -351,6 +355,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
             "model": getattr(info, "version", None),
             "model_version": state.model_version,
             "model_warning": state.model_warning,
+            "runtime": getattr(state.classifier, "runtime", None),
             "uptime_s": round(time.monotonic() - state.started, 1),
             "version": __version__,
             "pid": os.getpid(),

@@ -19,6 +19,7 @@ class ServerConfig:
     workers: int = 1
     data_dir: str | None = None  # the label store and model registry folder; None: $ALPR_DATA_DIR, else ./data
     model: str | None = None  # a .keras file or registry version; None: the registry's active model
+    runtime: str | None = None  # "keras" or "onnx" (alpr/runtime.py); None: from the model file's suffix
     keep_reads: bool = False  # store each read in the label store, for the Relabel page
     country: str = "us"  # plate formats when a request names no region we know
     # Whole request bodies above this are refused (413) before they are parsed: the image loader

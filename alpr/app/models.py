@@ -1,5 +1,6 @@
 """The character model as the pages use it: the registry's active version (through the registry's
-one fallback), loaded once per process, and the other models a page may pick."""
+one fallback), loaded once per process and runtime, and the other models a page may pick. The
+sidebar's runtime setting (Keras or ONNX Runtime, alpr/runtime.py) says which runtime reads."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from alpr.app.console import log
 from alpr.classify import DEFAULT_MODEL, CharClassifier, describe_device, load_classifier
 from alpr.errors import ModelError
 from alpr.paths import data_dir
+from alpr.runtime import DEFAULT_RUNTIME, RUNTIMES, exported_path
 from alpr.training import registry
 
 _MODELS_DIR = DEFAULT_MODEL.parent
@@ -29,48 +31,82 @@ class ActiveModel:
     error: str | None  # no version at all can be loaded
 
 
-@st.cache_resource(show_spinner="Loading the character model…", max_entries=1)
-def _load_classifier(path: str, modified_ns: int) -> CharClassifier:
+RUNTIME_KEY = "runtime"  # the sidebar's runtime setting, one per browser session
+RUNTIME_LABELS = {"keras": "Keras (TensorFlow)", "onnx": "ONNX Runtime"}
+
+
+def current_runtime() -> str:
+    """The runtime this session reads with: the sidebar's setting, Keras until it is changed."""
+    runtime = st.session_state.get(RUNTIME_KEY, DEFAULT_RUNTIME)
+    return runtime if runtime in RUNTIMES else DEFAULT_RUNTIME
+
+
+def runtime_picker() -> None:
+    """The sidebar's runtime setting; every page's reads follow it."""
+    st.radio(
+        "Runtime",
+        RUNTIMES,
+        format_func=RUNTIME_LABELS.get,
+        horizontal=True,
+        key=RUNTIME_KEY,
+        help="ONNX Runtime reads the .onnx file exported beside the model (`python -m alpr models export`): "
+        "the same probabilities (within 1e-4) without TensorFlow. The shipped model has one.",
+    )
+
+
+# Two entries: sessions reading with Keras and with ONNX Runtime keep one model each.
+@st.cache_resource(show_spinner="Loading the character model…", max_entries=2)
+def _load_classifier(path: str, modified_ns: tuple[int, ...], runtime: str) -> CharClassifier:
     # modified_ns is part of the cache key only: a model replaced on disk is loaded on the next rerun.
-    return _load_and_log(path)
+    return _load_and_log(path, runtime)
 
 
 @st.cache_resource(show_spinner="Loading the character model…", max_entries=3)
-def _load_other_classifier(path: str, modified_ns: int) -> CharClassifier:
-    return _load_and_log(path)
+def _load_other_classifier(path: str, modified_ns: tuple[int, ...], runtime: str) -> CharClassifier:
+    return _load_and_log(path, runtime)
 
 
-def _load_and_log(path: str) -> CharClassifier:
+def _load_and_log(path: str, runtime: str) -> CharClassifier:
     """load_classifier, and one INFO line saying so: the sessions of one server share each loaded
-    model, so the line appears once per model file (and again only when the file changes)."""
+    model, so the line appears once per model file and runtime (and again only when the file changes)."""
     started = time.perf_counter()
-    classifier = load_classifier(path)
+    classifier = load_classifier(path, runtime=runtime)
     log.info(
-        "loaded character model %s from %s in %.1f s", classifier.info.version, path, time.perf_counter() - started
+        "loaded character model %s from %s in %.1f s (%s)",
+        classifier.info.version,
+        path,
+        time.perf_counter() - started,
+        runtime,
     )
     return classifier
 
 
-def _modified(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0  # load_classifier then raises the ModelError that says what is missing
+def _modified(path: Path, runtime: str = DEFAULT_RUNTIME) -> tuple[int, ...]:
+    """The modification times of the files `runtime` reads for the model `path` (0: missing)."""
+    files = [path] + ([exported_path(path, "onnx")] if runtime == "onnx" and path.suffix != ".onnx" else [])
+    times = []
+    for file in files:
+        try:
+            times.append(file.stat().st_mtime_ns)
+        except OSError:
+            times.append(0)  # load_classifier then raises the ModelError that says what is missing
+    return tuple(times)
 
 
-# (path, mtime) -> why that file did not load, so a broken file is not re-read on every rerun.
-_MODEL_FAILURES: dict[tuple[str, int], str] = {}
+# (path, mtimes, runtime) -> why that model did not load, so a broken file is not re-read on every rerun.
+_MODEL_FAILURES: dict[tuple[str, tuple[int, ...], str], str] = {}
 
 
 def _cached_load(path: Path) -> CharClassifier:
-    modified = _modified(path)
-    key = (str(path), modified)
+    runtime = current_runtime()
+    modified = _modified(path, runtime)
+    key = (str(path), modified, runtime)
     if key in _MODEL_FAILURES:
         raise ModelError(_MODEL_FAILURES[key])
     try:
-        return _load_classifier(str(path), modified)
+        return _load_classifier(str(path), modified, runtime)
     except ModelError as exc:
-        if modified:
+        if all(modified):
             _MODEL_FAILURES[key] = str(exc)
         raise
 
@@ -131,9 +167,18 @@ def active_version_name() -> str:
     return registry.active_name(data_dir())
 
 
-@st.cache_resource(show_spinner=False)
 def device_line() -> str:
-    """Where inference runs, for the sidebar: the installed TensorFlow sees a GPU or it does not."""
+    """Where inference runs, for the sidebar: the installed TensorFlow sees a GPU or it does not;
+    ONNX Runtime reads on the CPU."""
+    return _device_line(current_runtime())
+
+
+@st.cache_resource(show_spinner=False)
+def _device_line(runtime: str) -> str:
+    if runtime == "onnx":
+        import onnxruntime
+
+        return f"CPU · ONNX Runtime {onnxruntime.__version__}"
     import tensorflow as tf
 
     return f"{describe_device()} · TensorFlow {tf.__version__}"
@@ -197,4 +242,5 @@ def load_model(path: Path) -> CharClassifier:
             return classifier
         if classifier is None:
             raise ModelError(error)
-    return _load_other_classifier(str(path), _modified(path))
+    runtime = current_runtime()
+    return _load_other_classifier(str(path), _modified(path, runtime), runtime)

@@ -40,11 +40,11 @@ _MAX_BATCH_ROWS = 5000
 
 
 def read_photo(photo: Photo, country: str, topn: int, classifier: CharClassifier) -> Recognition:
-    """`recognize` on the photo, remembered per (file contents, country, top-N, model) in the session.
+    """`recognize` on the photo, remembered per (file contents, country, top-N, model, runtime) in the session.
 
     Raises ImageLoadError (one-line message naming the photo) when the file is not a usable image.
     """
-    key = (hashlib.sha256(photo.data).hexdigest(), country, topn, classifier.info.version)
+    key = (hashlib.sha256(photo.data).hexdigest(), country, topn, classifier.info.version, classifier.runtime)
     results: OrderedDict = st.session_state.setdefault(_RESULTS_KEY, OrderedDict())
     if key in results:
         results.move_to_end(key)
@@ -97,7 +97,7 @@ def read_batch(
     rows: OrderedDict = st.session_state.setdefault(_BATCH_KEY, OrderedDict())
     out = []
     for done, photo in enumerate(photos):
-        key = (photo.name, len(photo.data), country, topn, classifier.info.version)
+        key = (photo.name, len(photo.data), country, topn, classifier.info.version, classifier.runtime)
         if key not in rows:
             if progress is not None:
                 progress(done, len(photos), photo.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from alpr.cli.argtypes import whole_number
+from alpr.cli.argtypes import add_runtime_option, whole_number
 from alpr.assemble import COUNTRIES
 from alpr.batch.engines import ENGINES
 
@@ -41,6 +41,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--country", default="us", choices=sorted(COUNTRIES), help="plate formats to rank by")
     p.add_argument("--topn", type=whole_number(1), default=10, help="candidate strings per plate (default 10)")
     p.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
+    add_runtime_option(p)
     p.add_argument("--resume", action="store_true", help="continue RESULTS: skip the photos it already holds")
     from alpr.webhooks.cli import add_options as add_webhook_options
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         import_dask()
     paths = expand_inputs(args.inputs)
     check_out(args.out, args.resume)
-    settings = model_settings(args.model, args.country, args.topn)
+    settings = model_settings(args.model, args.country, args.topn, args.runtime)
     from alpr.webhooks.cli import open_from_args
 
     hooks = open_from_args(args)

@@ -40,6 +40,7 @@ class ReadSettings:
     model_version: str  # what the driver loaded; a worker that loads another refuses to read
     country: str = "us"
     topn: int = 10
+    runtime: str | None = None  # "keras" or "onnx" (alpr/runtime.py); None: from the model file's suffix
 
 
 _classifiers: dict[ReadSettings, object] = {}
@@ -50,7 +51,7 @@ def _classifier(settings: ReadSettings):
         from alpr.classify import load_classifier
 
         try:
-            classifier = load_classifier(settings.model_path)
+            classifier = load_classifier(settings.model_path, runtime=settings.runtime)
         except ModelError as exc:
             raise ModelError(
                 f"on worker {os.uname().nodename} (pid {os.getpid()}): {exc}; every worker must "

@@ -24,7 +24,7 @@ class BatchSummary:
     engine: str
 
 
-def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
+def model_settings(model: str | None, country: str, topn: int, runtime: str | None = None) -> ReadSettings:
     """Which model every worker must load, by path and version. Only the metadata is read here:
     the driver never loads TensorFlow (it may run on a small machine beside the cluster); each
     worker loads and checks the model itself, and the first chunk fails in one line if it cannot."""
@@ -33,6 +33,7 @@ def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
     from alpr.training import registry
     from alpr.classify import DEFAULT_MODEL, metadata_path
     from alpr.errors import ModelError
+    from alpr.runtime import onnx_file_for, runtime_for
 
     path = registry.resolve_model(model)
     model_file = Path(path or DEFAULT_MODEL).resolve()
@@ -43,7 +44,9 @@ def model_settings(model: str | None, country: str, topn: int) -> ReadSettings:
             f"cannot read the metadata of the model {model_file}: {exc}; "
             "`python -m alpr models list` shows the usable versions"
         ) from None
-    return ReadSettings(None if path is None else str(model_file), version, country, topn)
+    if runtime_for(model_file, runtime) == "onnx":
+        onnx_file_for(model_file)  # missing: say so now, not once per worker
+    return ReadSettings(None if path is None else str(model_file), version, country, topn, runtime)
 
 
 def run_batch(

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from alpr.cli.argtypes import whole_number
+from alpr.cli.argtypes import add_runtime_option, whole_number
 from alpr.assemble import COUNTRIES
 from alpr.errors import AlprError
 from alpr.paths import PROGRESS_ENV
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a .keras model or registry version (default: the active model, see `models list`)",
     )
+    add_runtime_option(rec)
     from alpr.video import cli as video_cli
 
     video_cli.add_options(rec)
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown", action="store_true", help="print the goal and error-class tables as Markdown (the README's)"
     )
     ev.add_argument("--model", default=None, help="a .keras model or registry version (default: the active model)")
+    add_runtime_option(ev)
 
     tr = sub.add_parser("train", help="train the character model (glyph pretraining, then real crops)")
     tr.add_argument(
@@ -179,7 +181,7 @@ def _recognize_all(args, hooks) -> int:
     from alpr.pipeline import recognize
     from alpr.report import to_openalpr
 
-    classifier = load_classifier(registry.resolve_model(args.model))
+    classifier = load_classifier(registry.resolve_model(args.model), runtime=args.runtime)
     from alpr.labels.watch import watchlist_of
 
     watch = watchlist_of()  # the data folder's watch list; () when it has no label database
@@ -310,7 +312,7 @@ def _eval(args) -> int:
     items = select(read_dataset(args.dataset), holdout=args.holdout, limit=args.limit)
     if not items:
         raise AlprError(f"no files to evaluate in {args.dataset} with these options")
-    classifier = load_classifier(registry.resolve_model(args.model))
+    classifier = load_classifier(registry.resolve_model(args.model), runtime=args.runtime)
     progress = _progress_bar("eval ")
     results = []
     for r in evaluate_items(items, classifier, args.country, args.topn, progress=progress):
@@ -319,12 +321,21 @@ def _eval(args) -> int:
             print(f"eval {len(results)}/{len(items)}", file=sys.stderr, flush=True)
     rows = summarize(results)
     if args.json:
-        out = {"dataset": str(args.dataset), "model": classifier.info.version, "holdout": args.holdout, "summary": rows}
+        out = {
+            "dataset": str(args.dataset),
+            "model": classifier.info.version,
+            "runtime": classifier.runtime,
+            "holdout": args.holdout,
+            "summary": rows,
+        }
         if args.errors:
             out["errors"] = [r.__dict__ | {"kind": error_kind(r)} for r in results if not r.top1]
         print(json.dumps(out, indent=1))
         return 0
-    title = f"model {classifier.info.version} on {args.dataset}{' (hold-out files only)' if args.holdout else ''}"
+    runtime = " (ONNX Runtime)" if classifier.runtime == "onnx" else ""
+    title = (
+        f"model {classifier.info.version}{runtime} on {args.dataset}{' (hold-out files only)' if args.holdout else ''}"
+    )
     if args.markdown:
         print(f"{title}\n\n{scorecard.markdown(scorecard.goal_table(rows, args.topn))}\n")
         print(scorecard.markdown(scorecard.kinds_table(rows)) + "\n")

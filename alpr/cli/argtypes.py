@@ -47,3 +47,16 @@ def command_with_actions(subparsers, name: str, dest: str, data_help: str, **kwa
         return parser
 
     return command, add_action
+
+
+def add_runtime_option(parser: argparse.ArgumentParser) -> None:
+    """`--runtime keras|onnx`: which runtime reads the model (alpr/runtime.py)."""
+    from alpr.runtime import RUNTIMES
+
+    parser.add_argument(
+        "--runtime",
+        default=None,
+        choices=RUNTIMES,
+        help="keras (default; TensorFlow) or onnx: ONNX Runtime reads the .onnx exported beside the model "
+        "(`models export`), without loading TensorFlow (default for a --model ending .onnx)",
+    )

@@ -3,6 +3,8 @@
     models list [--json]               every version: active mark, status, validation accuracy, data, device
     models activate VERSION [--force]  make a version active (the app picks it up on its next rerun)
     models rollback                    activate the version that was active before the current one
+    models export [VERSION] [--format onnx|tflite] [--out DIR]
+                                       every learned part of a version as ONNX or LiteRT (TFLite) files
 
     train [--epochs N] [--unfreeze-epochs N] [--data-dir D] [--base VERSION|glyphs|imagenet]
           [--dataset DIR ...] [--no-store] [--no-replay] [--activate]   fine-tune into a new registry version
@@ -131,6 +133,26 @@ def register(subparsers) -> argparse.ArgumentParser:
     act.add_argument("version", metavar="VERSION", help="a version name from `models list` (e.g. v3, shipped)")
     act.add_argument("--force", action="store_true", help="also activate a version that was rejected as worse")
     action("rollback", "activate the version that was active before the current one")
+    export = action(
+        "export",
+        "write every learned part of a version (its .keras files) as ONNX or LiteRT (TFLite) files, each "
+        "checked against Keras; by default beside the version's own files, where --runtime onnx reads them",
+    )
+    export.add_argument(
+        "version",
+        nargs="?",
+        default=None,
+        metavar="VERSION",
+        help="a version from `models list` (default: the active one)",
+    )
+    export.add_argument("--format", default="onnx", choices=["onnx", "tflite"], help="default onnx")
+    export.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write into this folder instead, with each part's metadata and plate memory (a model that reads on "
+        "its own: --model DIR/char_cnn.onnx)",
+    )
     return models
 
 
@@ -151,7 +173,24 @@ def run(args: argparse.Namespace) -> int:
         version = registry.rollback(folder, by="cli")
         print(f"rolled back: the active model is {version.name} ({version.path})")
         return 0
+    if args.models_command == "export":
+        return _export(registry, folder, args)
     return 1
+
+
+def _export(registry, folder, args) -> int:
+    from alpr.training import export
+
+    version = registry.get(args.version, folder) if args.version else registry.active(folder)
+    if version.problem:
+        raise AlprError(f"model version {version.name} cannot be exported: {version.problem}")
+    for done in export.export_parts(export.parts_of(version), args.format, args.out, version.name):
+        extra = f"; with {', '.join(p.name for p in done.copied)}" if done.copied else ""
+        print(
+            f"{version.name}: {done.part.name} -> {done.path} (largest difference from Keras "
+            f"{done.largest_difference:.1g}){extra}"
+        )
+    return 0
 
 
 def _list(registry, folder, as_json: bool) -> int:

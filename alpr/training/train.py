@@ -255,9 +255,10 @@ def _freeze_first_block(model) -> None:
 
 def _as_classifier(model, cfg: TrainConfig):
     from alpr.classify import CharClassifier, ModelInfo
+    from alpr.runtime import KerasNetwork
 
     info = ModelInfo(Path(cfg.out), "training", ALL_CLASSES, cfg.input_size, {})
-    return CharClassifier(model, info)
+    return CharClassifier(KerasNetwork(model), info)
 
 
 def _progress(label: str):

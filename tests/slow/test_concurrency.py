@@ -90,9 +90,9 @@ def test_the_app_model_load_is_logged_once_when_sessions_ask_at_the_same_moment(
     from alpr.classify import DEFAULT_MODEL
 
     appstate._load_classifier.clear()  # as in a fresh server process
-    path, modified = str(DEFAULT_MODEL), DEFAULT_MODEL.stat().st_mtime_ns
+    path, modified = str(DEFAULT_MODEL), (DEFAULT_MODEL.stat().st_mtime_ns,)
     with caplog.at_level(logging.INFO, logger="alpr.app"):
-        got = _run_at_once(lambda _: appstate._load_classifier(path, modified), list(range(THREADS)))
+        got = _run_at_once(lambda _: appstate._load_classifier(path, modified, "keras"), list(range(THREADS)))
 
     loaded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("loaded character model")]
     assert len(loaded) == 1
