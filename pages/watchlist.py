@@ -12,7 +12,7 @@ st.title("Watch list")
 st.caption(
     "Plates you know. A read that matches one, up to look-alike characters (O/0, I/1, B/8, S/5, Z/2) and one "
     "more edit, carries a badge on Recognize and Video and a `watchlist` field in every JSON answer; "
-    "an alert plate's read also goes out through the API's webhooks."
+    "the API's webhooks (`serve --webhook`) also send an alert for an alert plate's read."
 )
 
 store = appstate.get_store()  # stops with the reason when the store cannot be written (or no sign-in yet)

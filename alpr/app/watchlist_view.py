@@ -19,7 +19,8 @@ PAGE = "watchlist"
 _ADD = "watchlist_add"  # the add form; its fields are watchlist_add_plate, _name, _alert
 _TABLE = "watchlist_table"
 _REMOVE_PICK = "watchlist_remove_pick"
-_UPLOAD = "watchlist_upload"
+_UPLOAD = "watchlist_upload"  # + a count of imports: each import empties the box by a new key
+_UPLOADS_DONE = "watchlist_uploads_done"
 _REPLACE = "watchlist_replace"
 
 
@@ -81,11 +82,15 @@ def _remove(store, plates: list[str]) -> None:
     _act("remove the plates", remove)
 
 
+def _upload_key() -> str:
+    return f"{_UPLOAD}_{st.session_state.get(_UPLOADS_DONE, 0)}"
+
+
 def _import(store) -> None:
-    upload = st.session_state.get(_UPLOAD)
-    if upload is None:
-        flash(PAGE, "error", "Choose a CSV file to import first.")
+    upload = st.session_state.get(_upload_key())
+    if upload is None:  # the file was taken out of the box: nothing to import
         return
+    st.session_state[_UPLOADS_DONE] = st.session_state.get(_UPLOADS_DONE, 0) + 1
     replace = bool(st.session_state.get(_REPLACE))
 
     def do_import():
@@ -170,10 +175,8 @@ def table(store, entries) -> None:
 def import_export(store, entries) -> None:
     with st.container(border=True):
         st.markdown("**Import and export** · a CSV of `plate,name,alert` (alert yes or no)")
-        st.file_uploader("CSV file", type=["csv"], key=_UPLOAD, help="A file with a bad row imports nothing")
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
         row.toggle("Replace the whole list", key=_REPLACE, help="Off: the file's plates are added or updated")
-        row.button("Import", key="watchlist_import", icon=":material/upload:", on_click=_import, args=(store,))
         row.download_button(
             "Export",
             to_csv(entries),
@@ -182,6 +185,15 @@ def import_export(store, entries) -> None:
             on_click="ignore",
             icon=":material/download:",
             key="watchlist_export",
+        )
+        # A file is imported as it arrives: a file with a bad row imports nothing and says which lines.
+        st.file_uploader(
+            "Import a CSV file",
+            type=["csv"],
+            key=_upload_key(),
+            on_change=_import,
+            args=(store,),
+            help="Imported as soon as it is chosen; a file with a bad row imports nothing",
         )
 
 

@@ -3,11 +3,14 @@ picking a car shows the frames that read it, and "Fix this read" stores its best
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from apptest_support import assert_clean
 from streamlit.testing.v1 import AppTest
+
+from alpr.labels import LabelStore
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SAMPLE_PLATES = ["ABC1234", "7XYZ432", "KLM5678"]  # what alpr.video.app.sample_clip draws
@@ -64,3 +67,18 @@ def test_fix_this_read_stores_the_best_frame_and_links_to_relabel(page):
     assert_clean(page)
     links = page.get("page_link")
     assert links and "plate=" in str(links[0].proto)
+
+
+def test_a_vehicle_on_the_watch_list_is_marked_in_the_table_and_above_its_frames(page):
+    data = os.environ["ALPR_DATA_DIR"]  # the session's private data folder, which the page reads
+    with LabelStore.open(data) as store:
+        store.watch_add("7XYZ432", "the blue van", alert=True)
+    try:
+        _one(page.selectbox, "video_pick_").set_value(1).run()
+        assert_clean(page)
+        assert list(page.dataframe[0].value["Watch list"]) == ["", "🔔 the blue van", ""]
+        badges = [m.value for m in page.markdown if "-badge[" in m.value]
+        assert any(":red-badge[" in b and "the blue van" in b for b in badges)
+    finally:
+        with LabelStore.open(data) as store:
+            store.watch_remove("7XYZ432")

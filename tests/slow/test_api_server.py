@@ -238,3 +238,43 @@ def test_two_workers_take_their_options_from_the_serve_command(constant_model, p
         response = httpx.post(url + "/v1/plate-reader/", files={"upload": ("car.png", photo)}, timeout=60)
     assert health["model"] == "constant-A" and health["pid"] != os.getpid()
     assert response.json()["results"][0]["plate"] == "aaaaaaa"
+
+
+def test_codeproject_clients_over_http_without_a_token(constant_model, photo, tmp_path):
+    """`serve --port` as Blue Iris's AI server: a token is required of everyone but this machine
+    (--no-token-from 127.0.0.1), and what frigate_plate_recognizer and Viseron send is answered as
+    CodeProject.AI's module answers, in one unchunked body (CodeProject.AI avoids chunking: Blue Iris
+    fails on it). The requests and readings are those of tests/unit/test_api_codeproject.py."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{TOKEN}\n")
+    data = tmp_path / "data"
+    with LabelStore.open(data) as store:
+        store.watch_add("AAAAAAA", "the A van", alert=True)
+    with alpr_server(
+        "--model",
+        str(constant_model),
+        "--tokens-file",
+        str(tokens),
+        "--no-token-from",
+        "127.0.0.1",
+        "--data-dir",
+        str(data),
+        log_name="api-server-codeproject.log",
+    ) as url:
+        frigate = httpx.post(url + "/v1/image/alpr", files={"upload": ("upload", photo)}, timeout=60)
+        viseron = httpx.post(
+            url + "/v1/image/alpr", files={"image": ("image", photo)}, data={"min_confidence": "0.45"}, timeout=60
+        )
+        broken = httpx.post(url + "/v1/vision/alpr", files={"upload": ("x.jpg", b"not a photo")}, timeout=60)
+        metrics = httpx.get(url + "/metrics").text  # no token from here either
+    for response in (frigate, viseron, broken):
+        assert response.status_code == 200
+        assert "content-length" in response.headers and "transfer-encoding" not in response.headers
+    best = frigate.json()["predictions"][0]
+    assert (best["plate"], best["label"]) == ("AAAAAAA", "Plate: AAAAAAA") and 0 < best["confidence"] <= 1
+    assert best["watchlist"] == {"plate": "AAAAAAA", "name": "the A van", "alert": True, "edits": 0, "lookalikes": 0}
+    answer = viseron.json()
+    assert answer["success"] and answer["moduleId"] == "ALPR" and answer["count"] == len(answer["predictions"])
+    assert all(p["confidence"] >= 0.45 for p in answer["predictions"])
+    assert broken.json()["success"] is False and "is not an image" in broken.json()["error"]
+    assert 'alpr_api_requests_total{route="/v1/image/alpr",method="POST",status="200"} 2' in metrics

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
+from PIL import Image
 
 from alpr.cli import main
 from alpr.config import DEFAULT
@@ -236,3 +237,19 @@ def test_importing_a_bad_csv_changes_nothing_and_says_which_lines(tmp_path, caps
     assert watchlist_of(tmp_path / "data") == (WatchEntry("KEEP1"),)
     assert main(["watchlist", "import", str(tmp_path / "missing.csv"), *data]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_recognize_says_which_reads_are_on_the_watch_list(tmp_path, monkeypatch, capsys, constant_model):
+    from conftest import make_scene
+
+    photo = tmp_path / "car.png"
+    Image.fromarray(make_scene("ABC1234", seed=2).image).save(photo)
+    monkeypatch.setenv("ALPR_DATA_DIR", str(tmp_path / "data"))
+    main(["watchlist", "add", "AAAA4AA", "--name", "the A van", "--alert"])  # one edit from the constant read
+    capsys.readouterr()
+    assert main(["recognize", str(photo), "--json", "--model", str(constant_model)]) == 0
+    best = json.loads(capsys.readouterr().out)["results"][0]
+    assert best["plate"] == "AAAAAAA"
+    assert best["watchlist"] == {"plate": "AAAA4AA", "name": "the A van", "alert": True, "edits": 1, "lookalikes": 0}
+    assert main(["recognize", str(photo), "--model", str(constant_model)]) == 0
+    assert "on the watch list: AAAA4AA the A van (alert)" in capsys.readouterr().out
