@@ -215,7 +215,7 @@ def _recognize_all(args, hooks) -> int:
             if hooks is not None:
                 from alpr.webhooks.reads import from_recognition
 
-                hooks.send(lambda h: from_recognition(rec, name, hooks.camera, h))  # noqa: B023 - called at once
+                hooks.send(lambda h: from_recognition(rec, name, hooks.camera, h, watch))  # noqa: B023 - called at once
             if bar:
                 bar.clear()
             if args.json:

@@ -40,18 +40,20 @@ def run(clips: list[str], args, classifier, hooks=None) -> int:
     """Read each clip; print its groups (and frames), and send each to `hooks` (alpr.webhooks.cli's
     RunWebhooks) when given; 1 when any clip could not be read."""
     from alpr.errors import VideoError
+    from alpr.labels.watch import watchlist_of
     from alpr.video.config import DEFAULT_VIDEO
     from alpr.video.reader import read_clip
     from alpr.video.report import frame_json, to_alpr_group
 
     config = DEFAULT_VIDEO.sampling(every=getattr(args, "every", None), fps=getattr(args, "fps", None))
+    watch = watchlist_of()  # the data folder's watch list; () when it has no label database
     failed = 0
     for name in clips:
         bar = _Progress(name)
 
         def on_frame(frame, rec, name=name):
             if args.json and args.frames:
-                print(json.dumps(frame_json(rec, name, frame.index, frame.time_s)), flush=True)
+                print(json.dumps(frame_json(rec, name, frame.index, frame.time_s, watch)), flush=True)
 
         try:
             clip = read_clip(
@@ -75,13 +77,13 @@ def run(clips: list[str], args, classifier, hooks=None) -> int:
         bar.clear()
         for group in clip.groups:
             if args.json:
-                print(json.dumps(to_alpr_group(group, name)), flush=True)
+                print(json.dumps(to_alpr_group(group, name, watch)), flush=True)
             if hooks is not None:
                 from alpr.webhooks.reads import from_group
 
                 hooks.send(lambda h: from_group(group, name, args.country, hooks.camera, h))  # noqa: B023
         if not args.json:
-            _print_groups(name, clip)
+            _print_groups(name, clip, watch)
         print(
             f"{name}: {len(clip.frames)} frames read in {clip.seconds:.1f} s ({clip.frames_per_s:.1f}/s), "
             f"{len(clip.groups)} vehicle(s)",
@@ -117,7 +119,9 @@ class _Progress:
             self.drawn = False
 
 
-def _print_groups(name: str, clip) -> None:
+def _print_groups(name: str, clip, watch=()) -> None:
+    from alpr.watchlist import match
+
     info = clip.info
     print(f"{name}: {info.width}x{info.height} {info.codec}, {info.duration_s:.1f} s, {len(clip.groups)} vehicle(s)")
     if not clip.groups:
@@ -127,4 +131,8 @@ def _print_groups(name: str, clip) -> None:
             f"  {g.plate:<10} {g.confidence:6.2f}  {g.time_start_s:6.2f}-{g.time_end_s:6.2f} s  "
             f"frames {g.frame_start}-{g.frame_end} ({g.frame_count} read)  {g.direction or ''}"
         )
+        found = match(g.plate, watch) if watch else None
+        if found is not None:
+            said = f"{found.entry.plate} {found.entry.name}".strip()
+            print(f"    on the watch list: {said}{' (alert)' if found.alert else ''}")
     print(flush=True)

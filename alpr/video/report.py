@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from alpr.report import to_openalpr
 from alpr.types import Recognition
 from alpr.video.track import VehicleGroup
+from alpr.watchlist import WatchEntry, match
 
 
-def to_alpr_group(group: VehicleGroup, filename: str) -> dict:
+def to_alpr_group(group: VehicleGroup, filename: str, watchlist: Sequence[WatchEntry] = ()) -> dict:
     """OpenALPR's group object; `travel_direction` is degrees in the image (0 = moving right,
-    90 = down the frame) or null when it cannot be told, `direction` says it in a word."""
+    90 = down the frame) or null when it cannot be told, `direction` says it in a word;
+    `watchlist` is the listed plate the voted plate matches (alpr.watchlist), null when none."""
+    found = match(group.plate, watchlist) if watchlist else None
     return {
         "version": 2,
         "data_type": "alpr_group",
@@ -31,9 +35,12 @@ def to_alpr_group(group: VehicleGroup, filename: str) -> dict:
         ],
         "travel_direction": group.direction_deg,
         "direction": group.direction,
+        "watchlist": found.as_json() if found else None,
     }
 
 
-def frame_json(rec: Recognition, filename: str, frame: int, time_s: float) -> dict:
+def frame_json(
+    rec: Recognition, filename: str, frame: int, time_s: float, watchlist: Sequence[WatchEntry] = ()
+) -> dict:
     """One sampled frame's read in the usual `alpr -j` schema, with where it is in the clip."""
-    return {**to_openalpr(rec, filename), "frame": frame, "time_s": time_s}
+    return {**to_openalpr(rec, filename, watchlist=watchlist), "frame": frame, "time_s": time_s}

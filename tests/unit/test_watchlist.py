@@ -16,6 +16,9 @@ from alpr.errors import WatchlistError
 from alpr.labels import LabelStore
 from alpr.labels import schema
 from alpr.labels.watch import watchlist_of
+from alpr.types import Box, Candidate
+from alpr.video.report import to_alpr_group
+from alpr.video.track import FrameRead, group_reads
 from alpr.watchlist import WatchEntry, entry, match, normalise, parse_csv, to_csv
 
 VAN = WatchEntry("ABC1234", "Alice's van", alert=True)
@@ -253,3 +256,17 @@ def test_recognize_says_which_reads_are_on_the_watch_list(tmp_path, monkeypatch,
     assert best["watchlist"] == {"plate": "AAAA4AA", "name": "the A van", "alert": True, "edits": 1, "lookalikes": 0}
     assert main(["recognize", str(photo), "--model", str(constant_model)]) == 0
     assert "on the watch list: AAAA4AA the A van (alert)" in capsys.readouterr().out
+
+
+def test_a_vehicle_of_a_clip_says_so_in_its_group_json():
+    frames = [
+        [
+            FrameRead(
+                t, t / 4, "A8C1234", 90.0, True, Box(20 + 40 * t, 200, 60, 30), (Candidate("A8C1234", 90.0, True),), {}
+            )
+        ]
+        for t in range(6)
+    ]
+    (group,) = group_reads(frames)
+    assert to_alpr_group(group, "gate.mp4", LISTED)["watchlist"] == match("A8C1234", LISTED).as_json()
+    assert to_alpr_group(group, "gate.mp4")["watchlist"] is None
