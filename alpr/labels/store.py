@@ -19,8 +19,8 @@ import labels are training data.
 
 This module holds the connection, transactions and migrations, adding, labeling and undo; the
 rest of `LabelStore` comes from mixins beside it: `queries` (reading), `resegment` (merge and
-split), `transfer` (import and export); `schema` has the tables, `rows` the row codecs, `results`
-the records returned, `archives` the CSV and zip checks.
+split), `transfer` (import and export), `watch` (the watch list); `schema` has the tables, `rows`
+the row codecs, `results` the records returned, `archives` the CSV and zip checks.
 """
 
 from __future__ import annotations
