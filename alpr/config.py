@@ -338,29 +338,44 @@ class VerifyConfig:
 
 @dataclass(frozen=True)
 class MemoryConfig:
-    # Plates a person labeled, recognised when seen again (alpr/memory.py). The signature is the
-    # plate box's grey pixels at this size (rows, columns): coarse enough that the same plate in
-    # another read (a box a few pixels off, another JPEG) still matches, fine enough that the
-    # characters count. Blurred by this sigma (signature pixels) for the same reason.
+    # Plates a person labeled, recognised when seen again, and never another plate (alpr/memory.py).
+    # The signature is the grey pixels of the box around a plate's glyphs at this size (rows,
+    # columns): coarse enough that the same plate in another photo still matches, fine enough that
+    # each glyph counts. Blurred by this sigma (signature pixels) for the same reason.
     signature_shape: tuple[int, int] = (24, 96)
     signature_blur: float = 1.0
-    # A read boxes the same plate a few pixels differently from one model or photo to the next:
-    # the box is also tried moved and scaled by this fraction of its size each way (27 views).
-    jitter: float = 0.08
-    # Normalised cross-correlation a read's signature needs with a remembered plate's. On the
-    # learning loop's store (scripts/learning_loop.py) the same plate read again scored 0.87 and
-    # up, and no hold-out plate came within 0.8 of a remembered one that reads alike.
+    # The compared box is the glyphs' box grown by this share of their height on every side.
+    lettering_margin: float = 0.15
+    # The glyphs are found a pixel or two differently from one read to the next: the box is also
+    # tried moved and scaled by this fraction of its size each way (27 views).
+    jitter: float = 0.04
+    # Normalised cross-correlation a read's lettering needs with a remembered plate's as a whole.
+    # Plates of one design reach 0.99 with one glyph different, so this alone proves nothing.
     min_similarity: float = 0.8
-    # ... and at most this many edits between the read and the remembered text: a plate cut into
-    # a segment too few or too many, or two look-alikes, still matches; another plate does not.
+    # ... and at every remembered glyph's window (the glyph where two plates differ most). Taught
+    # rendered plates seen again shifted, rescaled and re-exposed stayed above it (200 of 200; 196
+    # at 0.75); another plate of the design passes it only when its glyphs are look-alikes, which
+    # the classifier's rule below then decides (tests/unit/test_memory.py).
+    min_glyph_similarity: float = 0.7
+    # ... and at most this many edits between the read and the remembered text: a plate cut into a
+    # segment too few or too many, or two look-alikes, still matches; another plate does not.
     max_edits: int = 3
-    # At this similarity the read shows the very plate image a person labeled (the same photo
-    # read again: 1.0), so its text is recalled however far the read went (a plate cut into the
-    # wrong pieces). On the learning loop's store, 10 of 69 corrected plates read again needed this.
+    # ... and no character read may rule the remembered text out: one read at this confidence or
+    # more must be the text's character there (or its look-alike), since a sure "1" where a person
+    # typed "8" is another plate; an unsure one must give the text's character at least
+    # `min_char_probability`. Pixels alone cannot tell a 3 from an 8 on a blurred plate of the
+    # same design (both correlate at 0.86); the classifier can.
+    sure_char: float = 0.9
+    min_char_probability: float = 0.02
+    # Pairs a plate's font draws alike: a sure read of one may stand for the other.
+    look_alikes: tuple[str, ...] = ("O0", "D0", "Q0", "I1", "B8", "S5", "Z2", "G6")
+    # The very same plate image read again (the photo re-read: 1.0 as a whole and at every glyph):
+    # its text is recalled however far the read went (a plate cut into the wrong pieces).
     same_plate_similarity: float = 0.97
-    # Boxes of about the same shape only (log of the width/height ratio): a two-line plate does
+    same_plate_glyph_similarity: float = 0.95
+    # Lettering of about the same shape only (log of the width/height ratio): a two-line plate does
     # not recall a one-line one however the pixels correlate once squeezed to the same size.
-    max_aspect_log_ratio: float = 0.4
+    max_aspect_log_ratio: float = 0.3
 
 
 @dataclass(frozen=True)

@@ -126,15 +126,16 @@ class Recalled:
 
     plate_id: int  # the label store's plate
     text: str  # what the person said it reads
-    similarity: float  # of the two plates' signatures, -1..1 (1: the same pixels)
+    similarity: float  # of the two plates' lettering signatures, -1..1 (1: the same pixels)
     edits: int  # between what the classifier read and the remembered text
+    glyph_similarity: float = 1.0  # at the glyph where the two differ most, -1..1
 
     @property
     def why(self) -> str:
         said = "as read" if self.edits == 0 else f"{self.edits} edit{'s' if self.edits > 1 else ''} from the read"
         return (
             f"looks like plate #{self.plate_id} that a person labeled {self.text} "
-            f"(appearance {self.similarity:.2f}; {said})"
+            f"(appearance {self.similarity:.2f}, every glyph {self.glyph_similarity:.2f} or more; {said})"
         )
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from alpr.errors import StoreError
 from alpr.labels.results import StoredChar, StoredPlate, stored_char, stored_plate
 from alpr.labels.rows import check_label, decode_crop, utc_now
-from alpr.types import ALL_CLASSES, Box
+from alpr.types import ALL_CLASSES, REJECT, Box
 
 REVIEW_STATUSES = ("unreviewed", "corrected", "all")
 
@@ -119,26 +119,34 @@ class Queries:
         image = np.array(Image.open(io.BytesIO(row["png"])).convert("RGB"))
         return image, image.shape[1] / row["width"]
 
-    def taught_plates(self) -> Iterator[tuple[np.ndarray, Box, str, str, int]]:
-        """(photo, plate box, confirmed text, country, plate id) for every plate a person confirmed
-        or corrected that has a photo and a box and is not marked "not a plate": what the plate
-        memory (alpr/memory.py) remembers. The photo is the stored, downscaled one and the box is
-        scaled to it; each photo is decoded once."""
+    def taught_plates(self) -> Iterator[tuple[np.ndarray, Box, str, str, int, list[Box]]]:
+        """(photo, plate box, confirmed text, country, plate id, glyph boxes) for every plate a
+        person confirmed or corrected that has a photo and a box and is not marked "not a plate":
+        what the plate memory (alpr/memory.py) remembers. The glyph boxes are the plate's live
+        characters not labeled "not a character", in reading order. The photo is the stored,
+        downscaled one and the boxes are scaled to it; each photo is decoded once."""
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT id, photo_id, x, y, w, h, text_confirmed, COALESCE(country, '') AS country FROM plates "
                 "WHERE text_confirmed IS NOT NULL AND text_confirmed != '' AND photo_id IS NOT NULL "
                 "AND x IS NOT NULL AND not_a_plate_at IS NULL ORDER BY photo_id, id"
             ).fetchall()
+            glyphs: dict[int, list[tuple]] = {}
+            for g in conn.execute(
+                "SELECT c.plate_id, c.x, c.y, c.w, c.h FROM chars c LEFT JOIN current_labels l ON l.char_id = c.id "
+                "WHERE c.retired_by_action IS NULL AND COALESCE(l.label, c.pred_char, '') != ? "
+                "ORDER BY c.plate_id, c.idx",
+                (REJECT,),
+            ):
+                glyphs.setdefault(g["plate_id"], []).append((g["x"], g["y"], g["w"], g["h"]))
         photo_id, image, scale = None, None, 1.0
         for row in rows:
             if row["photo_id"] != photo_id:
                 photo_id = row["photo_id"]
                 image, scale = self.photo_image(photo_id)
-            box = Box(
-                round(row["x"] * scale), round(row["y"] * scale), round(row["w"] * scale), round(row["h"] * scale)
-            )
-            yield image, box, row["text_confirmed"], row["country"], int(row["id"])
+            box = _scaled(row["x"], row["y"], row["w"], row["h"], scale)
+            boxes = [_scaled(*g, scale) for g in glyphs.get(row["id"], [])]
+            yield image, box, row["text_confirmed"], row["country"], int(row["id"]), boxes
 
     def stats(self) -> dict:
         """Counts for the app's sidebar and `alpr labels stats`.
@@ -236,3 +244,7 @@ class Queries:
         labels = np.array([index[r["label"]] for r in rows], dtype=np.int64)
         corrected = np.array([r["pred_char"] is not None and r["pred_char"] != r["label"] for r in rows], dtype=bool)
         return images, labels, corrected
+
+
+def _scaled(x: float, y: float, w: float, h: float, scale: float) -> Box:
+    return Box(round(x * scale), round(y * scale), round(w * scale), round(h * scale))
