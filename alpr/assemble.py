@@ -10,7 +10,11 @@ string that fits any format gets a flat bonus over one that fits none.
 
 The confidence shown for a candidate is the score that ranks it, per crop read:
 `100 * exp(score / crops)`, so candidates are sorted by the number the page shows beside them and
-the headline plate is always the one with the highest confidence.
+the headline plate is always the one with the highest confidence. Strings whose scores tie
+(alpr/ties.py: within `ties.tolerance`) go by `text_key`: one that fits the country's formats, then
+one of its plate lengths, then the text's own order; a tied string never shows a higher confidence
+than the one before it. The beam keeps tied strings by their text too, so which strings survive
+does not hang on a probability's last bits.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from alpr import ties
 from alpr.config import DEFAULT, AssembleConfig
 from alpr.errors import InputError
 from alpr.priors import FormatPriors
@@ -47,6 +52,15 @@ class Country:
     # Rows longer than this are the plate's frame cut as a "1" or "I" at an end (alpr/stray.py);
     # 0 where long plates are common.
     max_length: int = 0
+
+    @property
+    def longest(self) -> int:
+        """The most characters any of the country's formats holds."""
+        return max(len(t) for t in self.templates)
+
+    def has_length(self, n: int) -> bool:
+        """Whether some format of the country is `n` characters long."""
+        return any(len(t) == n for t in self.templates)
 
     def log_prior(self, plate: str) -> float:
         """Log prior of `plate`'s format relative to the likeliest format (0 for the likeliest)."""
@@ -189,18 +203,23 @@ def assemble(
     for plate, logp in _template_reads(options, spec):
         pool[plate] = max(pool.get(plate, -math.inf), logp)
 
-    ranked = []
-    for plate, logp in pool.items():
-        if not plate:
-            continue
-        score = logp + spec.log_prior(plate) + learned(plate)
+    scored = [(logp + spec.log_prior(plate) + learned(plate), plate) for plate, logp in pool.items() if plate]
+    out: list[Candidate] = []
+    for score, plate in ties.ranked(scored, lambda sp: sp[0], lambda sp: text_key(sp[1], spec)):
         # Per crop read, not per character kept: a crop dropped as "not a character" was read
         # too (its reject probability is in logp), so strings of different lengths compare fairly.
         confidence = round(100.0 * math.exp(score / len(options)), 3)
-        ranked.append((confidence, score, Candidate(plate, confidence, matches(plate, spec.templates))))
-    ranked.sort(key=lambda kc: (kc[0], kc[1]), reverse=True)
-    out = [c for _, _, c in ranked if c.confidence >= config.min_candidate_confidence]
+        if out:
+            confidence = min(confidence, out[-1].confidence)  # a tie ranked second shows no more
+        if ties.at_least(confidence, config.min_candidate_confidence):
+            out.append(Candidate(plate, confidence, matches(plate, spec.templates)))
     return tuple(out[:topn])
+
+
+def text_key(plate: str, spec: Country) -> tuple:
+    """How candidate strings whose scores tie are ordered, lowest first: one that fits the
+    country's formats, then one of its plate lengths, then by the text."""
+    return (not matches(plate, spec.templates), not spec.has_length(len(plate)), plate)
 
 
 def _learned(priors: FormatPriors | None, region: str, weight: float):
@@ -224,7 +243,7 @@ def _learned(priors: FormatPriors | None, region: str, weight: float):
 
 def _options(p: Prediction, config: AssembleConfig) -> list[tuple[str, float]]:
     """Alternatives for one crop as (text, log-probability); "" means "drop this crop"."""
-    if p.char == REJECT and p.confidence >= config.reject_prob:
+    if p.char == REJECT and ties.at_least(p.confidence, config.reject_prob):
         return []
     opts = []
     for cls, prob in p.topk[: config.per_char_k]:
@@ -240,7 +259,8 @@ def _beam(options: list[list[tuple[str, float]]], width: int) -> list[tuple[str,
             for ch, lp in opts:
                 key = text + ch
                 grown[key] = max(grown.get(key, -math.inf), logp + lp)
-        beam = sorted(grown.items(), key=lambda kv: -kv[1])[:width]
+        # Strings that tie are kept by their text: which survive the cut must not hang on float noise.
+        beam = ties.ranked(grown.items(), lambda kv: kv[1], lambda kv: kv[0])[:width]
     return beam
 
 
@@ -259,7 +279,7 @@ def _template_reads(options: list[list[tuple[str, float]]], spec: Country) -> li
             fitting = [(ch, lp) for ch, lp in opts if ch and _slot_ok(ch, slot)]
             if not fitting:
                 break
-            ch, lp = max(fitting, key=lambda o: o[1])
+            ch, lp = ties.best(fitting, lambda o: o[1])  # a tie: the crop's own order (classify)
             text, logp = text + ch, logp + lp
         else:
             reads.append((text, logp))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpr import ties
 from alpr.config import DEFAULT, ClassifyConfig
 from alpr.errors import ModelError
 from alpr.memory import PlateMemory, memory_path
@@ -212,10 +213,13 @@ class CharClassifier:
         return [self._prediction(p, k) for p in probs]
 
     def _prediction(self, p: np.ndarray, k: int) -> Prediction:
-        order = np.argsort(-p)[:k]
-        topk = tuple(
-            (self.info.classes[i], float(p[i])) for i in order if p[i] >= self.config.min_topk_prob or i == order[0]
-        )
+        # The classes at min_topk_prob or more (the best one always), most likely first; classes
+        # whose probabilities tie (alpr/ties.py) in the classes' own order, so the top-k does not
+        # hang on the last bits of a float.
+        floor = self.config.min_topk_prob
+        pool = np.flatnonzero(p >= floor - ties.margin(floor)).tolist() or [int(ties.argmax(p))]
+        order = ties.ranked(pool, lambda i: float(p[i]))[:k]
+        topk = tuple((self.info.classes[i], float(p[i])) for i in order)
         return Prediction(char=topk[0][0], confidence=topk[0][1], topk=topk)
 
 

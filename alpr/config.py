@@ -379,6 +379,19 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
+class TieConfig:
+    # Two scores this close (a fraction of the larger, absolute below 1) are a tie, and a value this
+    # close to a threshold counts as at it; ties then go by a stated rule, not by a float's last bits
+    # (alpr/ties.py): a read that fits the country's formats, then one of its plate lengths, then
+    # fewer segments. Probabilities differ by ~1e-7 between CPUs (AVX2 against AVX-512); moved by
+    # 1e-6 (tests/unit/test_ties.py) the constant test model's scores move by under 1e-5 of their
+    # size. On the 773 benchmark files 1e-5 changed one read (a crop read as nothing reads "C" at
+    # 6%) and 49 plate boxes (a tied segmentation of the same text: docs/accuracy.md#ties); 1e-4
+    # 104 boxes and 4 candidate lists.
+    tolerance: float = 1e-5
+
+
+@dataclass(frozen=True)
 class WatchlistConfig:
     # Characters a reader confuses on plates, a group per string (their glyphs differ by a corner
     # or a stroke, and people type them either way): a read that differs from a listed plate only
@@ -454,6 +467,7 @@ class Config:
     read: ReadConfig = ReadConfig()
     verify: VerifyConfig = VerifyConfig()
     memory: MemoryConfig = MemoryConfig()
+    ties: TieConfig = TieConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
     webhook: WebhookConfig = WebhookConfig()
 

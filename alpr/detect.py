@@ -21,6 +21,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 from skimage import filters, measure, transform
 
+from alpr import ties
 from alpr.config import DEFAULT, DetectConfig, RankConfig
 from alpr.types import Box, Component, PlateCandidate
 
@@ -199,7 +200,8 @@ def _char_rows(view: Binarization, is_char: np.ndarray, config: DetectConfig) ->
     if len(idx) < config.min_row_chars:
         return []
     boxes = view.boxes[idx].astype(np.float32)
-    order = np.argsort(boxes[:, 0])
+    # Stable: numpy's default sort orders equal keys differently on AVX2 and AVX-512 CPUs.
+    order = np.argsort(boxes[:, 0], kind="stable")
     boxes = boxes[order]
     n = len(boxes)
     parent = np.arange(n)
@@ -297,7 +299,7 @@ def _plate_blobs(view: Binarization, grey: np.ndarray, config: DetectConfig) -> 
         & (extent >= 0.35)  # a plate's background fills most of its box; outlines and lines do not
     )
     idx = np.flatnonzero(plate_like)
-    idx = idx[np.argsort(-view.areas[idx])][: config.max_blobs]
+    idx = idx[np.argsort(-view.areas[idx], kind="stable")][: config.max_blobs]  # stable: see _char_rows
     light_blob = view.name.endswith("light")
     out = []
     for i in idx:
@@ -356,15 +358,16 @@ def rank_score(c: PlateCandidate, image_shape: tuple[int, ...], rank: RankConfig
 def _rank(
     candidates: list[PlateCandidate], image_shape: tuple[int, ...], config: DetectConfig, rank: RankConfig
 ) -> list[PlateCandidate]:
-    """Score by the rank model, merge near-duplicates, keep the best few."""
-    scored = sorted(
+    """Score by the rank model, merge near-duplicates, keep the best few. Scores that tie
+    (alpr/ties.py) keep the order the candidates were found in."""
+    scored = ties.ranked(
         (
             PlateCandidate(
                 c.box, c.source, c.binarization, c.char_count, rank_score(c, image_shape, rank), False, c.reason
             )
             for c in candidates
         ),
-        key=lambda c: -c.score,
+        lambda c: c.score,
     )
     kept: list[PlateCandidate] = []
     out: list[PlateCandidate] = []

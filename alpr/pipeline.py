@@ -2,6 +2,13 @@
 
 The page, the CLI and the tests all look at the same `Recognition` object, so what the page draws is
 exactly what was decided.
+
+Every choice among reads (a candidate's segmentations, the wider crop against the first, the
+plates to report, in what order) compares scores through `alpr.ties`: scores within
+`ties.tolerance` of each other tie, and tied reads go by `tie_key`: the one that fits the
+country's formats, then one of the country's plate lengths, then the one cut into fewer segments,
+then the order detection and segmentation proposed them in (pixels only). So no read depends on a
+probability's last bits, which differ from one CPU to the next.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from alpr.assemble import assemble, country, matches
+from alpr import ties
+from alpr.assemble import Country, assemble, country, matches
 from alpr.classify import CharClassifier, load_classifier
 from alpr.config import DEFAULT, Config, DetectConfig
 from alpr.errors import InputError
@@ -106,8 +114,9 @@ def recognize(
     others, passed = kept[done:first], []
     if others and _sure(plates, config):
         # A sure plate from the best candidates: only another likely plate is worth reading.
-        passed = [c for c in others if c.likelihood < config.read.sure_others_likelihood]
-        others = [c for c in others if c.likelihood >= config.read.sure_others_likelihood]
+        likely = {id(c) for c in others if ties.at_least(c.likelihood, config.read.sure_others_likelihood)}
+        passed = [c for c in others if id(c) not in likely]
+        others = [c for c in others if id(c) in likely]
     if others:
         read_more(others)
     if passed:
@@ -156,13 +165,13 @@ def _with_reason(candidates: tuple, chosen: list, why: str) -> tuple:
 def _sure(plates, config: Config) -> bool:
     """Whether the best plate read so far fits the country's formats at read.sure_confidence."""
     best = plates[0] if plates else None
-    return bool(best and best.matches_template and best.confidence >= config.read.sure_confidence)
+    return bool(best and best.matches_template and ties.at_least(best.confidence, config.read.sure_confidence))
 
 
 def _choose_again(raw, classifier, country_code, topn, config: Config, image_height: int, timings: dict):
     """Every read so far, best first, the plates chosen among them and the reads rejected; again
     each time more candidates or a second look add reads."""
-    raw = sorted(raw, key=lambda sr: -sr[0])
+    raw = _ranked(raw, country_code)
     rejected: list = []
     plates = _choose_plates(_recall(raw, classifier, country_code, topn, timings), config, image_height, rejected)
     return raw, plates, rejected
@@ -261,9 +270,9 @@ def _choose_plates(
             continue
         min_chars = rc.min_chars if first else rc.extra_min_chars
         min_conf = rc.min_confidence if first else rc.extra_min_confidence
-        if len(read.plate) < min_chars or read.confidence < min_conf:
+        if len(read.plate) < min_chars or not ties.at_least(read.confidence, min_conf):
             continue
-        if not first and score < rc.extra_min_score_ratio * best_score:
+        if not first and not ties.at_least(score, rc.extra_min_score_ratio * best_score):
             continue
         if any(read.box.iou(p.box) > 0.1 for p in plates):
             continue  # a second read of a plate already chosen
@@ -310,7 +319,7 @@ def _recall(reads, classifier: CharClassifier, country_code: str, topn: int, tim
         read = replace(read, candidates=(remembered, *others)[:topn], recalled=recalled)
         # Ahead of every read the memory does not know, the surest match first.
         out.append((top + 1 + recalled.similarity, read))
-    out.sort(key=lambda sr: -sr[0])
+    out = _ranked(out, country_code)
     timings["recall"] = (time.perf_counter() - t0) * 1000
     return out
 
@@ -352,7 +361,9 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
     if margin:
         t0 = time.perf_counter()
         wider = []
-        ranked = sorted(best.items(), key=lambda item: -item[1][0])[: config.segment.extend_best]
+        spec = country(country_code)
+        ranked = ties.ranked(best.items(), lambda item: item[1][0], lambda item: tie_key(item[1][1], spec))
+        ranked = ranked[: config.segment.extend_best]
         for i, (_, read) in ranked:
             extended = _extend(image, read, config)
             if extended is not None:
@@ -361,13 +372,12 @@ def _read_candidates(image, candidates, classifier, country_code, topn, config: 
                 segs = segment_all(crop, config.segment, classifier.input_size, limit=1, split_wide=True)
                 wider += [(i, crop, crop_box, seg) for seg in segs if seg.chars]
         for i, (score, read) in _best_reads(wider, classifier, country_code, topn, config, ms, t0).items():
-            if score > best[i][0]:
-                best[i] = (score, read)
+            # The wider crop replaces the first only when it scores better beyond a tie.
+            best[i] = ties.best([best[i], (score, read)], lambda sr: sr[0], lambda sr: tie_key(sr[1], spec))
 
     per_plate = sum(ms.values()) / max(len(candidates), 1)
     reads = [(score, replace(read, processing_time_ms=round(per_plate, 2))) for score, read in best.values()]
-    reads.sort(key=lambda sr: -sr[0])
-    return reads, ms
+    return _ranked(reads, country_code), ms
 
 
 def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, t0: float):
@@ -378,8 +388,9 @@ def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, 
     crops = [c for job in jobs for c in job[3].chars]
     predictions = classifier.predict(crops, k=max(5, config.assemble.per_char_k)) if crops else []
     t2 = time.perf_counter()
-    best: dict[int, tuple[float, PlateRead]] = {}
-    max_length = country(country_code).max_length
+    views: dict[int, list[tuple[float, PlateRead]]] = {}  # per candidate, its reads in the segmenter's order
+    spec = country(country_code)
+    max_length = spec.max_length
     start = 0
     for i, crop, crop_box, seg in jobs:
         preds = overrule_stray_ends(
@@ -396,11 +407,10 @@ def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, 
             binarization=seg.binarization,
             processing_time_ms=0.0,
         )
-        score = _plate_score(read)
-        if seg.binarization.endswith("+split") and not _sure_split(read, max_length, config.segment):
+        if seg.binarization.endswith("+split") and not _sure_split(read, split_limit(spec), config.segment):
             continue
-        if i not in best or score > best[i][0]:
-            best[i] = (score, read)
+        views.setdefault(i, []).append((_plate_score(read), read))
+    best = {i: ties.best(reads, lambda sr: sr[0], lambda sr: tie_key(sr[1], spec)) for i, reads in views.items()}
     t3 = time.perf_counter()
     ms["segment"] += (t1 - t0) * 1000
     ms["classify"] += (t2 - t1) * 1000
@@ -410,11 +420,32 @@ def _best_reads(jobs, classifier, country_code, topn, config: Config, ms: dict, 
 
 def _sure_split(read: PlateRead, max_length: int, config) -> bool:
     """Whether a row with its wide boxes cut in two (segment._split_wide) may compete at all:
-    every character read surely, and no longer than the country's plates. Its extra characters
-    would otherwise outscore the uncut row whenever the halves of a W read as a fair "V" each."""
+    every character read surely, and no longer than the country's plates (`split_limit`; 0 for
+    no limit). Its extra characters would otherwise outscore the uncut row whenever the halves of
+    a W read as a fair "V" each."""
     sure = [p.confidence for p in read.predictions if p.char != REJECT]
     fits = not max_length or len(read.plate) <= max_length
-    return bool(sure) and fits and min(sure) >= config.split_min_confidence
+    return bool(sure) and fits and ties.at_least(min(sure), config.split_min_confidence)
+
+
+def split_limit(spec: Country) -> int:
+    """The most characters a cut row may read as: the country's `max_length`, and no more than
+    its longest format. A row of European text cut into 8 pieces, each read surely, outscores a
+    7-character plate (8 confident characters to 7); no European format is 8 long."""
+    return min(spec.max_length, spec.longest) if spec.max_length else spec.longest
+
+
+def tie_key(read: PlateRead, spec: Country) -> tuple:
+    """How reads whose scores tie (alpr/ties.py) are ordered, lowest first: one that fits the
+    country's formats, then one of the country's plate lengths, then one cut into fewer segments.
+    Reads still level keep the order detection and segmentation proposed them in."""
+    return (not read.matches_template, not spec.has_length(len(read.plate)), len(read.chars))
+
+
+def _ranked(reads: list[tuple[float, PlateRead]], country_code: str) -> list[tuple[float, PlateRead]]:
+    """[(score, read)] best first, ties by `tie_key`."""
+    spec = country(country_code)
+    return ties.ranked(reads, lambda sr: sr[0], lambda sr: tie_key(sr[1], spec))
 
 
 def _refine(image, seg, crop_box: Box, config: Config):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alpr import ties
 from alpr.assemble import COUNTRIES
 from alpr.types import REJECT, PlateRead
 
@@ -94,8 +95,8 @@ def corrections(plate: PlateRead, country: str) -> str | None:
 
 def best_first(plates) -> list[tuple[int, PlateRead]]:
     """(index in the Recognition, plate) ordered by the confidence of its best reading, highest first;
-    ties keep the pipeline's order."""
-    return sorted(enumerate(plates), key=lambda item: -item[1].confidence)
+    ties (alpr/ties.py) keep the pipeline's order."""
+    return ties.ranked(enumerate(plates), lambda item: item[1].confidence)
 
 
 # Colours of the outlines on the demo photo: the badge colours of the plate cards.
@@ -162,7 +163,7 @@ def batch_lines(rows, config: ReadViewConfig = DEFAULT_VIEW) -> list[dict]:
     photo without a plate (or an unusable file) keeps one line. `rows` are the app's BatchRows."""
     lines = []
     for n, r in enumerate(rows, start=1):
-        readings = sorted(r.readings, key=lambda t: -t[1]) or [("", None, None)]
+        readings = ties.ranked(r.readings, lambda t: t[1]) or [("", None, None)]
         for k, (text, conf, template) in enumerate(readings, start=1):
             uncertain = conf is not None and conf < config.certain_plate_confidence
             lines.append(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from alpr import ties
 from alpr.config import DEFAULT, ReadConfig
 from alpr.types import REJECT, CharCrop, Prediction
 
@@ -72,7 +73,7 @@ def _by_size_and_spacing(chars, preds, glyphs: list[int], rc: ReadConfig) -> tup
     for end, neighbour in ((glyphs[0], glyphs[1]), (glyphs[-1], glyphs[-2])):
         box, pred = chars[end].box, preds[end]
         thin_bar = pred.char in rc.stray_end_chars and box.w < width
-        if not thin_bar and pred.confidence >= rc.stray_end_doubt:
+        if not thin_bar and ties.at_least(pred.confidence, rc.stray_end_doubt):
             continue
         apart = (chars[neighbour].box.x - box.x2 if end < neighbour else box.x - chars[neighbour].box.x2) - gap
         if thin_bar and abs(box.h / height - 1) > rc.stray_end_height_tolerance:

@@ -12,12 +12,17 @@ Two character models are offered:
   whatever the crop. It reads a plate of n segmented characters as exactly "A" * n, so tests of
   the plumbing around the classifier (detection, segmentation, ranking, the CLI, evaluation) can
   assert exact strings without depending on how well any trained model reads.
+
+  With `ALPR_PERTURB=SEED` in the environment its probabilities move by about 1e-6, differently
+  for every crop (`constant_network`): the perturbed lane (`make test-perturbed`) runs the
+  plumbing tests so and must see the same answers, as a CPU with other float kernels would.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +36,15 @@ from alpr.types import ALL_CLASSES, Box
 # The constant model's fixed answer for every crop.
 CONSTANT_CHAR = "A"
 CONSTANT_PROBS = {"A": 0.90, "4": 0.05}  # the other 35 classes share the last 0.05
+# `ALPR_PERTURB=SEED`: the constant model's probabilities move by about PERTURBATION (see
+# `constant_network`), as another CPU's float kernels would move them.
+PERTURB_ENV = "ALPR_PERTURB"
+PERTURBATION = 1e-6
+# How far the perturbed model's logits move, alike for every crop (another CPU's softmax) and
+# each crop its own way (another CPU's sums): "A"'s 0.90 then moves by ~PERTURBATION both ways
+# (d p_A = p_A (d l_A - sum_k p_k d l_k) ~ 0.1 d l).
+_LOGIT_SHIFT = 10 * PERTURBATION
+_CROP_LOGIT_SHIFT = 10 * PERTURBATION
 
 
 @dataclass(frozen=True)
@@ -149,12 +163,20 @@ def classifier():
     return load_classifier()
 
 
-@pytest.fixture(scope="session")
-def constant_model(tmp_path_factory) -> Path:
-    """Path of a .keras model (with its .json metadata) that answers the same for every crop."""
+def perturb_seed() -> int | None:
+    """The perturbed lane's seed (`ALPR_PERTURB`), None in the ordinary run."""
+    value = os.environ.get(PERTURB_ENV, "").strip()
+    return int(value) if value else None
+
+
+def constant_network(perturb: int | None = None):
+    """The constant model's Keras network. With `perturb` (a seed), its probabilities move by
+    about PERTURBATION the same way for every crop (the bias), as a CPU whose softmax rounds
+    otherwise would, and as much again each crop its own way (a tiny kernel), as its sums would:
+    a read that hangs on float noise changes."""
     import keras
 
-    from alpr.classify import MODEL_FORMAT, build_model, metadata_path
+    from alpr.classify import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(len(ALL_CLASSES), 32, "small")
@@ -163,13 +185,54 @@ def constant_model(tmp_path_factory) -> Path:
     probs = np.full(len(ALL_CLASSES), (1.0 - sum(CONSTANT_PROBS.values())) / (len(ALL_CLASSES) - len(CONSTANT_PROBS)))
     for char, p in CONSTANT_PROBS.items():
         probs[ALL_CLASSES.index(char)] = p
+    bias = np.log(probs)
     # A zero kernel makes the logits equal the bias whatever the input: softmax(log p) = p.
-    head.set_weights([np.zeros_like(kernel), np.log(probs).astype(np.float32)])
-    path = tmp_path_factory.mktemp("model") / "constant.keras"
-    model.save(path)
+    kernel = np.zeros_like(kernel)
+    if perturb is not None:
+        rng = np.random.default_rng(perturb)
+        bias = bias + rng.normal(0.0, _LOGIT_SHIFT, bias.shape)
+        # What reaches the head is much alike for every glyph crop: the kernel is drawn orthogonal
+        # to its mean, so each crop moves by as much as it differs from the others, and scaled so
+        # that this is _CROP_LOGIT_SHIFT.
+        head_input = np.asarray(keras.Model(model.input, head.input)(_reference_crops()), np.float64)
+        mean = head_input.mean(axis=0)
+        unit = mean / np.linalg.norm(mean)
+        drawn = rng.normal(0.0, 1.0, kernel.shape)
+        drawn -= np.outer(unit, unit @ drawn)
+        spread = float(np.linalg.norm(head_input - mean, axis=1).mean())
+        kernel = drawn * _CROP_LOGIT_SHIFT / spread
+    head.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return model
+
+
+def _reference_crops() -> np.ndarray:
+    """(n, 32, 32, 1) glyph crops as the pipeline cuts them from rendered plates."""
+    from alpr.config import DEFAULT
+    from alpr.segment import segment_all
+
+    crops = []
+    for text, seed, style in (("ABC1234", 2, "us"), ("7XYZ890", 3, "us"), ("RK857AD", 5, "eu")):
+        for seg in segment_all(make_plate(text, seed, style).image, DEFAULT.segment, 32, limit=2):
+            crops += [c.image for c in seg.chars]
+    return np.stack(crops).astype(np.float32)[..., None]
+
+
+def save_constant_model(folder: Path, perturb: int | None = None) -> Path:
+    """Write the constant model (perturbed by seed `perturb`, if given) into `folder`; its path."""
+    from alpr.classify import MODEL_FORMAT, metadata_path
+
+    path = folder / "constant.keras"
+    constant_network(perturb).save(path)
     metadata = {"format": MODEL_FORMAT, "version": "constant-A", "classes": list(ALL_CLASSES), "input_size": 32}
     metadata_path(path).write_text(json.dumps(metadata))
     return path
+
+
+@pytest.fixture(scope="session")
+def constant_model(tmp_path_factory) -> Path:
+    """Path of a .keras model (with its .json metadata) that answers the same for every crop
+    (perturbed by ALPR_PERTURB's seed in the perturbed lane)."""
+    return save_constant_model(tmp_path_factory.mktemp("model"), perturb_seed())
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpr import ties
 from alpr.training.batches import pad_to_multiple
 from alpr.types import ALL_CLASSES
 
@@ -47,7 +48,9 @@ def evaluate(probs: np.ndarray, y: np.ndarray, parts: np.ndarray) -> dict:
             "per_class": {},
             "confusion": [],
         }
-    pred = probs.argmax(1)
+    # A crop whose two best classes tie (alpr/ties.py) counts as the first of them: the gate's
+    # counts, and so its decision, must not hang on a float's last bits.
+    pred = ties.argmax(probs)
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(n), y], 1e-7, 1.0))))
     right = pred == y
     confusion = np.zeros((k, k), np.int64)

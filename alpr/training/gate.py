@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alpr import ties
 from alpr.training.fitting import PARTS
 from alpr.types import ALL_CLASSES
 
@@ -25,7 +26,9 @@ def judge(new: dict, active: dict | None, against: str | None) -> tuple[bool, st
     look-alike changes some of the old model's sure-but-wrong reads too, so they may lose at most
     as many as the truth gained. Measured (scripts/learning_loop.py, 10 corrections): truth 10/12
     both, the others 2 fewer, and 5 of 142 hold-out photos read worse: rejected here.
-    Rendered glyphs are the truth only when no labeled crop was held out."""
+    Rendered glyphs are the truth only when no labeled crop was held out. The counts come from
+    `fitting.evaluate`, whose near-tied classes go by `alpr.ties.argmax`, so the decision is the
+    same on any CPU."""
     if active is None:
         return True, "accepted: no active model to compare with"
 
@@ -63,7 +66,7 @@ def learnt(data: dict, before, after, most: int) -> list[dict]:
         corrected = sorted(set(plates[fixed].tolist()))[:most]
         if not corrected:
             continue
-        was, now = before(x).argmax(1), after(x).argmax(1)
+        was, now = ties.argmax(before(x)), ties.argmax(after(x))  # near-ties as the gate counts them
         for plate in corrected:
             on = plates == plate
             rows.append(

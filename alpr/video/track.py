@@ -4,6 +4,9 @@ Like OpenALPR's `alpr_group`: a read joins the open group it fits best (seen wit
 window, near where the group's plate was, about its size, with similar text), else it opens a
 new group. A group's plate is voted per character across its reads, weighted by confidence,
 so a character misread in a few frames is outvoted by the frames that read it right.
+
+Weights and confidences are compared through `alpr.ties`: weights within `ties.tolerance` of each
+other tie, and a tie goes to what was seen first (the longer plate, for the voted length).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alpr import ties
 from alpr.types import Box, Candidate
 from alpr.video.config import DEFAULT_VIDEO, VideoConfig
 
@@ -100,12 +104,12 @@ class _Open:
         return self.reads[-1]
 
     def leading_text(self) -> str:
-        return max(self.texts, key=self.texts.get)
+        return ties.best(self.texts, self.texts.get)
 
     def add(self, read: FrameRead, crop) -> None:
         self.reads.append(read)
         self.texts[read.plate] += read.confidence
-        if crop is not None and read.confidence > self.crops.get(read.plate, (-1.0, None))[0]:
+        if crop is not None and ties.above(read.confidence, self.crops.get(read.plate, (-1.0, None))[0]):
             self.crops[read.plate] = (read.confidence, crop)
 
 
@@ -125,10 +129,10 @@ class Tracker:
         if now is not None:
             self._close_older_than(now - cfg.window_s)
         taken: set[int] = set()
-        order = sorted(range(len(reads)), key=lambda i: -reads[i].confidence)
+        order = ties.ranked(range(len(reads)), lambda i: reads[i].confidence)
         for i in order:
             read = reads[i]
-            if read.confidence < cfg.min_confidence or not read.plate:
+            if not ties.at_least(read.confidence, cfg.min_confidence) or not read.plate:
                 continue
             match = self._best_match(read, taken)
             if match is None:
@@ -193,7 +197,7 @@ def _vote(reads: list[FrameRead]) -> tuple[str, float]:
     by_length: dict[int, float] = defaultdict(float)
     for r in reads:
         by_length[len(r.plate)] += r.confidence
-    length = max(by_length, key=lambda n: (by_length[n], n))
+    length = ties.best(by_length, by_length.get, lambda n: -n)
     votes = [defaultdict(float) for _ in range(length)]
     for r in reads:
         if len(r.plate) != length:
@@ -203,7 +207,7 @@ def _vote(reads: list[FrameRead]) -> tuple[str, float]:
                 continue
             for k, ch in enumerate(c.plate):
                 votes[k][ch] += c.confidence
-    plate = "".join(max(v, key=v.get) for v in votes)
+    plate = "".join(ties.best(v, v.get) for v in votes)
     share = float(np.mean([max(v.values()) / sum(v.values()) for v in votes]))
     same = [r.confidence for r in reads if len(r.plate) == length]
     return plate, share * float(np.mean(same))
@@ -219,7 +223,7 @@ def _merged_candidates(reads: list[FrameRead], voted: str, confidence: float, to
             total[c.plate] += c.confidence
             template[c.plate] = template.get(c.plate, False) or c.matches_template
     n = len(reads)
-    ranked = sorted(((p, t / n) for p, t in total.items() if p != voted), key=lambda pc: -pc[1])
+    ranked = ties.ranked(((p, t / n) for p, t in total.items() if p != voted), lambda pc: pc[1])
     first = Candidate(voted, round(max(confidence, total.get(voted, 0.0) / n), 3), template.get(voted, False))
     return (first,) + tuple(Candidate(p, round(c, 3), template[p]) for p, c in ranked[: topn - 1])
 
@@ -246,7 +250,7 @@ def _finish(g: _Open, config: VideoConfig) -> VehicleGroup:
     reads = g.reads
     plate, confidence = _vote(reads)
     same = [r for r in reads if r.plate == plate]
-    best = max(same or reads, key=lambda r: r.confidence)
+    best = ties.best(same or reads, lambda r: r.confidence)
     if same:
         confidence = max(confidence, best.confidence)
     direction, angle = _direction(reads, config)
