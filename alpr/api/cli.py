@@ -65,7 +65,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-body-mb", type=_positive, default=None, help="largest request body in MB (default 50)")
     serve.add_argument(
-        "--max-calls", type=_count, default=d.max_calls, help="reported as usage.max_calls (nothing is refused)"
+        "--max-calls",
+        type=_count,
+        default=d.max_calls,
+        help=f"reported as usage.max_calls; nothing is refused (default {d.max_calls:,}: calls left stay positive)",
     )
     serve.add_argument(
         "--allow-upload-url",

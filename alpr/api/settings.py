@@ -32,9 +32,11 @@ class ServerConfig:
     # Requests allowed to wait for a running slot; any more are answered 429 at once. Eight reads
     # of ~0.3 s each is a ~1-2 s wait, well inside an integration's timeout (Home Assistant: 10 s).
     max_waiting: int = 8
-    # Plate Recognizer's `usage.max_calls`; integrations show `max_calls - calls` as calls left.
-    # Nothing is refused when it is reached: a self-hosted server has no quota.
-    max_calls: int = 0
+    # Plate Recognizer's `usage.max_calls`; integrations show `max_calls - calls` as calls left
+    # (Home Assistant: `statistics.calls_remaining`), so 0 read as a negative count. Nothing is
+    # refused when it is reached: a self-hosted server has no quota, and a billion calls (a photo
+    # a second for 31 years; within a 32-bit integer) leaves the count positive.
+    max_calls: int = 1_000_000_000
     # URL prefixes `upload_url` may fetch from; empty: `upload_url` is refused (no server-side
     # fetches of arbitrary addresses on a caller's behalf).
     upload_url_prefixes: tuple[str, ...] = ()

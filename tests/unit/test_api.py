@@ -83,6 +83,23 @@ def test_usage_counts_the_calls_of_this_worker(constant_classifier, photo):
     assert usages == [{"calls": 1, "max_calls": 1000}, {"calls": 2, "max_calls": 1000}]
 
 
+def test_usage_by_default_leaves_home_assistant_a_positive_number_of_calls(client, photo):
+    from alpr.cli import build_parser
+
+    usage = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}).json()["usage"]
+    calls_remaining = usage["max_calls"] - usage["calls"]  # Home Assistant's statistics.calls_remaining
+    assert usage["max_calls"] == ServerConfig().max_calls == 1_000_000_000 and calls_remaining > 0
+    assert build_parser().parse_args(["serve"]).max_calls == 1_000_000_000  # `alpr serve` without --max-calls
+
+
+@pytest.mark.parametrize("mmc", [None, "False", "false", "0"])
+def test_without_mmc_orientation_make_and_colour_are_left_out(client, photo, mmc):
+    # Home Assistant's default is mmc: false, sent as "False"; we cannot tell these, so say nothing.
+    data = {} if mmc is None else {"mmc": mmc}
+    results = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data=data).json()["results"]
+    assert results and all(not {"orientation", "model_make", "color"} & set(r) for r in results)
+
+
 def test_mmc_adds_orientation_make_and_colour_as_unknown(client, photo):
     result = client.post("/v1/plate-reader/", files={"upload": ("car.png", photo)}, data={"mmc": "True"}).json()[
         "results"
