@@ -1,0 +1,224 @@
+"""The whole-plate reader: a small CNN with a CTC head that reads a plate strip without cutting it.
+
+The character pipeline (segment -> classify -> assemble) reads a plate glyph by glyph, so a plate cut
+into the wrong number of pieces can never read right. This reader looks at the whole strip at once
+and emits, for each of `STEPS` columns, a probability over the 36 characters and the CTC blank.
+The pipeline uses it as a second opinion (alpr/combine.py): it scores each candidate string of the
+character pipeline by its CTC likelihood, and its own greedy read may win when it is sure enough.
+
+    reader = load_plate_reader(Path("models/plate_reader.keras"))   # None when the file is absent
+    reads = reader.read([strip(crop), ...])                          # one batched predict
+    reads[0].text, reads[0].confidences, reader.log_likelihood(reads[0].log_probs, "ABC123")
+
+Training lives in alpr/training/plate_reader_train.py (`python -m alpr train-reader`).
+Nothing here imports Keras until a model is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from alpr.errors import InputError, ModelError
+from alpr.paths import REPO_ROOT
+from alpr.types import CLASSES, Box
+
+# The model's input contract, stored in its metadata too: a model made for another is refused.
+HEIGHT, WIDTH = 32, 128
+STEPS = 32  # output columns: WIDTH / 4; a plate of 10 characters with repeats still fits (2L - 1 <= 32)
+BLANK = 0  # CTC's blank is class 0, characters are 1..36 in CLASSES order (Keras' CTC convention)
+VOCAB = ("",) + CLASSES
+INDEX = {ch: i + 1 for i, ch in enumerate(CLASSES)}
+MODEL_FORMAT = 1
+DEFAULT_MODEL = REPO_ROOT / "models" / "plate_reader.keras"
+# Air kept around the characters' box when a read's strip is cut: the reader was trained on plate
+# crops whose labeled boxes run a little past the lettering.
+MARGIN_X, MARGIN_Y = 0.06, 0.18
+
+
+@dataclass(frozen=True, eq=False)
+class WholeRead:
+    """What the whole-plate reader made of one plate strip."""
+
+    text: str  # greedy CTC decode: best class per column, repeats merged, blanks dropped
+    confidences: tuple[float, ...]  # per character of `text`: its best column's probability, 0..1
+    log_probs: np.ndarray  # (STEPS, 37) float64 log-probabilities per column, kept for scoring strings
+
+    @property
+    def confidence(self) -> float:
+        """The product of the per-character confidences, 0..1 (0 for an empty read)."""
+        return float(np.prod(self.confidences)) if self.confidences else 0.0
+
+
+def strip(crop: np.ndarray, box: Box | None = None) -> np.ndarray:
+    """The reader's input for a plate: (HEIGHT, WIDTH) float32 in [0, 1], contrast stretched.
+
+    `crop` is an RGB or grey image holding the plate; `box` (relative to it) the plate's lettering,
+    cut with a margin of MARGIN_X/MARGIN_Y and clipped to the crop. Training and reading both cut
+    their strips here, so the two cannot drift apart.
+    """
+    img = np.asarray(crop)
+    if img.ndim == 3:
+        img = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    elif img.ndim != 2:
+        raise InputError(f"a plate crop must be an (H, W) or (H, W, 3) image, got shape {img.shape}")
+    img = img.astype(np.float32)
+    if box is not None:
+        mx, my = box.w * MARGIN_X, box.h * MARGIN_Y
+        x0, y0 = max(0, int(box.x - mx)), max(0, int(box.y - my))
+        x1, y1 = min(img.shape[1], int(math.ceil(box.x2 + mx))), min(img.shape[0], int(math.ceil(box.y2 + my)))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            img = img[y0:y1, x0:x1]
+    if img.shape[0] < 2 or img.shape[1] < 2:
+        raise InputError(f"a plate crop must be at least 2x2 pixels, got {img.shape[1]}x{img.shape[0]}")
+    pil = Image.fromarray(img).resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+    out = np.asarray(pil, np.float32)
+    lo, hi = np.percentile(out, (2, 98))
+    return np.clip((out - lo) / max(hi - lo, 1.0), 0.0, 1.0).astype(np.float32)
+
+
+def encode(text: str) -> list[int]:
+    """Class indices of a plate string; characters outside 0-9 A-Z are refused."""
+    try:
+        return [INDEX[ch] for ch in text]
+    except KeyError as exc:
+        raise InputError(f"plate text {text!r} holds {exc.args[0]!r}; only 0-9 and A-Z are read") from None
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def greedy(log_probs: np.ndarray) -> tuple[str, tuple[float, ...]]:
+    """Best class per column, repeats merged and blanks dropped; each character's confidence is the
+    highest probability among the columns that emitted it. Ties go to the lower class index."""
+    best = np.argmax(log_probs, axis=-1)
+    text, confs, prev = [], [], BLANK
+    for t, k in enumerate(best):
+        p = float(np.exp(log_probs[t, k]))
+        if k != BLANK and k == prev:
+            confs[-1] = max(confs[-1], p)
+        elif k != BLANK:
+            text.append(VOCAB[k])
+            confs.append(p)
+        prev = k
+    return "".join(text), tuple(confs)
+
+
+def log_likelihood(log_probs: np.ndarray, text: str) -> float:
+    """log P(text | strip) under CTC: the sum over every column alignment of `text`, by the forward
+    algorithm in log space. -inf when the text cannot fit the columns; 0-length text is all blanks."""
+    lp = np.asarray(log_probs, np.float64)
+    labels = encode(text)
+    steps = lp.shape[0]
+    ext = [BLANK]
+    for k in labels:
+        ext += [k, BLANK]
+    n = len(ext)
+    alpha = np.full(n, -np.inf)
+    alpha[0] = lp[0, BLANK]
+    if n > 1:
+        alpha[1] = lp[0, ext[1]]
+    ext_arr = np.array(ext)
+    # A label may skip the blank before it unless it repeats the label two places back.
+    skip = np.zeros(n, bool)
+    skip[2:] = (ext_arr[2:] != BLANK) & (ext_arr[2:] != ext_arr[:-2])
+    for t in range(1, steps):
+        prev1 = np.concatenate(([-np.inf], alpha[:-1]))
+        prev2 = np.concatenate(([-np.inf, -np.inf], alpha[:-2]))
+        prev2 = np.where(skip, prev2, -np.inf)
+        alpha = np.logaddexp(np.logaddexp(alpha, prev1), prev2) + lp[t, ext_arr]
+    end = alpha[-1] if n == 1 else np.logaddexp(alpha[-1], alpha[-2])
+    return float(end)
+
+
+def metadata_path(model_path: Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+class PlateReader:
+    """A loaded whole-plate reader: its network and its metadata (training config, combiner)."""
+
+    def __init__(self, model, metadata: dict, path: Path | None = None):
+        self.model = model
+        self.metadata = metadata
+        self.path = path
+
+    @property
+    def combiner(self) -> dict:
+        """The combiner's fitted weights (alpr/combine.py), {} before one was fitted."""
+        return dict(self.metadata.get("combiner") or {})
+
+    def predict(self, strips: np.ndarray) -> np.ndarray:
+        """(n, STEPS, 37) log-probabilities for (n, HEIGHT, WIDTH) strips, in one batched call."""
+        if len(strips) == 0:
+            return np.zeros((0, STEPS, len(VOCAB)))
+        x = np.asarray(strips, np.float32)[..., None]
+        # A direct call, not model.predict: one small batch per photo, without predict's per-call setup.
+        logits = np.asarray(self.model(x, training=False))
+        return log_softmax(logits)
+
+    def read(self, strips: list[np.ndarray] | np.ndarray) -> list[WholeRead]:
+        """Read each strip (from `strip()`); one batched predict for all of them."""
+        out = []
+        for lp in self.predict(np.asarray(strips, np.float32).reshape(-1, HEIGHT, WIDTH)):
+            text, confs = greedy(lp)
+            out.append(WholeRead(text, confs, lp))
+        return out
+
+    log_likelihood = staticmethod(log_likelihood)
+
+
+def build_model(width: int = 32):
+    """A fresh reader: conv blocks that pool height to 1 and width to STEPS columns, then a 1-D
+    convolution over the columns (context of a few characters) and per-column logits."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((HEIGHT, WIDTH, 1), name="strip")
+    x = inputs
+    # (filters, pool): height 32 -> 16 -> 8 -> 4 -> 2 -> 1, width 128 -> 64 -> 32.
+    for i, (filters, pool) in enumerate(
+        [(width // 2, (2, 2)), (width, (2, 2)), (width, (2, 1)), (2 * width, (2, 1)), (2 * width, (2, 1))]
+    ):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D(pool, name=f"pool{i + 1}")(x)
+    x = layers.Reshape((STEPS, 2 * width), name="columns")(x)
+    x = layers.Dropout(0.2, name="dropout")(x)
+    x = layers.Conv1D(2 * width, 5, padding="same", activation="relu", name="context")(x)
+    outputs = layers.Dense(len(VOCAB), name="logits", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="plate_reader")
+
+
+def load_plate_reader(path: str | Path) -> PlateReader | None:
+    """The reader saved at `path` with its `.json` metadata; None when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    meta_file = metadata_path(path)
+    try:
+        metadata = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"plate reader metadata {meta_file} is unreadable ({exc})") from None
+    fmt = int(metadata.get("format", MODEL_FORMAT))
+    if fmt > MODEL_FORMAT or tuple(metadata.get("input", (HEIGHT, WIDTH))) != (HEIGHT, WIDTH):
+        raise ModelError(f"plate reader {path} was made for another version of this code (format {fmt})")
+    from alpr.classify import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a damaged file; all mean the same here
+        raise ModelError(f"plate reader {path} is corrupt or not a Keras model ({type(exc).__name__})") from None
+    return PlateReader(model, metadata, path)
