@@ -15,6 +15,13 @@ What a user of the app does, on a labeled benchmark (default: the OpenALPR bench
    hold-out files' character crops ("the rest": never stored, never trained on), and exact plate
    reads on the corrected photos and on the hold-out photos.
 
+With `--teach-half`, the check that teaching reaches photos nobody labeled (and never makes one of
+them report a taught plate): the photos are split in two halves by a hash of the file name; every
+photo of half A whose plate was found is labeled with its true text (right reads confirmed,
+misreads corrected, as `labels add-plate` does), one default `alpr train --activate` runs, and both
+halves are read again. Prints, per half and region, exact reads before -> after, and how many
+photos of half B now report a plate of half A (must be 0).
+
 Needs the dataset; the test suite does not run this (tests/slow/test_train_job.py checks the same loop
 on rendered crops). Prints a table and, with --json FILE, writes the numbers.
 """
@@ -27,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +101,83 @@ def typed_text(read, truth: str) -> str:
     return "".join(next(it) if k else REJECT for k in kept)
 
 
+def half_of(item) -> str:
+    """ "A" or "B", by a hash of the file name (another hash than the hold-out's)."""
+    return "AB"[zlib.crc32(("half:" + item.path.name).encode()) % 2]
+
+
+def read_all(items, clf) -> dict:
+    """{item path: (plate read at the labeled plate or "", every plate text reported)}."""
+    out = {}
+    for item in items:
+        code = item.region if item.region in COUNTRIES else "us"
+        rec = recognize(load_image(item.path), country=code, topn=1, plate_crop=item.box is None, classifier=clf)
+        here = [p for p in rec.plates if item.box is None or overlaps(p.box, item.box)]
+        out[item.path] = (here[0].plate if here else "", [p.plate for p in rec.plates])
+    return out
+
+
+def teach_half(folders, work: Path, train_opts, json_path) -> int:
+    """Teach every found plate of half A, train once, read half B (module docstring)."""
+    before = load_classifier()
+    items = [it for d in folders for it in read_dataset(d)]
+    halves = {h: [it for it in items if half_of(it) == h] for h in "AB"}
+    print(f"model before: {before.info.version}; {len(items)} files: A {len(halves['A'])}, B {len(halves['B'])}")
+    t0 = time.time()
+    reads_before = read_all(items, before)
+    taught = {}
+    with LabelStore.open(work) as store:
+        for item in halves["A"]:
+            image = load_image(item.path)
+            code = item.region if item.region in COUNTRIES else "us"
+            rec = recognize(image, country=code, topn=1, plate_crop=item.box is None, classifier=before)
+            ids = store.add_recognition(image, rec, item.path.name, before.info.version)
+            here = [(pid, p) for pid, p in zip(ids, rec.plates) if item.box is None or overlaps(p.box, item.box)]
+            if here:
+                store.label_plate(here[0][0], typed_text(here[0][1], item.plate), author="loop")
+                taught[item.path] = item.plate
+    print(f"half A: {len(taught)} plates found and labeled ({time.time() - t0:.0f} s)")
+    cmd = [sys.executable, "-m", "alpr", "train", "--data-dir", str(work), "--activate", *train_opts]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
+    train_s = time.time() - t0
+    if proc.returncode:
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return 1
+    after, version, _ = registry.load_active(work)
+    print(f"trained {version.name} ({version.status}) in {train_s:.0f} s")
+    reads_after = read_all(items, after)
+    taught_texts = set(taught.values())
+    report = {"version": version.name, "train_seconds": round(train_s, 1), "taught": len(taught), "halves": {}}
+    print(f"\n{'half':5} {'set':14} {'files':>6} {'right before':>13} {'right after':>12} {'now a taught plate':>19}")
+    for h in "AB":
+        groups = Counter(it.group for it in halves[h])
+        for group in sorted(groups) + ["all"]:
+            its = [it for it in halves[h] if group in ("all", it.group)]
+            right_b = sum(reads_before[it.path][0] == it.plate for it in its)
+            right_a = sum(reads_after[it.path][0] == it.plate for it in its)
+            # A photo nobody taught that now reports a taught plate it did not report before: another car's.
+            wrong = sum(
+                any(
+                    t in taught_texts and t != it.plate and t not in reads_before[it.path][1]
+                    for t in reads_after[it.path][1]
+                )
+                for it in its
+                if it.path not in taught
+            )
+            report["halves"].setdefault(h, {})[group] = {
+                "files": len(its),
+                "before": right_b,
+                "after": right_a,
+                "taught_plate_reported": wrong,
+            }
+            print(f"{h:5} {group:14} {len(its):6d} {right_b:13d} {right_a:12d} {wrong:19d}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -105,12 +191,17 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="--work holds an earlier run's store: only train and measure"
     )
+    parser.add_argument(
+        "--teach-half", action="store_true", help="teach half A of the photos, read half B (module docstring)"
+    )
     parser.add_argument("train", nargs=argparse.REMAINDER, help="options for `alpr train` after --")
     args = parser.parse_args()
     folders = args.data or [str(SHARED / "plates" / "us"), str(SHARED / "endtoend")]
     work = Path(args.work or tempfile.mkdtemp(prefix="alpr-loop-"))
     work.mkdir(parents=True, exist_ok=True)
     train_opts = [a for a in args.train if a != "--"]
+    if args.teach_half:
+        return teach_half(args.data or [str(SHARED / "endtoend")], work, train_opts, args.json)
 
     before = load_classifier()  # the shipped model
     print(f"model before: {before.info.version} ({before.info.path})")
