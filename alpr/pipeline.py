@@ -22,8 +22,10 @@ import numpy as np
 from alpr import ties
 from alpr.assemble import Country, assemble, country, matches
 from alpr.classify import CharClassifier, load_classifier
+from alpr.combine import Combiner, choose
 from alpr.config import DEFAULT, Config, DetectConfig
 from alpr.errors import InputError
+from alpr.plate_reader import PlateReader, load_plate_reader, reader_path, strip
 from alpr.detect import find_plates, to_grey
 from alpr.segment import crop_plate, segment_all
 from alpr.stray import overrule_stray_ends
@@ -45,6 +47,19 @@ def default_classifier() -> CharClassifier:
     return _default_reader
 
 
+_default_whole: list[PlateReader | None] = []  # [] until loaded; [None] when none is shipped
+
+
+def default_plate_reader() -> PlateReader | None:
+    """The shipped whole-plate reader (alpr/plate_reader.py), loaded once per process; None without one."""
+    if not _default_whole:
+        with _default_lock:
+            if not _default_whole:
+                path = reader_path()
+                _default_whole.append(load_plate_reader(path) if path else None)
+    return _default_whole[0]
+
+
 def recognize(
     image: np.ndarray,
     country: str = "us",
@@ -52,16 +67,20 @@ def recognize(
     plate_crop: bool = False,
     classifier: CharClassifier | None = None,
     config: Config = DEFAULT,
+    plate_reader: PlateReader | None | bool = True,
 ) -> Recognition:
     """Find, segment and read the plates of an RGB photo.
 
     With `plate_crop=True` the image is taken to be a plate already cropped (OpenALPR's
-    segmentation+OCR benchmark mode) and detection is skipped.
+    segmentation+OCR benchmark mode) and detection is skipped. `plate_reader`: the whole-plate
+    reader that reads the reported plates again and, with its combiner, chooses their strings;
+    True for the shipped one (none when none is shipped), False or None for none.
     """
     _check_country(country)
     if topn < 1:
         raise InputError(f"topn must be at least 1, got {topn}")
     classifier = classifier or default_classifier()
+    whole_reader = default_plate_reader() if plate_reader is True else plate_reader or None
     image = np.ascontiguousarray(image)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -74,6 +93,7 @@ def recognize(
         reads = _recall(reads, classifier, country, topn, timings)
         timings.update(stage_ms)
         plates = tuple(read for score, read in reads if read.predictions)[:1]
+        plates = _read_whole(plates, whole_reader, country, timings)
         grey = to_grey(image)
         return Recognition(
             image,
@@ -141,6 +161,7 @@ def recognize(
                 raw + more, classifier, country, topn, config, image.shape[0], timings
             )
     timings.update(stage_ms)
+    plates = _read_whole(tuple(plates), whole_reader, country, timings)
     return Recognition(
         image,
         detection.grey,
@@ -154,6 +175,27 @@ def recognize(
         _total(timings, t0),
         _distinct(rejected),
     )
+
+
+def _read_whole(plates: tuple, reader: PlateReader | None, country_code: str, timings: dict) -> tuple:
+    """The reported plates, each read again by the whole-plate reader (one batch for all of them)
+    and its string chosen by the combiner. A plate the memory recalled keeps the recalled text."""
+    if reader is None or not plates:
+        return plates
+    t0 = time.perf_counter()
+    strips = [strip(p.crop, p.box.shifted(-p.crop_box.x, -p.crop_box.y)) for p in plates]
+    wholes = reader.read(strips)
+    combiner = Combiner.from_dict(reader.combiner)
+    templates = country(country_code).templates
+    out = []
+    for read, whole in zip(plates, wholes):
+        if read.recalled is not None:
+            out.append(replace(read, whole=whole, why="the plate memory's recall stands"))
+            continue
+        choice = choose(read.candidates, whole, lambda text: matches(text, templates), combiner)
+        out.append(replace(read, candidates=choice.candidates, whole=whole, why=choice.why))
+    timings["whole"] = (time.perf_counter() - t0) * 1000
+    return tuple(out)
 
 
 def _with_reason(candidates: tuple, chosen: list, why: str) -> tuple:

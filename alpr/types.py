@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # plate_reader imports this module; the annotation alone needs its class
+    from alpr.plate_reader import WholeRead
 
 CLASSES = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 REJECT = "_"  # the "not a character" class: lets the classifier say a crop is noise
@@ -154,6 +158,10 @@ class PlateRead:
     # A plate a person labeled that this read looks like (alpr/memory.py): its text is then the
     # first candidate, and the page says which plate was recalled and why.
     recalled: Recalled | None = None
+    # What the whole-plate reader (alpr/plate_reader.py) read in this plate's strip, and which of
+    # its and the character pipeline's strings the combiner (alpr/combine.py) chose, and why.
+    whole: WholeRead | None = None
+    why: str = ""
 
     @property
     def plate(self) -> str:

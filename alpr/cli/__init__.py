@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alpr.cli import watchlist as cli_watchlist
 
     cli_watchlist.register(sub)
+    from alpr.training import plate_reader_train
+
+    plate_reader_train.register(sub)
 
     st = sub.add_parser("settings", help="list every pipeline setting with its default and why")
     st.add_argument("--json", action="store_true")
