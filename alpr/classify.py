@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from alpr import ties
 from alpr.config import DEFAULT, ClassifyConfig
 from alpr.errors import ModelError
+from alpr.framework import quiet_tensorflow
 from alpr.memory import PlateMemory, memory_path
 from alpr.paths import REPO_ROOT, keras_cache
 from alpr.priors import from_json as priors_from_json
@@ -33,37 +33,6 @@ DEFAULT_MODEL = MODELS_DIR / "char_cnn.keras"
 # Bumped when the model's inputs or classes change meaning; a model with a newer one is refused.
 MODEL_FORMAT = 1
 BACKBONES = ("small", "mobilenet_v2", "inception_v3")
-
-
-def quiet_tensorflow(always: bool = False) -> None:
-    """Import TensorFlow with its C++ start-up lines (absl, oneDNN) kept off the user's stderr.
-
-    TF_CPP_MIN_LOG_LEVEL does not silence them in TF 2.21, and a CLI that promises one-line
-    messages cannot print six lines of noise first. Import errors still raise as usual.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    from alpr.training.backend import name
-
-    if (
-        name() != "tensorflow" and not always
-    ):  # a JAX or PyTorch run never loads TensorFlow (the GPU machine may lack it)
-        return
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def describe_device() -> str:
-    """The device the Keras backend computes on, in words: the GPU's name, or "CPU: no GPU found"."""
-    from alpr.training.backend import devices
-
-    return devices().line
 
 
 def metadata_path(model_path: Path) -> Path:

@@ -239,7 +239,7 @@ def load_plate_reader(path: str | Path) -> PlateReader | None:
     fmt = int(metadata.get("format", MODEL_FORMAT))
     if fmt > MODEL_FORMAT or tuple(metadata.get("input", (HEIGHT, WIDTH))) != (HEIGHT, WIDTH):
         raise ModelError(f"plate reader {path} was made for another version of this code (format {fmt})")
-    from alpr.classify import quiet_tensorflow
+    from alpr.framework import quiet_tensorflow
 
     quiet_tensorflow()
     import keras

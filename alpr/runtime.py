@@ -90,7 +90,7 @@ class KerasNetwork:
 
     @classmethod
     def load(cls, path: Path) -> KerasNetwork:
-        from alpr.classify import quiet_tensorflow
+        from alpr.framework import quiet_tensorflow
 
         quiet_tensorflow()
         import keras

@@ -118,11 +118,12 @@ def main() -> int:
     import keras
 
     from alpr.classify import DEFAULT_MODEL
-    from alpr.training import backend, finetune, jobs
+    from alpr import framework
+    from alpr.training import finetune, jobs
 
-    found = backend.devices()
+    found = framework.devices()
     print(
-        f"backend {backend.name()} ({backend.version()}, Keras {keras.__version__}); device {found.line}; "
+        f"backend {framework.name()} ({framework.version()}, Keras {keras.__version__}); device {found.line}; "
         f"{found.count} device(s)",
         flush=True,
     )
@@ -134,7 +135,7 @@ def main() -> int:
     shipped = read_with_this_backend(DEFAULT_MODEL)
     reference = FIXED / "reference.npz"
     if args.write_reference or not reference.is_file():
-        np.savez_compressed(reference, shipped=shipped, device=found.line, backend=backend.name())
+        np.savez_compressed(reference, shipped=shipped, device=found.line, backend=framework.name())
         print(f"reference reads saved to {reference}")
     same = compare(shipped, np.load(reference)["shipped"])
     print(f"shipped model here vs reference ({str(np.load(reference)['device'])}): {same}")
@@ -186,8 +187,8 @@ def main() -> int:
     shutil.copyfile(version.path.with_suffix(".json"), args.out / "model.json")
     np.savez_compressed(args.out / "predictions.npz", trained=trained, shipped=shipped)
     summary = {
-        "backend": backend.name(),
-        "framework": backend.version(),
+        "backend": framework.name(),
+        "framework": framework.version(),
         "keras": keras.__version__,
         "device": found.line,
         "devices": found.count,
@@ -208,7 +209,7 @@ def main() -> int:
         },
     }
     tf_check = None
-    if backend.name() != "tensorflow" and _has("tensorflow"):
+    if framework.name() != "tensorflow" and _has("tensorflow"):
         proc = subprocess.run(
             [sys.executable, __file__, "--compare", str(args.out)],
             capture_output=True,
@@ -219,7 +220,7 @@ def main() -> int:
         tf_check = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
         summary["tensorflow_reads_it_the_same"] = proc.returncode == 0
         print(tf_check)
-    elif backend.name() == "tensorflow":
+    elif framework.name() == "tensorflow":
         print("trained under TensorFlow: the app's reads are the ones above")
     else:
         print(

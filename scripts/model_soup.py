@@ -21,7 +21,8 @@ def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[0] not in ("soup", "ensemble"):
         print(__doc__.strip())
         return 2
-    from alpr.classify import metadata_path, quiet_tensorflow
+    from alpr.classify import metadata_path
+    from alpr.framework import quiet_tensorflow
 
     quiet_tensorflow()
     import keras

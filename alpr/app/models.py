@@ -12,8 +12,9 @@ from pathlib import Path
 import streamlit as st
 
 from alpr.app.console import log
-from alpr.classify import DEFAULT_MODEL, CharClassifier, describe_device, load_classifier
+from alpr.classify import DEFAULT_MODEL, CharClassifier, load_classifier
 from alpr.errors import ModelError
+from alpr.framework import describe_device
 from alpr.paths import data_dir
 from alpr.runtime import DEFAULT_RUNTIME, RUNTIMES, exported_path
 from alpr.training import registry

@@ -16,9 +16,9 @@ from alpr.training import jobs
 def training_device() -> dict:
     """The device a training run will use, as the Keras backend sees it from this process (the run is
     another process on the same machine, with the same KERAS_BACKEND): {"gpu": bool, "name", "gpus": [...], "line"}."""
-    from alpr.training import backend
+    from alpr.framework import devices
 
-    found = backend.devices()
+    found = devices()
     names = list(found.accelerators)
     cores = os.cpu_count() or 1
     if names:

@@ -65,7 +65,7 @@ def export_parts(
         raise ModelError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not parts:
         raise ModelError("nothing to export: no .keras file")
-    from alpr.training.backend import name as backend_name
+    from alpr.framework import name as backend_name
 
     if backend_name() != "tensorflow":
         raise ModelError(

@@ -15,7 +15,7 @@ This is the job the Train page starts, in its own process. Read top to bottom:
    in the run folder;
 4. train in stages with transfer learning: `head` (the feature layers frozen), then `top` (the last
    convolution block unfrozen, at a lower learning rate), with Keras 3 APIs only, so it runs under
-   any KERAS_BACKEND (see `alpr.training.backend`). On a GPU: mixed precision; several devices:
+   any KERAS_BACKEND (see `alpr.framework` and `alpr.training.backend`). On a GPU: mixed precision; several devices:
    keras.distribution.DataParallel (JAX) or MirroredStrategy (TensorFlow). After every epoch:
    metrics to metrics.jsonl (and TensorBoard where installed), a checkpoint, and early stopping;
 5. compare the best epoch with the model active now on the same validation set, register the
@@ -62,6 +62,7 @@ from alpr.training.fitting import (
     stop_on_signal,
     with_dtype,
 )
+from alpr import framework
 from alpr.training import backend
 from alpr.training.batches import make_dataset
 from alpr.training.records import EpochRow, JobConfig, RunStatus, now_utc
@@ -269,16 +270,14 @@ class Trainer(TrainingData, Publishing):
 
     # ---- 1. device ----
     def _setup_device(self) -> None:
-        from alpr.classify import quiet_tensorflow
-
-        quiet_tensorflow()  # only under the TensorFlow backend
+        framework.quiet_tensorflow()  # only under the TensorFlow backend
         import keras
 
         self.t_start = time.time()
         keras.utils.set_random_seed(self.cfg.seed)
-        found = backend.devices()
+        found = framework.devices()
         self.device = found.line
-        self.log(f"device {self.device} · Keras {keras.__version__} on {backend.version()}")
+        self.log(f"device {self.device} · Keras {keras.__version__} on {framework.version()}")
         policy = backend.precision_policy(self.cfg.precision, found)
         keras.mixed_precision.set_global_policy(policy)
         if policy != "float32":

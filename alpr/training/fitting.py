@@ -194,14 +194,12 @@ class TensorBoardWriter:
     def __init__(self, folder: Path):
         import importlib.util
 
-        from alpr.training.backend import name
+        from alpr.framework import name, quiet_tensorflow
 
         self.kind = None
         has_tf = importlib.util.find_spec("tensorflow") is not None
         # Under JAX/PyTorch the small `tensorboard` writer is preferred to loading all of TensorFlow.
         if has_tf and (name() == "tensorflow" or importlib.util.find_spec("tensorboard") is None):
-            from alpr.classify import quiet_tensorflow
-
             quiet_tensorflow(always=True)
             import tensorflow as tf
 

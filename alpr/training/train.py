@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alpr.classify import MODEL_FORMAT, build_model, describe_device, metadata_path, quiet_tensorflow
+from alpr.classify import MODEL_FORMAT, build_model, metadata_path
+from alpr.framework import describe_device, quiet_tensorflow
 from alpr.types import ALL_CLASSES, REJECT
 
 

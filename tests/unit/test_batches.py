@@ -3,7 +3,8 @@
 import numpy as np
 
 from alpr.synth import render_glyph
-from alpr.training.backend import Devices, precision_policy
+from alpr.framework import Devices
+from alpr.training.backend import precision_policy
 from alpr.training.batches import augment, batch_order, make_dataset, pad_to_multiple
 
 
