@@ -490,6 +490,40 @@ def topk_figure(plate: PlateRead, k: int = 5, only: int | None = None) -> go.Fig
 STAGES = ("detect", "segment", "classify", "assemble")
 
 
+def whole_read_figure(plate: PlateRead) -> go.Figure:
+    """The whole-plate reader's read: one bar per character it read, as tall as its confidence,
+    the character written on the bar; the character pipeline's string in the title to compare."""
+    whole = plate.whole
+    if whole is None:
+        return empty_figure("No whole-plate reader is installed.", height=120)
+    if not whole.text:
+        return empty_figure("The whole-plate reader read nothing here.", height=120)
+    positions = [f"{i + 1}" for i in range(len(whole.text))]
+    fig = go.Figure(
+        go.Bar(
+            x=positions,
+            y=list(whole.confidences),
+            text=list(whole.text),
+            textposition="inside",
+            insidetextanchor="end",
+            textfont=dict(size=18, color="white"),
+            marker_color=["#2563eb" if c >= 0.9 else "#f59e0b" if c >= 0.5 else "#dc2626" for c in whole.confidences],
+            hovertemplate="position %{x}: %{text} at %{y:.0%}<extra></extra>",
+            name="whole-plate reader",
+        )
+    )
+    fig.update_layout(
+        title=dict(text=f"Whole-plate reader: {whole.text} · characters: {plate.plate or '?'}", font=dict(size=13)),
+        height=190,
+        margin=dict(l=40, r=10, t=34, b=24),
+        yaxis=dict(range=[0, 1], tickformat=".0%", title=None),
+        xaxis=dict(title=None, type="category"),
+        bargap=0.25,
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
 def timings_figure(rec: Recognition) -> go.Figure:
     """Milliseconds per stage as horizontal bars, in pipeline order; the total is in the title."""
     stages = [s for s in STAGES if s in rec.timings_ms] + sorted(

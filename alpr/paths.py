@@ -23,6 +23,8 @@ SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 SAMPLES_DIR_ENV = "ALPR_SAMPLES_DIR"
 # Set to draw the CLI's progress bar even when stderr is not a terminal (CI logs, tests).
 PROGRESS_ENV = "ALPR_PROGRESS"
+# The whole-plate reader the pipeline uses instead of models/plate_reader.keras; "off" reads without one.
+PLATE_READER_ENV = "ALPR_PLATE_READER"
 # Where Keras caches downloaded ImageNet weights (Keras' own variable).
 KERAS_HOME_ENV = "KERAS_HOME"
 # The `x-api-key` of `--webhook-format alpr-database` deliveries when no --webhook-api-key-file is given.

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from alpr.errors import InputError, ModelError
-from alpr.paths import REPO_ROOT
+from alpr.paths import PLATE_READER_ENV, REPO_ROOT
 from alpr.types import CLASSES, Box
 
 # The model's input contract, stored in its metadata too: a model made for another is refused.
@@ -37,7 +37,6 @@ VOCAB = ("",) + CLASSES
 INDEX = {ch: i + 1 for i, ch in enumerate(CLASSES)}
 MODEL_FORMAT = 1
 DEFAULT_MODEL = REPO_ROOT / "models" / "plate_reader.keras"
-READER_ENV = "ALPR_PLATE_READER"  # another reader file, or "off": how `eval` measures without one
 # Air kept around the characters' box when a read's strip is cut: the reader was trained on plate
 # crops whose labeled boxes run a little past the lettering.
 MARGIN_X, MARGIN_Y = 0.06, 0.18
@@ -160,7 +159,7 @@ def log_likelihoods(log_probs: np.ndarray, texts: list[str]) -> list[float]:
 
 def reader_path() -> Path | None:
     """The reader the pipeline uses: $ALPR_PLATE_READER when set ("off" for none), else the shipped one."""
-    chosen = os.environ.get(READER_ENV, "").strip()
+    chosen = os.environ.get(PLATE_READER_ENV, "").strip()
     if chosen.lower() in ("off", "none", "0"):
         return None
     return Path(chosen) if chosen else DEFAULT_MODEL

@@ -71,6 +71,21 @@ def show_plate_details(plate, key: str) -> None:
         )
     if not plate.chars:
         st.plotly_chart(figures.topk_figure(plate), key=f"{key}_topk", config=STATIC_PLOT)
+    whole_read_panel(plate, key)
+
+
+def whole_read_panel(plate, key: str) -> None:
+    """The whole-plate reader's read beside the character pipeline's, with which won and why."""
+    if plate.whole is None:
+        return
+    agree = plate.whole.text == plate.plate
+    st.markdown(
+        "**What the whole-plate reader saw** · the plate read without cutting it, "
+        + ("the same string as the characters" if agree else ":orange[a different string from the characters]")
+    )
+    st.plotly_chart(figures.whole_read_figure(plate), key=f"{key}_whole", config=STATIC_PLOT)
+    if plate.why:
+        st.caption(("Agreed: " if agree else "Chosen: ") + plate.why + ".")
 
 
 def candidates_table(plate, key: str) -> None:

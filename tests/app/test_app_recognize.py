@@ -83,12 +83,27 @@ def test_picking_a_sample_shows_what_the_pipeline_reads(sample):
     # The read (a picture of the photo with its plates outlined), per plate its crop strip and a
     # top-k card per character; then, folded, the photo with the detector's boxes and the timings.
     assert at.image, "the photo with its plates outlined"
-    assert len(_plotly_charts(at)) == 2 + sum(1 + max(1, len(p.chars)) for p in rec.plates)
+    # ... and, with the whole-plate reader shipped, its read of each plate.
+    assert len(_plotly_charts(at)) == 2 + sum(1 + max(1, len(p.chars)) + (p.whole is not None) for p in rec.plates)
     folded = next(e for e in at.expander if e.label == "Show how it decided")
     assert not folded.proto.expanded
     assert not next(e for e in at.expander if e.label == "Photos and settings").proto.expanded
     assert any(photo.expected in c.value for c in at.caption)
     assert at.get("download_button"), "the OpenALPR JSON download is offered"
+
+
+def test_the_whole_plate_readers_read_is_shown_beside_the_characters_and_says_which_won(sample):
+    photo, rec = sample
+    read = next((p for p in rec.plates if p.whole is not None), None)
+    if read is None:
+        pytest.skip("no whole-plate reader is shipped in models/")
+    at = _app()
+    at.selectbox(key="recognize_sample").select_index(0).run()
+    assert_clean(at)
+    assert any(m.value.startswith("**What the whole-plate reader saw**") for m in at.markdown)
+    titles = [c.proto.spec for c in _plotly_charts(at)]
+    assert any(f"Whole-plate reader: {read.whole.text}" in t for t in titles)
+    assert any(read.why in c.value for c in at.caption)  # which string won, and why
 
 
 def test_changing_a_widget_does_not_read_the_photo_again(sample, monkeypatch):
