@@ -31,6 +31,8 @@ store = appstate.get_store()
 author = appstate.author()
 
 actions = RelabelActions(store, author)
+# Before anything is read or drawn: a typed label whose callback Streamlit stopped early is saved now.
+actions.commit_typed()
 
 # --- what the store holds --------------------------------------------------------------------------
 

@@ -22,16 +22,31 @@ def _key(page: str) -> str:
     return f"{page}_flash"
 
 
-def flash(page: str, kind: str, text: str) -> None:
-    """Queue `text` for `page`; `kind` is one of success, error, info, warning."""
+def queue(page: str) -> list[tuple[str, str]]:
+    """The queue of `page` itself, kept for the whole session: a callback handed it by the page
+    appends to it without touching st.session_state (alpr/app/relabel_actions.py says why)."""
+    return st.session_state.setdefault(_key(page), [])
+
+
+def put(messages: list[tuple[str, str]], kind: str, text: str) -> None:
+    """Add `text` to a queue got from `queue`; `kind` is one of success, error, info, warning."""
     if kind not in ICONS:
         raise InputError(f"flash kind {kind!r} is not one of {', '.join(ICONS)}")
-    st.session_state.setdefault(_key(page), []).append((kind, text))
+    messages.append((kind, text))
+
+
+def flash(page: str, kind: str, text: str) -> None:
+    """Queue `text` for `page`; `kind` is one of success, error, info, warning."""
+    put(queue(page), kind, text)
 
 
 def pending(page: str) -> list[tuple[str, str]]:
-    """The queued (kind, text) messages of `page`, removed from the queue."""
-    return st.session_state.pop(_key(page), [])
+    """The queued (kind, text) messages of `page`, removed from the queue (emptied in place, so a
+    callback holding the queue still adds to the one the page reads)."""
+    messages = queue(page)
+    taken = list(messages)
+    messages.clear()
+    return taken
 
 
 def show(page: str) -> None:

@@ -1,6 +1,14 @@
 """What the Relabel page's buttons and boxes do: each runs as a widget callback, before the page is
 drawn, so every count the page shows afterwards is current. Whatever goes wrong becomes a one-line
-message queued with `alpr.app.flash`, never a traceback.
+message queued for the page, never a traceback.
+
+A callback reads and writes no `st.session_state` item until its change is in the store. Every
+access to one is a point where Streamlit gives way to a newer interaction: it raises there, drops
+the rest of the callback and starts the newer run, whose request already counts the widget's value
+as seen, so the callback never runs again. A person typing into the next box while the last one's
+run is still starting lost a label that way (issue 22). So a callback reads the session once with
+`to_dict()` (no such point) and changes only objects the page fetched for it: the box counters,
+the misfit plates and the message queue (docs/relabel-and-recognize.md).
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import logging
 
 import streamlit as st
 
-from alpr.app.flash import flash
+from alpr.app.flash import put, queue
 from alpr.errors import AlprError
 from alpr.labels import history
 from alpr.labels.relabel import display_name, label_plate, plate_text, save_label
@@ -21,20 +29,15 @@ log = logging.getLogger("alpr.app")
 PAGE = "relabel"
 PLATE_KEY = "relabel_plate"  # the plate picker's key: the plate shown on the Plates tab
 TAB_KEY = "relabel_tab"
-_UNCHANGED_KEY = "relabel_typed_unchanged"  # char id -> typed Enters that left the label as it was
+TYPE_PREFIX = "relabel_type_"  # a typing box's key: this, its section, its character id, its Enters handled
+_ENTERS_KEY = "relabel_enters"  # "section_charid" -> Enters handled in that box this session
+_MISFITS_KEY = "relabel_misfits"  # plate id -> (text, segments) of a typed plate that did not fit the cut
 _CHANGED = "changed since the page was drawn: nothing was done; look at its crops again."
 
 
-def type_box_key(token: str, char_id: int) -> str:
-    """A character's typing box key: its card's token (section, id, label, source) and how many of
-    its Enters changed nothing. Either changing draws a new, empty box; a replay of the old box's
-    value then reaches a widget that no longer exists, never a save."""
-    return f"relabel_type_{token}_{st.session_state.get(_UNCHANGED_KEY, {}).get(char_id, 0)}"
-
-
-def mismatch_key(plate_id: int) -> str:
-    """Where a typed plate that did not fit the cut is kept: (text, segments) until it fits."""
-    return f"relabel_mismatch_{plate_id}"
+def _peek(key: str):
+    """A session value read without giving way to a newer interaction (see the module's doc)."""
+    return st.session_state.to_dict().get(key)
 
 
 class RelabelActions:
@@ -43,9 +46,14 @@ class RelabelActions:
     def __init__(self, store, author: str | None):
         self.store = store
         self.author = author
+        # Fetched here, in the page's body: the callbacks change these objects in place, so they
+        # never write to st.session_state before (or after) their change is in the store.
+        self.enters: dict[str, int] = st.session_state.setdefault(_ENTERS_KEY, {})
+        self.misfits: dict[int, tuple[str, int]] = st.session_state.setdefault(_MISFITS_KEY, {})
+        self.messages = queue(PAGE)
 
     def flash(self, kind: str, text: str) -> None:
-        flash(PAGE, kind, text)
+        put(self.messages, kind, text)
 
     def act(self, what: str, action):
         """Run one store action and return what it returns; whatever goes wrong becomes a one-line
@@ -65,7 +73,7 @@ class RelabelActions:
         if found is None:
             return f"Character {char_id}"
         plate_id, position = found
-        shown = st.session_state.get(PLATE_KEY) == plate_id
+        shown = _peek(PLATE_KEY) == plate_id
         return f"Character {position}" + ("" if shown else f" of plate #{plate_id}")
 
     def save(self, char_id: int, value: str) -> bool:
@@ -83,27 +91,45 @@ class RelabelActions:
         return self.act("save the label", run) is True
 
     def pick(self, char_id: int, key: str, current: str | None) -> None:
-        value = st.session_state.get(key)
+        value = _peek(key)
         if value is None:  # the selected pill clicked again: keep the label, show it selected again
             st.session_state[key] = current
             return
         if value != current:
             self.save(char_id, value)
 
-    def typed(self, char_id: int, key: str) -> None:
-        # A text box's value is state, not an event: the browser sends it with every later
-        # interaction, so when Streamlit drops the run of this Enter (another box's Enter came
-        # first, see docs/relabel-and-recognize.md) the next run still finds it changed and saves
-        # it. Saving it again is a no-op (save_label). The box is emptied by a new key, never by
-        # writing its value: a value the server wrote and the browser had not yet received would
-        # come back as a change and be saved again (type_box_key).
-        value = (st.session_state.get(key) or "").strip()
-        if value and not self.save(char_id, value):
-            unchanged = st.session_state.setdefault(_UNCHANGED_KEY, {})
-            unchanged[char_id] = unchanged.get(char_id, 0) + 1
+    def box_key(self, section: str, char_id: int) -> str:
+        """The key of a character's typing box: from its section and character id, and how many of
+        its Enters were handled. Only its own Enter gives it a new key (drawn empty), and a value
+        the browser sends again under the old key reaches a box that is no longer drawn."""
+        return f"{TYPE_PREFIX}{section}_{char_id}_{self.enters.get(f'{section}_{char_id}', 0)}"
+
+    def typed(self, section: str, char_id: int, key: str) -> None:
+        """Save what was typed in a character's box, then give the box a new key. Both happen
+        without a point where Streamlit could give way (module doc), so a box's value is saved
+        exactly once: either it still has its key and its value waits for `commit_typed`, or it
+        is saved and its box is drawn anew."""
+        value = (_peek(key) or "").strip()
+        if not value or key != self.box_key(section, char_id):
+            return
+        self.save(char_id, value)  # the same label twice is one save (save_label)
+        slot = f"{section}_{char_id}"
+        self.enters[slot] = self.enters.get(slot, 0) + 1
+
+    def commit_typed(self) -> None:
+        """Save every box's value whose callback never finished, before the page draws anything.
+
+        A safety net: if Streamlit still stopped a callback early, the box keeps its key and its
+        value, which the browser sends with every later interaction, so the next run saves it here.
+        """
+        for key, value in st.session_state.to_dict().items():
+            if key.startswith(TYPE_PREFIX) and isinstance(value, str) and value.strip():
+                section, char_id, _ = key.removeprefix(TYPE_PREFIX).rsplit("_", 2)
+                if char_id.isdigit() and key == self.box_key(section, int(char_id)):
+                    self.typed(section, int(char_id), key)
 
     def save_plate(self, plate_id: int, key: str) -> None:
-        text = plate_text(st.session_state.get(key))
+        text = plate_text(_peek(key))
         if not text:
             self.flash("error", "Type the plate's characters first, e.g. ABC1234.")
             return
@@ -111,7 +137,7 @@ class RelabelActions:
         def run():
             result = label_plate(self.store, plate_id, text, self.author)
             if result.matched:
-                st.session_state.pop(mismatch_key(plate_id), None)
+                self.misfits.pop(plate_id, None)
                 dropped = result.text.count(REJECT)
                 extra = f" ({dropped} segment{'s' if dropped > 1 else ''} kept as not a character)" if dropped else ""
                 self.flash(
@@ -120,7 +146,7 @@ class RelabelActions:
                     f"{result.characters} characters{extra}",
                 )
             else:
-                st.session_state[mismatch_key(plate_id)] = (text, result.characters)
+                self.misfits[plate_id] = (text, result.characters)
 
         self.act("label the plate", run)
 
@@ -206,13 +232,13 @@ class RelabelActions:
 
     @staticmethod
     def step(ids: list[int], delta: int) -> None:
-        current = st.session_state.get(PLATE_KEY)
+        current = _peek(PLATE_KEY)
         i = ids.index(current) if current in ids else 0
         st.session_state[PLATE_KEY] = ids[max(0, min(len(ids) - 1, i + delta))]
 
     @staticmethod
     def open_row(table_key: str, ids: list[int]) -> None:
-        rows = st.session_state[table_key].selection.rows
+        rows = _peek(table_key).selection.rows
         if rows and rows[0] < len(ids):
             st.session_state[PLATE_KEY] = ids[rows[0]]
 

@@ -1,6 +1,7 @@
 """The Relabel page's widgets: a character's card, a grid of cards, one plate with its whole-plate
 box, and the segmentation fixes. Keys come from data ids (characters, plates), never positions, so
-a box the person is typing into keeps its key while the page redraws around it.
+a box the person is typing into keeps its key while the page redraws around it: a character's
+typing box changes key only when its own Enter was saved.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import zlib
 import streamlit as st
 
 from alpr import review_figures
-from alpr.app.relabel_actions import RelabelActions, mismatch_key, type_box_key
+from alpr.app.relabel_actions import RelabelActions
 from alpr.labels.relabel import advice, choices, display_name, shown_text, status_text
 from alpr.errors import AlprError
 from alpr.types import ALL_CLASSES, REJECT
@@ -19,6 +20,11 @@ from alpr.types import ALL_CLASSES, REJECT
 STATIC_PLOT = {"displayModeBar": False}
 log = logging.getLogger("alpr.app")
 CARD_WIDTH = 150  # px: a crop, two short lines and three pills side by side; two cards fit a 390 px phone
+# px: the crop, its status, the box and three rows of pills (more scroll inside the card). One height
+# for every card, so a label that adds a row of pills never moves the row of cards below under the
+# pointer of a person moving on to it; a queue card has its plate's link too.
+CARD_HEIGHT = 352
+QUEUE_CARD_HEIGHT = 392
 FIX_CARD_WIDTH = 96  # px: a crop, its number and two buttons, in "Fix the segmentation"
 MERGE_WIDTH = 58  # px: the Merge ↔ button between two crops
 
@@ -42,12 +48,12 @@ def plate_label(p) -> str:
 
 
 def char_card(actions: RelabelActions, char, position: str, section: str, plate=None) -> None:
-    """The crop, the model's guess, pills for its top-k (and look-alikes) and ∅, and a box to type any class."""
-    # Both keys change with the label: a new label (or an undo) redraws the pills selected right and
-    # the typing box empty. A box whose character keeps its label keeps its key, so another box's
-    # Enter never empties the box a person is typing into (docs/relabel-and-recognize.md).
+    """The crop, the model's guess, a box to type any class, and pills for its top-k (and look-alikes) and ∅."""
+    # The pills' key changes with the label, so a new label (or an undo) redraws them selected right.
+    # The typing box's key changes only with its own Enters (RelabelActions.box_key): another box's
+    # save never redraws the box a person is typing into (docs/relabel-and-recognize.md).
     token = f"{section}_{char.id}_{char.label or 'none'}_{char.source or 'none'}"
-    with st.container(border=True, gap="small"):
+    with st.container(border=True, gap="small", height=CARD_HEIGHT if plate is None else QUEUE_CARD_HEIGHT):
         top = st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False)
         top.image(review_figures.crop_pixels(char.image, 96), width=52)
         guess = (
@@ -67,6 +73,18 @@ def char_card(actions: RelabelActions, char, position: str, section: str, plate=
                 help=f"Open plate #{plate.id} ({plate.name or 'imported crops'}) on the Plates tab",
             )
         st.markdown(status_text(char.label, char.source, char.pred_char))
+        # The box above the pills, whose number changes with the label: it stays where it was.
+        type_key = actions.box_key(section, char.id)
+        st.text_input(
+            "Type a class",
+            key=type_key,
+            max_chars=1,
+            placeholder="type ↵",
+            label_visibility="collapsed",
+            on_change=actions.typed,
+            args=(section, char.id, type_key),
+            help="Type the character (A-Z, 0-9, _ for not a character) and press Enter",
+        )
         probs = dict(char.topk)
         options = choices(char.topk, char.label, char.pred_char)
         current = char.label if char.source in ("person", "import") else None
@@ -81,17 +99,6 @@ def char_card(actions: RelabelActions, char, position: str, section: str, plate=
             on_change=actions.pick,
             args=(char.id, key, current),
             help="Click the right class; ∅ marks a crop that is not a character",
-        )
-        type_key = type_box_key(token, char.id)
-        st.text_input(
-            "Type a class",
-            key=type_key,
-            max_chars=1,
-            placeholder="type ↵",
-            label_visibility="collapsed",
-            on_change=actions.typed,
-            args=(char.id, type_key),
-            help="Type the character (A-Z, 0-9, _ for not a character) and press Enter",
         )
 
 
@@ -119,7 +126,7 @@ def show_plate(actions: RelabelActions, plate) -> None:
         )
     with form_col:
         current = shown_text([c.label for c in chars], [c.pred_char for c in chars])
-        mismatch = st.session_state.get(mismatch_key(plate.id))
+        mismatch = actions.misfits.get(plate.id)
         # The ids too: after a merge or split the box shows the text typed before it, ready to submit.
         token = "".join(f"{c.id}{c.label}{c.source}" for c in chars)
         text_key = f"relabel_text_{plate.id}_{zlib.crc32(token.encode())}"

@@ -508,3 +508,20 @@ def test_six_segments_for_seven_characters_advise_adding_one_and_the_added_segme
     with LabelStore.open(data_dir) as store:
         assert len(store.plate_chars(plate_id)) == 9
     assert any("Now cut into **9** segments" in i.value for i in at.info)
+
+
+def test_a_box_value_whose_callback_never_ran_is_saved_before_the_page_draws(stored):
+    # What Streamlit leaves when it stops a callback early for a newer interaction: the box's
+    # value is taken as seen, so no later run calls the callback for it. The page saves it itself.
+    data_dir, plate_id = stored
+    at = _relabel()
+    box = _typed(at)[1]
+    at.session_state[box.key] = "y"  # the value is there, no callback is called for it
+    at.run()
+    assert_clean(at)
+    with LabelStore.open(data_dir) as store:
+        assert [c.label for c in store.plate_chars(plate_id)][1] == "Y"
+    assert "Character 2 labeled Y" in [t.value for t in at.toast]
+    assert _typed(at)[1].key != box.key and _typed(at)[1].value == ""
+    at.run()  # and only once
+    assert _person_actions(data_dir) == 1
