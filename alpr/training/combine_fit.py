@@ -7,10 +7,12 @@ the whole-plate reader, and the strings of both become the options the combiner 
 
 The fit is a grid search over (w, t, m) for the most exact plates; among equal counts the one
 nearest the character pipeline alone wins: smaller w, then smaller t, then larger m (the grid's
-order, a later setting replacing an earlier one only when it reads strictly more). Then the
+order, a later setting replacing an earlier one only when it reads strictly more). The search is
+used only when it gains under 5-fold cross-validation of the fitting reads (searched on four
+folds, counted on the fifth); else the character pipeline's choice stands and the reader scores. Then the
 confidence bands: the exact-plate rate of the fitted winners per band of the reader's probability
 per character, with one right and one wrong read added to each band (so a band of few reads says
-little). The result goes into the reader's `.json` under "combiner".
+little), made non-decreasing by pooling adjacent violators (isotonic). The result goes into the reader's `.json` under "combiner".
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 TEMPLATES = (0.0, 0.5, 1.0, 2.0)
 MARGINS = (math.inf, 8.0, 4.0, 2.0, 1.0, 0.5, 0.0)
 BAND_EDGES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
+CV_FOLDS = 5  # the search must gain on held-out folds of the fitting reads before it is used
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,23 @@ def right(reads: list[FitRead], combiner: Combiner) -> int:
     return sum(1 for r in reads if (w := winner(r.opts, combiner)) is not None and w.text == r.truth)
 
 
-def fit(reads: list[FitRead]) -> tuple[Combiner, dict]:
-    """The grid's best combiner and its bands, with a summary of what it reads."""
+def isotonic(rates: list[float], weights: list[float]) -> list[float]:
+    """`rates` made non-decreasing by pooling adjacent violators (weighted means): a surer band
+    never reports a lower rate than a less sure one because of a few reads."""
+    blocks = [[r, w, 1] for r, w in zip(rates, weights)]
+    i = 0
+    while i < len(blocks) - 1:
+        if blocks[i][0] > blocks[i + 1][0] + 1e-12:
+            (r1, w1, n1), (r2, w2, n2) = blocks[i], blocks[i + 1]
+            blocks[i : i + 2] = [[(r1 * w1 + r2 * w2) / (w1 + w2), w1 + w2, n1 + n2]]
+            i = max(0, i - 1)
+        else:
+            i += 1
+    return [r for r, _, n in blocks for _ in range(n)]
+
+
+def search(reads: list[FitRead]) -> Combiner:
+    """The grid's setting that reads the most of `reads` right; the pipeline alone on equal counts."""
     base = Combiner()
     best, best_right = base, right(reads, base)
     for w in WEIGHTS:
@@ -68,6 +86,30 @@ def fit(reads: list[FitRead]) -> tuple[Combiner, dict]:
                 n = right(reads, c)
                 if n > best_right:
                     best, best_right = c, n
+    return best
+
+
+def cross_validated(reads: list[FitRead], folds: int = CV_FOLDS) -> tuple[int, int]:
+    """(right by the character pipeline alone, right by settings searched on the other folds),
+    summed over `folds` folds of the reads taken in turn: what the search gains on reads it did
+    not see."""
+    alone = together = 0
+    for k in range(folds):
+        seen = [r for i, r in enumerate(reads) if i % folds != k]
+        unseen = [r for i, r in enumerate(reads) if i % folds == k]
+        alone += right(unseen, Combiner())
+        together += right(unseen, search(seen))
+    return alone, together
+
+
+def fit(reads: list[FitRead]) -> tuple[Combiner, dict]:
+    """The grid's best combiner and its bands, with a summary of what it reads. When the search
+    does not gain on the reads it did not see (cross-validation), the character pipeline's choice
+    stands (w = t = 0, m infinite) and the reader only scores."""
+    base = Combiner()
+    cv_alone, cv_searched = cross_validated(reads)
+    best = search(reads) if cv_searched > cv_alone else base
+    best_right = right(reads, best)
     per_band: dict[int, list[bool]] = {}
     for r in reads:
         w = winner(r.opts, best)
@@ -76,16 +118,18 @@ def fit(reads: list[FitRead]) -> tuple[Combiner, dict]:
         p = math.exp(w.reader_ll)
         band = next((i for i, e in enumerate(BAND_EDGES) if p <= e + 1e-12), len(BAND_EDGES) - 1)
         per_band.setdefault(band, []).append(w.text == r.truth)
-    bands = tuple(
-        (BAND_EDGES[i], round((sum(per_band.get(i, [])) + 1) / (len(per_band.get(i, [])) + 2), 4))
-        for i in range(len(BAND_EDGES))
+    rates = isotonic(
+        [(sum(per_band.get(i, [])) + 1) / (len(per_band.get(i, [])) + 2) for i in range(len(BAND_EDGES))],
+        [len(per_band.get(i, [])) + 2 for i in range(len(BAND_EDGES))],
     )
+    bands = tuple((edge, round(rate, 4)) for edge, rate in zip(BAND_EDGES, rates))
     best = replace(best, bands=bands)
     groups = sorted({r.group for r in reads})
     summary = {
         "reads": len(reads),
         "right_char_pipeline": right(reads, base),
         "right_combined": best_right,
+        "cross_validated": {"folds": CV_FOLDS, "right_char_pipeline": cv_alone, "right_searched": cv_searched},
         "per_group": {
             g: [right([r for r in reads if r.group == g], base), right([r for r in reads if r.group == g], best)]
             for g in groups

@@ -9,7 +9,7 @@ import pytest
 
 from alpr import plate_reader as pr
 from alpr.combine import Combiner, choose
-from alpr.training.combine_fit import FitRead, fit
+from alpr.training.combine_fit import FitRead, fit, isotonic
 from alpr.combine import options
 from alpr.types import Candidate
 
@@ -93,3 +93,23 @@ def test_the_fitted_combiner_round_trips_through_the_metadata():
     c = Combiner(weight=0.5, template=1.0, margin=2.0, bands=((1.0, 0.9),))
     assert Combiner.from_dict(c.as_dict()) == c
     assert math.isinf(Combiner.from_dict({"weight": 1.0, "margin": None}).margin)
+
+
+def test_confidence_bands_never_fall_as_the_reader_grows_surer():
+    # 0.9 over 10 reads then 0.8 over 30: pooled to their weighted mean, 0.825, in both bands.
+    assert isotonic([0.5, 0.9, 0.8, 0.95], [4, 10, 30, 8]) == pytest.approx([0.5, 0.825, 0.825, 0.95])
+    assert isotonic([0.2, 0.4, 0.6], [1, 1, 1]) == [0.2, 0.4, 0.6]
+
+
+def test_a_gain_on_one_read_alone_is_not_trusted():
+    unformatted = tuple(Candidate(c.plate, c.confidence, False) for c in CANDIDATES)
+
+    def read(truth: str, reader_says: str) -> FitRead:
+        return FitRead("g", truth, tuple(options(unformatted, whole_reading(reader_says), fits_us, Combiner())))
+
+    # One read the reader would fix, four the pipeline reads right and the reader agrees with:
+    # searched without that one read, no fold gains, so the pipeline's choice stands.
+    reads = [read("ABC1234", "ABC1234")] + [read("ABC123", "ABC123") for _ in range(4)]
+    combiner, summary = fit(reads)
+    assert combiner.weight == 0 and math.isinf(combiner.margin)
+    assert summary["cross_validated"]["right_searched"] <= summary["cross_validated"]["right_char_pipeline"]
