@@ -48,7 +48,7 @@ def test_1_a_link_to_a_page_opens_it_with_the_whole_app_on_a_fresh_server(fresh)
     nav = page.locator("[data-testid=stSidebarNav]")
     # Each link reads "<icon name>\n\n<title>"; the legacy layout would list app, evaluate, recognize, ...
     titles = [link.inner_text().splitlines()[-1] for link in nav.get_by_role("link").all()]
-    assert titles == ["Recognize", "Relabel", "Evaluate", "Train", "Video", "Batch"]
+    assert titles == ["Recognize", "Relabel", "Evaluate", "Train", "Video", "Batch", "Watch list"]
     page.locator("[data-testid=stSidebar]").get_by_text("Plate reader").wait_for(timeout=WAIT_MS)
     assert page.url.endswith("/train?from=mail")
     screenshot(page, "journey-1-deep-link-train")
