@@ -46,8 +46,12 @@ class PhotoResult:
         return self.read == self.truth
 
 
-def evaluate_items(items: list[LabeledPlate], classifier, country: str | None = None, topn: int = 10, progress=None):
-    """Read every labeled plate; yields PhotoResult one at a time so callers can show progress."""
+def evaluate_items(
+    items: list[LabeledPlate], classifier, country: str | None = None, topn: int = 10, progress=None, config=None
+):
+    """Read every labeled plate; yields PhotoResult one at a time so callers can show progress.
+    `config` (default: `alpr.config.DEFAULT`) is what an ablation switches a rule off in."""
+    from alpr.config import DEFAULT
     from alpr.imageio import load_image
     from alpr.pipeline import recognize
 
@@ -61,7 +65,9 @@ def evaluate_items(items: list[LabeledPlate], classifier, country: str | None = 
             )
             continue
         t0 = time.perf_counter()
-        rec = recognize(image, country=code, topn=topn, plate_crop=item.box is None, classifier=classifier)
+        rec = recognize(
+            image, country=code, topn=topn, plate_crop=item.box is None, classifier=classifier, config=config or DEFAULT
+        )
         ms = (time.perf_counter() - t0) * 1000
         yield _score(item, rec, ms)
         if progress:

@@ -94,3 +94,18 @@ def test_folder_choices_label_each_folder_by_its_root_and_path(tmp_path):
     (root / "endtoend" / "us").mkdir(parents=True)
     choices = folder_choices([root], lambda r: [r, r / "endtoend" / "us"])
     assert choices == {"datasets": str(root), "datasets/endtoend/us": str(root / "endtoend" / "us")}
+
+
+def test_an_evaluation_reads_with_the_config_it_is_given(benchmark_dir, classifier):
+    # What scripts/ablation.py relies on: a rule switched in the config is the rule the reads use.
+    from dataclasses import replace
+
+    from alpr.config import DEFAULT
+
+    items = read_dataset(benchmark_dir)
+    as_shipped = [r.read for r in ev.evaluate_items(items, classifier)]
+    nothing_long_enough = replace(DEFAULT, read=replace(DEFAULT.read, min_chars=99))
+    strict = [r.read for r in ev.evaluate_items(items, classifier, config=nothing_long_enough)]
+    photos = [i for i, item in enumerate(items) if item.box is not None]
+    assert any(as_shipped[i] for i in photos)
+    assert all(strict[i] == "" for i in photos)
