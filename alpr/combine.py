@@ -131,7 +131,7 @@ def choose(candidates: tuple[Candidate, ...], whole: WholeRead | None, fits, com
     p = math.exp(winner.reader_ll)
     if winner.text == first:
         agree = "agrees" if whole.text == first else f"read {whole.text or 'nothing'}"
-        why = f"the character pipeline's {first} stands (the whole-plate reader {agree}; {p:.0%} per character)"
+        why = f"the character pipeline's {first} stands (the whole-plate reader {agree}; it gives {first} {p:.0%} per character)"
         return Choice(candidates, why, False)
     rate = combiner.band_rate(p)
     if winner.proposed:

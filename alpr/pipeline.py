@@ -47,17 +47,19 @@ def default_classifier() -> CharClassifier:
     return _default_reader
 
 
-_default_whole: list[PlateReader | None] = []  # [] until loaded; [None] when none is shipped
+_default_whole: dict[str, PlateReader | None] = {}  # by the path $ALPR_PLATE_READER names ("" for none)
 
 
 def default_plate_reader() -> PlateReader | None:
-    """The shipped whole-plate reader (alpr/plate_reader.py), loaded once per process; None without one."""
-    if not _default_whole:
+    """The shipped whole-plate reader (alpr/plate_reader.py), or the one $ALPR_PLATE_READER names,
+    loaded once per process and file; None without one."""
+    path = reader_path()
+    key = str(path or "")
+    if key not in _default_whole:
         with _default_lock:
-            if not _default_whole:
-                path = reader_path()
-                _default_whole.append(load_plate_reader(path) if path else None)
-    return _default_whole[0]
+            if key not in _default_whole:
+                _default_whole[key] = load_plate_reader(path) if path else None
+    return _default_whole[key]
 
 
 def recognize(

@@ -261,6 +261,23 @@ def _private_data_dir(tmp_path_factory):
         os.environ["ALPR_DATA_DIR"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_whole_plate_reader():
+    """Tests read with the character pipeline alone: their stand-in classifiers (a constant model)
+    and their expected strings are the character pipeline's. The tests of the whole-plate reader
+    and its combiner (test_plate_reader, test_combine, the Recognize page's panel) turn it on by
+    passing a reader or setting ALPR_PLATE_READER to the shipped file."""
+    import os
+
+    old = os.environ.get("ALPR_PLATE_READER")
+    os.environ["ALPR_PLATE_READER"] = "off"
+    yield
+    if old is None:
+        os.environ.pop("ALPR_PLATE_READER", None)
+    else:
+        os.environ["ALPR_PLATE_READER"] = old
+
+
 LANES = ("unit", "app", "browser", "slow")
 
 

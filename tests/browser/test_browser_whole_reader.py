@@ -22,14 +22,18 @@ pytest.importorskip("playwright.sync_api", reason="browser tests need the playwr
 READ_TIMEOUT_MS = 60_000
 
 
-def test_the_recognize_page_shows_the_whole_plate_readers_read_and_why(tmp_path):
+def test_the_recognize_page_shows_the_whole_plate_readers_read_and_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPR_PLATE_READER", str(DEFAULT_MODEL))  # tests read without it otherwise
     image, _ = render_scene("4KXM218", np.random.default_rng(11), "us")
     photo = tmp_path / "street.png"
     photo.write_bytes(encode_png(image))
     read = recognize(image, country="us", topn=10).plates[0]
     assert read.whole is not None
 
-    with streamlit_app("streamlit-whole-reader.log") as url, chromium() as browser:
+    with (
+        streamlit_app("streamlit-whole-reader.log", ALPR_PLATE_READER=str(DEFAULT_MODEL)) as url,
+        chromium() as browser,
+    ):
         with open_app(browser, url, READ_TIMEOUT_MS) as page:
             page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files([str(photo)])
             heading = page.get_by_text("What the whole-plate reader saw")
