@@ -97,5 +97,5 @@ def test_data_parallel_over_two_virtual_devices_in_bfloat16_registers_a_float32_
     assert "mixed precision mixed_bfloat16" in proc.stdout
     version = registry.get("v3", folder)
     assert version.metadata["registry"]["comparison"]["new"]["n"] > 0
-    model = load_classifier(version.path)._model
+    model = load_classifier(version.path).network.model  # the Keras runtime's model
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}  # shipped in float32
