@@ -47,18 +47,20 @@ def default_classifier() -> CharClassifier:
     return _default_reader
 
 
-_default_whole: dict[str, PlateReader | None] = {}  # by the path $ALPR_PLATE_READER names ("" for none)
+# By the path $ALPR_PLATE_READER names ("" for none) and the runtime that reads it.
+_default_whole: dict[tuple[str, str], PlateReader | None] = {}
 
 
-def default_plate_reader() -> PlateReader | None:
+def default_plate_reader(runtime: str = "keras") -> PlateReader | None:
     """The shipped whole-plate reader (alpr/plate_reader.py), or the one $ALPR_PLATE_READER names,
-    loaded once per process and file; None without one."""
+    loaded once per process, file and runtime; None without one. `recognize` asks for it in the
+    character classifier's runtime, so `--runtime onnx` reads every learned part with ONNX Runtime."""
     path = reader_path()
-    key = str(path or "")
+    key = (str(path or ""), runtime)
     if key not in _default_whole:
         with _default_lock:
             if key not in _default_whole:
-                _default_whole[key] = load_plate_reader(path) if path else None
+                _default_whole[key] = load_plate_reader(path, runtime) if path else None
     return _default_whole[key]
 
 
@@ -82,7 +84,7 @@ def recognize(
     if topn < 1:
         raise InputError(f"topn must be at least 1, got {topn}")
     classifier = classifier or default_classifier()
-    whole_reader = default_plate_reader() if plate_reader is True else plate_reader or None
+    whole_reader = default_plate_reader(classifier.runtime) if plate_reader is True else plate_reader or None
     image = np.ascontiguousarray(image)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -7,11 +7,13 @@ The pipeline uses it as a second opinion (alpr/combine.py): it scores each candi
 character pipeline by its CTC likelihood, and its own greedy read may win when it is sure enough.
 
     reader = load_plate_reader(Path("models/plate_reader.keras"))   # None when the file is absent
+    reader = load_plate_reader(path, runtime="onnx")                 # plate_reader.onnx, no TensorFlow
     reads = reader.read([strip(crop), ...])                          # one batched predict
     reads[0].text, reads[0].confidences, reader.log_likelihood(reads[0].log_probs, "ABC123")
 
 Training lives in alpr/training/plate_reader_train.py (`python -m alpr train-reader`).
-Nothing here imports Keras until a model is loaded.
+Nothing here imports Keras until a model is loaded; with the onnx runtime (alpr/runtime.py) the
+`.onnx` exported beside the `.keras` file is read and Keras is never imported.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PIL import Image
 
 from alpr.errors import InputError, ModelError
 from alpr.paths import PLATE_READER_ENV, REPO_ROOT
+from alpr.runtime import open_network
 from alpr.types import CLASSES, Box
 
 # The model's input contract, stored in its metadata too: a model made for another is refused.
@@ -170,12 +173,24 @@ def metadata_path(model_path: Path) -> Path:
 
 
 class PlateReader:
-    """A loaded whole-plate reader: its network and its metadata (training config, combiner)."""
+    """A loaded whole-plate reader: its network and its metadata (training config, combiner).
 
-    def __init__(self, model, metadata: dict, path: Path | None = None):
-        self.model = model
+    The network is a `KerasNetwork` or an `OnnxNetwork` (alpr/runtime.py) whose `predict(batch)`
+    turns (n, HEIGHT, WIDTH, 1) strips into (n, STEPS, 37) logits."""
+
+    def __init__(self, network, metadata: dict, path: Path | None = None):
+        self.network = network
         self.metadata = metadata
         self.path = path
+
+    @property
+    def model(self):
+        """The Keras model (the keras runtime only): training starts from its weights."""
+        return self.network.model
+
+    @property
+    def runtime(self) -> str:
+        return self.network.runtime
 
     @property
     def combiner(self) -> dict:
@@ -187,9 +202,7 @@ class PlateReader:
         if len(strips) == 0:
             return np.zeros((0, STEPS, len(VOCAB)))
         x = np.asarray(strips, np.float32)[..., None]
-        # predict_on_batch runs the traced graph: ~10 ms for a photo's plates against ~70 ms eager.
-        logits = np.asarray(self.model.predict_on_batch(x))
-        return log_softmax(logits)
+        return log_softmax(self.network.predict(x))
 
     def read(self, strips: list[np.ndarray] | np.ndarray) -> list[WholeRead]:
         """Read each strip (from `strip()`); one batched predict for all of them."""
@@ -225,8 +238,9 @@ def build_model(width: int = 32):
     return keras.Model(inputs, outputs, name="plate_reader")
 
 
-def load_plate_reader(path: str | Path) -> PlateReader | None:
-    """The reader saved at `path` with its `.json` metadata; None when there is no such file."""
+def load_plate_reader(path: str | Path, runtime: str | None = None) -> PlateReader | None:
+    """The reader saved at `path` with its `.json` metadata; None when there is no such file.
+    `runtime`: "keras" or "onnx" (alpr/runtime.py; default: from the file's suffix)."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -238,13 +252,4 @@ def load_plate_reader(path: str | Path) -> PlateReader | None:
     fmt = int(metadata.get("format", MODEL_FORMAT))
     if fmt > MODEL_FORMAT or tuple(metadata.get("input", (HEIGHT, WIDTH))) != (HEIGHT, WIDTH):
         raise ModelError(f"plate reader {path} was made for another version of this code (format {fmt})")
-    from alpr.framework import quiet_tensorflow
-
-    quiet_tensorflow()
-    import keras
-
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a damaged file; all mean the same here
-        raise ModelError(f"plate reader {path} is corrupt or not a Keras model ({type(exc).__name__})") from None
-    return PlateReader(model, metadata, path)
+    return PlateReader(open_network(path, runtime), metadata, path)

@@ -3,12 +3,13 @@
     .venv/bin/python scripts/compare_runtimes.py [DATASET_DIR] [--model VERSION] [--limit N]
 
 DATASET_DIR defaults to ../shared/datasets/openalpr-benchmarks (every photo and plate crop of the
-development split). Each file is read twice through the whole pipeline, once by the Keras
-classifier and once by the ONNX one (`models export` writes it beside the model); the first read
-also runs every batch of character crops through the ONNX network and keeps the largest
-|p_onnx - p_keras|. Prints, per folder: files, files whose best string differs, files whose
-candidate lists differ, crops compared and the largest probability difference; exits 1 when any
-plate differs or a difference exceeds classify.export_tolerance.
+development split). Each file is read twice through the whole pipeline, once with every learned
+part under Keras and once under ONNX Runtime (`models export` writes the `.onnx` files beside the
+model): the character CNN and the whole-plate reader. The first read also runs every batch
+through the ONNX networks and keeps the largest |p_onnx - p_keras| of the CNN's probabilities and
+of the reader's log-probabilities. Prints, per folder: files, files whose best string differs,
+files whose candidate lists differ, crops and strips compared and the largest differences; exits
+1 when any plate differs or a difference exceeds classify.export_tolerance.
 
 Not a test: it reads ../shared, which the tests never do (tests/unit/test_runtime.py checks the
 same on rendered plates).
@@ -26,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from alpr import pipeline  # noqa: E402
 from alpr.classify import CharClassifier, load_classifier  # noqa: E402
+from alpr.plate_reader import PlateReader, load_plate_reader, log_softmax, reader_path  # noqa: E402
 from alpr.config import DEFAULT  # noqa: E402
 from alpr.data import read_dataset  # noqa: E402
 from alpr.evaluate import evaluate_items, select  # noqa: E402
@@ -40,8 +43,8 @@ class PairedNetwork:
 
     runtime = "keras"
 
-    def __init__(self, first, second):
-        self.first, self.second = first, second
+    def __init__(self, first, second, compare=lambda x: x):
+        self.first, self.second, self.compare = first, second, compare
         self.input_shape, self.output_shape = first.input_shape, first.output_shape
         self.crops = 0
         self.largest = 0.0
@@ -49,7 +52,7 @@ class PairedNetwork:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         a, b = self.first.predict(batch), self.second.predict(batch)
         self.crops += len(batch)
-        self.largest = max(self.largest, float(np.abs(a - b).max(initial=0.0)))
+        self.largest = max(self.largest, float(np.abs(self.compare(a) - self.compare(b)).max(initial=0.0)))
         return a
 
 
@@ -65,9 +68,20 @@ def main() -> int:
     onnx_clf = load_classifier(path, runtime="onnx")
     paired = PairedNetwork(keras_clf.network, onnx_clf.network)
     watched = CharClassifier(paired, keras_clf.info, keras_clf.config, keras_clf.memory)
+    # The whole-plate reader the Keras read uses (recognize asks for it in the classifier's runtime).
+    reader_file = reader_path()
+    strips = None
+    if reader_file is not None and reader_file.is_file():
+        keras_reader, onnx_reader = load_plate_reader(reader_file, "keras"), load_plate_reader(reader_file, "onnx")
+        strips = PairedNetwork(keras_reader.network, onnx_reader.network, log_softmax)
+        pipeline._default_whole[(str(reader_file), "keras")] = PlateReader(
+            strips, keras_reader.metadata, keras_reader.path
+        )
 
     items = select(read_dataset(args.dataset), limit=args.limit)
-    rows: dict[str, dict] = defaultdict(lambda: {"files": 0, "best": 0, "candidates": 0, "crops": 0, "largest": 0.0})
+    rows: dict[str, dict] = defaultdict(
+        lambda: {"files": 0, "best": 0, "candidates": 0, "crops": 0, "largest": 0.0, "strips": 0, "reader": 0.0}
+    )
     differing = []
     by_keras = evaluate_items(items, watched, None, 10)
     by_onnx = evaluate_items(items, onnx_clf, None, 10)
@@ -81,21 +95,29 @@ def main() -> int:
         row["crops"] += paired.crops
         row["largest"] = max(row["largest"], paired.largest)
         paired.crops, paired.largest = 0, 0.0  # this file's crops are counted
+        if strips is not None:
+            row["strips"] += strips.crops
+            row["reader"] = max(row["reader"], strips.largest)
+            strips.crops, strips.largest = 0, 0.0
 
     print(f"model {keras_clf.info.version} ({path or 'shipped'}): Keras against ONNX Runtime on {args.dataset}\n")
-    print(f"{'folder':<22} {'files':>6} {'best differs':>13} {'candidates differ':>18} {'crops':>7}  largest |dp|")
-    total = {"files": 0, "best": 0, "candidates": 0, "crops": 0, "largest": 0.0}
+    print(
+        f"{'folder':<22} {'files':>6} {'best differs':>13} {'candidates differ':>18} {'crops':>7}  {'CNN |dp|':>9}"
+        f"  {'strips':>6}  reader |dlogp|"
+    )
+    total = {"files": 0, "best": 0, "candidates": 0, "crops": 0, "largest": 0.0, "strips": 0, "reader": 0.0}
     for group, row in [*rows.items(), ("all", total)]:
         print(
             f"{group:<22} {row['files']:>6} {row['best']:>13} {row['candidates']:>18} {row['crops']:>7}  "
-            f"{row['largest']:.1e}"
+            f"{row['largest']:>9.1e}  {row['strips']:>6}  {row['reader']:.1e}"
         )
-        for key in ("files", "best", "candidates", "crops"):
+        for key in ("files", "best", "candidates", "crops", "strips"):
             total[key] += row[key] if row is not total else 0
-        total["largest"] = max(total["largest"], row["largest"])
+        for key in ("largest", "reader"):
+            total[key] = max(total[key], row[key])
     for line in differing:
         print("  " + line)
-    ok = not differing and total["largest"] <= DEFAULT.classify.export_tolerance
+    ok = not differing and max(total["largest"], total["reader"]) <= DEFAULT.classify.export_tolerance
     print("\nsame plates, probabilities within tolerance" if ok else "\nDIFFERENT")
     return 0 if ok else 1
 

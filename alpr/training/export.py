@@ -1,10 +1,12 @@
 """`python -m alpr models export`: a model version's learned parts as ONNX or LiteRT (TFLite) files.
 
-Every learned part of the version (each `.keras` file in its folder: today `char_cnn.keras`) is
+Every learned part of the version (each `.keras` file in its folder: the character CNN
+`char_cnn.keras` and, where there is one, the whole-plate reader `plate_reader.keras`) is
 converted by Keras 3's own exporter (`model.export`: tf2onnx for ONNX, TensorFlow's LiteRT
 converter for `.tflite`) with a free batch dimension, then read back by its runtime (ONNX
 Runtime, the TFLite interpreter) and compared with Keras on the same inputs: an export whose
-probabilities differ by more than `classify.export_tolerance` is refused, not written.
+outputs (the CNN's probabilities, the reader's logits) differ by more than
+`classify.export_tolerance` is refused, not written.
 
 Without `--out` the files go beside the version's `.keras` files, where `--runtime onnx` looks
 for them. With `--out FOLDER` each part's metadata (`.json`, with the format priors) and plate
@@ -97,7 +99,7 @@ def _export_one(part: Path, fmt: str, target: Path, version: str, config: Classi
         try:
             _convert(model, fmt, tmp)
             if fmt == "onnx":
-                _label_onnx(tmp, part, version)
+                _label_onnx(tmp, part, version, _output_name(model))
         except ModelError:
             raise
         except Exception as exc:  # the converters raise anything from ValueError to ConverterError
@@ -165,17 +167,24 @@ def _captured_stderr():
             os.close(saved)
 
 
-def _label_onnx(path: Path, part: Path, version: str) -> None:
-    """Name the free dimension "batch" and the output "probabilities", and record the part the
-    file came from (its SHA-256: alpr/runtime.py refuses an export of another .keras file)."""
+def _output_name(model) -> str:
+    """ "probabilities" for a network ending in a softmax (the character CNN), else "logits" (the
+    whole-plate reader's per-column scores)."""
+    activation = getattr(model.layers[-1], "activation", None)
+    return "probabilities" if getattr(activation, "__name__", "") == "softmax" else "logits"
+
+
+def _label_onnx(path: Path, part: Path, version: str, output: str) -> None:
+    """Name the free dimension "batch" and the output `output`, and record the part the file came
+    from (its SHA-256: alpr/runtime.py refuses an export of another .keras file)."""
     import onnx
 
     model = onnx.load(str(path))
     graph = model.graph
     old_output = graph.output[0].name
     for node in graph.node:
-        node.output[:] = ["probabilities" if name == old_output else name for name in node.output]
-    graph.output[0].name = "probabilities"
+        node.output[:] = [output if name == old_output else name for name in node.output]
+    graph.output[0].name = output
     for value in (graph.input[0], graph.output[0]):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     props = {

@@ -26,6 +26,7 @@ from PIL import Image, ImageFilter
 from alpr import plate_reader as pr
 from alpr.data import is_holdout, read_dataset
 from alpr.errors import DatasetError
+from alpr.runtime import KerasNetwork
 from alpr.synth import render_plate, random_plate_text
 from alpr.types import Box
 
@@ -267,7 +268,7 @@ def train(
     steps = max(1, len(epoch_plates) // config.batch_size) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.CTC())
-    reader = pr.PlateReader(model, {})
+    reader = pr.PlateReader(KerasNetwork(model), {})
 
     class Rows(keras.callbacks.Callback):
         def __init__(self):

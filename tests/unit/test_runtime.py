@@ -1,10 +1,12 @@
-"""The onnx runtime (alpr/runtime.py): the shipped `char_cnn.onnx` is the shipped Keras model
-exported, reads rendered glyphs and plates as Keras does (probabilities within 1e-4, the same
-plates), loads without TensorFlow or Keras, and refuses an export that is missing or stale."""
+"""The onnx runtime (alpr/runtime.py): the shipped `.onnx` files are the shipped Keras models
+exported (the character CNN and the whole-plate reader), read rendered glyphs, strips and plates
+as Keras does (outputs within 1e-4, the same plates), load without TensorFlow or Keras, and an
+export that is missing or stale is refused."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alpr import plate_reader as pr
 from alpr import synth
 from alpr.classify import DEFAULT_MODEL, load_classifier, metadata_path
 from alpr.config import DEFAULT
 from alpr.errors import ModelError
 from alpr.pipeline import recognize
-from alpr.runtime import SOURCE_SHA256_KEY, OnnxNetwork, exported_path, file_sha256
+from alpr.runtime import SOURCE_SHA256_KEY, OnnxNetwork, exported_path, file_sha256, learned_parts
 from alpr.types import ALL_CLASSES, CLASSES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,11 +43,20 @@ def glyph_batch(seed: int = 0) -> np.ndarray:
     return np.stack(glyphs + noise).astype(np.float32)
 
 
-def test_the_shipped_onnx_file_is_an_export_of_the_shipped_keras_model():
-    recorded = OnnxNetwork(SHIPPED_ONNX).metadata[SOURCE_SHA256_KEY]
-    assert recorded == file_sha256(DEFAULT_MODEL), (
-        "models/char_cnn.onnx is stale: run `python -m alpr models export shipped --format onnx`"
-    )
+@pytest.fixture(scope="module")
+def readers():
+    """The shipped whole-plate reader under each runtime."""
+    return {r: pr.load_plate_reader(pr.DEFAULT_MODEL, r) for r in ("keras", "onnx")}
+
+
+def test_every_shipped_learned_part_has_an_onnx_export_of_itself():
+    parts = learned_parts(DEFAULT_MODEL.parent)
+    assert {p.name for p in parts} >= {"char_cnn.keras", "plate_reader.keras"}
+    for part in parts:
+        recorded = OnnxNetwork(exported_path(part, "onnx")).metadata[SOURCE_SHA256_KEY]
+        assert recorded == file_sha256(part), (
+            f"models/{part.stem}.onnx is stale: run `python -m alpr models export shipped --format onnx`"
+        )
 
 
 def test_onnx_gives_keras_probabilities_within_the_tolerance(classifier, onnx_classifier):
@@ -57,6 +69,17 @@ def test_onnx_gives_keras_probabilities_within_the_tolerance(classifier, onnx_cl
     assert (onnx_probs.argmax(1) == keras_probs.argmax(1)).all()
 
 
+def test_the_onnx_plate_reader_gives_keras_log_probabilities_within_the_tolerance(readers):
+    rng = np.random.default_rng(3)
+    strips = np.stack([pr.strip(synth.render_plate(synth.random_plate_text(rng), rng)[0]) for _ in range(6)])
+    by_keras, by_onnx = readers["keras"].read(strips), readers["onnx"].read(strips)
+    assert readers["onnx"].runtime == "onnx"
+    for k, o in zip(by_keras, by_onnx):
+        assert o.log_probs.shape == (pr.STEPS, len(pr.VOCAB))
+        assert np.abs(o.log_probs - k.log_probs).max() <= TOLERANCE
+        assert o.text == k.text
+
+
 def test_the_onnx_batch_size_is_free(onnx_classifier):
     batch = glyph_batch(seed=1)
     whole = onnx_classifier.probabilities(batch)
@@ -65,10 +88,10 @@ def test_the_onnx_batch_size_is_free(onnx_classifier):
     assert onnx_classifier.probabilities(batch[:0]).shape == (0, len(ALL_CLASSES))
 
 
-def test_onnx_reads_the_same_plates_as_keras_on_rendered_photos(classifier, onnx_classifier):
+def test_onnx_reads_the_same_plates_as_keras_on_rendered_photos(classifier, onnx_classifier, readers):
     for text, photo in synth.sample_scenes(4, seed=5):
-        by_keras = recognize(photo, country="us", topn=5, classifier=classifier)
-        by_onnx = recognize(photo, country="us", topn=5, classifier=onnx_classifier)
+        by_keras = recognize(photo, country="us", topn=5, classifier=classifier, plate_reader=readers["keras"])
+        by_onnx = recognize(photo, country="us", topn=5, classifier=onnx_classifier, plate_reader=readers["onnx"])
         assert [(p.plate, p.box) for p in by_onnx.plates] == [(p.plate, p.box) for p in by_keras.plates], text
         for a, b in zip(by_onnx.plates, by_keras.plates):
             assert [c.plate for c in a.candidates] == [c.plate for c in b.candidates]
@@ -126,9 +149,11 @@ def test_a_read_with_the_onnx_runtime_imports_neither_tensorflow_nor_keras(comma
 
     Image.fromarray(synth.sample_scenes(1, seed=2)[0][1]).save(photo)
     body = f"PHOTO, BENCHMARK = {str(photo)!r}, {str(benchmark_dir)!r}\n" + textwrap.dedent(READS[command])
+    env = {k: v for k, v in os.environ.items() if k != "ALPR_PLATE_READER"}  # the shipped reader reads too
     done = subprocess.run(
         [sys.executable, "-c", NO_TENSORFLOW.format(body=body)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
