@@ -62,9 +62,10 @@ def _act(what: str, action) -> None:
 
 
 def _add(store) -> None:
-    plate = st.session_state.get(f"{_ADD}_plate", "")
-    name = st.session_state.get(f"{_ADD}_name", "")
-    alert = bool(st.session_state.get(f"{_ADD}_alert"))
+    session = st.session_state.to_dict()  # one read, no hand-over point (see _import)
+    plate = session.get(f"{_ADD}_plate", "")
+    name = session.get(f"{_ADD}_name", "")
+    alert = bool(session.get(f"{_ADD}_alert"))
 
     def add():
         new = store.watch_add(plate, name, alert)
@@ -87,11 +88,15 @@ def _upload_key() -> str:
 
 
 def _import(store) -> None:
-    upload = st.session_state.get(_upload_key())
+    # The session is read with to_dict() and the import saved before the session is written: a
+    # newer interaction stops a callback at its first st.session_state access (see
+    # alpr/app/relabel_actions.py), and a file taken as seen but never imported would be lost.
+    session = st.session_state.to_dict()
+    done_uploads = session.get(_UPLOADS_DONE, 0)
+    upload = session.get(f"{_UPLOAD}_{done_uploads}")
     if upload is None:  # the file was taken out of the box: nothing to import
         return
-    st.session_state[_UPLOADS_DONE] = st.session_state.get(_UPLOADS_DONE, 0) + 1
-    replace = bool(st.session_state.get(_REPLACE))
+    replace = bool(session.get(_REPLACE))
 
     def do_import():
         text = upload.getvalue().decode("utf-8", errors="replace")
@@ -104,6 +109,8 @@ def _import(store) -> None:
         )
 
     _act(f"import {upload.name}", do_import)
+    # A new box for the next file (importing the same file again changes nothing).
+    st.session_state[_UPLOADS_DONE] = done_uploads + 1
 
 
 # --- the page's pieces ---------------------------------------------------------------------------------

@@ -51,6 +51,10 @@ def test_the_watch_list_page_behind_the_sign_in(tmp_path):
         with LabelStore.open(data) as store:
             assert store.watchlist() == ()
 
+        # The page draws a new upload box after an import: choose the next file once it is drawn.
+        page.locator("[data-testid=stStatusWidget]").filter(has_text="Running").wait_for(
+            state="detached", timeout=WAIT_MS
+        )
         upload.set_input_files(str(tmp_path / "good.csv"))
         page.get_by_text("3 listed plates").wait_for(timeout=WAIT_MS)
 
