@@ -249,7 +249,11 @@ class PlateMemory:
             if self.regions[k] and self.regions[k] != region.lower():
                 continue
             edits = edit_distance(read.plate, text)
-            if edits > c.max_edits and looks[k] < c.same_plate_similarity - c.jitter:
+            # A text the read rules out (too many edits, a sure character that differs) can only be
+            # recalled as the same image; one that does not already look nearly the same is skipped
+            # before its aligned views (27 signatures a frame) are computed.
+            ruled_out = edits > c.max_edits or contradiction(read, text, c) is not None
+            if ruled_out and looks[k] < c.same_plate_similarity - c.jitter:
                 continue
             seen = None  # (similarity, glyph similarity) of the best-aligned view
             for frame in [lettering, *_fitted_frames(read, self.glyphs[k], c)]:
@@ -269,12 +273,7 @@ class PlateMemory:
                 continue
             similarity, glyph = seen
             same_image = similarity >= c.same_plate_similarity and glyph >= c.same_plate_glyph_similarity
-            alike = (
-                similarity >= c.min_similarity
-                and glyph >= c.min_glyph_similarity
-                and edits <= c.max_edits
-                and contradiction(read, text, c) is None
-            )
+            alike = not ruled_out and similarity >= c.min_similarity and glyph >= c.min_glyph_similarity
             # Ties between remembered plates: the more alike at the glyphs first, then the lower id.
             key = (glyph, similarity, -self.plate_ids[k])
             if (same_image or alike) and (best is None or key > best_key):

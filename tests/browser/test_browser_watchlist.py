@@ -42,8 +42,9 @@ def test_the_watch_list_page_behind_the_sign_in(tmp_path):
         page.get_by_role("heading", name="Watch list", exact=True).wait_for(timeout=WAIT_MS)
         page.get_by_text("No plate is listed yet").wait_for(timeout=WAIT_MS)
 
-        upload = page.locator("[data-testid=stFileUploader] input[type=file]")
-        upload.set_input_files(str(tmp_path / "bad.csv"))  # imported as it arrives
+        # Each import draws a new, empty upload box with a new key (watchlist_upload_<imports done>): a file
+        # is chosen in the box of that key, never in the one an import is replacing.
+        page.locator(".st-key-watchlist_upload_0 input[type=file]").set_input_files(str(tmp_path / "bad.csv"))
         refused = page.locator("[data-testid=stAlertContentError]").filter(has_text="nothing was imported")
         refused.wait_for(timeout=WAIT_MS)
         assert "line 3:" in refused.inner_text() and "line 4:" in refused.inner_text()
@@ -51,11 +52,9 @@ def test_the_watch_list_page_behind_the_sign_in(tmp_path):
         with LabelStore.open(data) as store:
             assert store.watchlist() == ()
 
-        # The page draws a new upload box after an import: choose the next file once it is drawn.
-        page.locator("[data-testid=stStatusWidget]").filter(has_text="Running").wait_for(
-            state="detached", timeout=WAIT_MS
-        )
-        upload.set_input_files(str(tmp_path / "good.csv"))
+        second_box = page.locator(".st-key-watchlist_upload_1 input[type=file]")
+        second_box.wait_for(state="attached", timeout=WAIT_MS)
+        second_box.set_input_files(str(tmp_path / "good.csv"))
         page.get_by_text("3 listed plates").wait_for(timeout=WAIT_MS)
 
         page.get_by_role("textbox", name="Plate", exact=True).fill("8ROWN21")
