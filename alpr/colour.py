@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from skimage import transform
-
 from alpr.config import SegmentConfig
+from alpr.imageio import resized
 from alpr.types import Box
 
 # (name, channel read, how far each pixel's colour stands out as that colour's artwork)
@@ -64,8 +63,7 @@ def artwork_channels(
             continue
         if view is not None and glyph_excess(excess, row, view, scale) > config.artwork_glyph_excess:
             continue
-        resized = transform.resize(rgb[..., channel], shape, order=1, anti_aliasing=shape[0] < rgb.shape[0])
-        out.append((name, resized.astype(np.float32)))
+        out.append((name, resized(rgb[..., channel], shape)))
     return out
 
 

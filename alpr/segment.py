@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
-from skimage import filters, measure, transform
+from skimage import filters, measure
 
+from alpr import imageio
 from alpr.colour import artwork_channels
 from alpr.config import DEFAULT, SegmentConfig
 from alpr.detect import to_grey
@@ -68,9 +69,7 @@ def segment_all(
     if grey.shape[0] < 4 or grey.shape[1] < 4:
         return [Segmentation((), "none", grey, 1.0)]
     scale = config.plate_height / grey.shape[0]
-    resized = transform.resize(
-        grey, (config.plate_height, max(8, int(round(grey.shape[1] * scale)))), order=1, anti_aliasing=scale < 1
-    ).astype(np.float32)
+    resized = imageio.resized(grey, (config.plate_height, max(8, int(round(grey.shape[1] * scale)))))
     # Thresholds below are offsets in grey levels: stretch first so they mean the same on a faded plate.
     resized = stretch_contrast(resized)
 
