@@ -117,6 +117,17 @@ class RankConfig:
     # The log-odds of a candidate with none of the above.
     bias: float = -3.19
 
+    @classmethod
+    def from_dict(cls, fitted) -> "RankConfig | None":
+        """The rank a model version carries in its metadata (refitted by a training run,
+        alpr/training/rank_step.py); None when there is none or it lacks a weight."""
+        if not isinstance(fitted, dict):
+            return None
+        try:
+            return cls(**{f.name: float(fitted[f.name]) for f in fields(cls)})
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 @dataclass(frozen=True)
 class SegmentConfig:

@@ -23,7 +23,7 @@ from alpr import ties
 from alpr.assemble import Country, assemble, country, matches
 from alpr.classify import CharClassifier, load_classifier
 from alpr.combine import Combiner, choose
-from alpr.config import DEFAULT, Config, DetectConfig
+from alpr.config import DEFAULT, Config, DetectConfig, RankConfig
 from alpr.errors import InputError
 from alpr.plate_reader import PlateReader, load_plate_reader, reader_path, strip
 from alpr.detect import find_plates, to_grey
@@ -51,11 +51,12 @@ def default_classifier() -> CharClassifier:
 _default_whole: dict[tuple[str, str], PlateReader | None] = {}
 
 
-def default_plate_reader(runtime: str = "keras") -> PlateReader | None:
-    """The shipped whole-plate reader (alpr/plate_reader.py), or the one $ALPR_PLATE_READER names,
-    loaded once per process, file and runtime; None without one. `recognize` asks for it in the
-    character classifier's runtime, so `--runtime onnx` reads every learned part with ONNX Runtime."""
-    path = reader_path()
+def default_plate_reader(runtime: str = "keras", model_path=None) -> PlateReader | None:
+    """The whole-plate reader (alpr/plate_reader.py) of the character model at `model_path` (its
+    version's own, else the shipped one), or the one $ALPR_PLATE_READER names, loaded once per
+    process, file and runtime; None without one. `recognize` asks for it in the character
+    classifier's runtime, so `--runtime onnx` reads every learned part with ONNX Runtime."""
+    path = reader_path(model_path)
     key = (str(path or ""), runtime)
     if key not in _default_whole:
         with _default_lock:
@@ -84,7 +85,10 @@ def recognize(
     if topn < 1:
         raise InputError(f"topn must be at least 1, got {topn}")
     classifier = classifier or default_classifier()
-    whole_reader = default_plate_reader(classifier.runtime) if plate_reader is True else plate_reader or None
+    config = _with_version_rank(config, classifier)
+    whole_reader = (
+        default_plate_reader(classifier.runtime, classifier.info.path) if plate_reader is True else plate_reader or None
+    )
     image = np.ascontiguousarray(image)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -179,6 +183,15 @@ def recognize(
         _total(timings, t0),
         _distinct(rejected),
     )
+
+
+def _with_version_rank(config: Config, classifier: CharClassifier) -> Config:
+    """CONFIG with the plate scorer the classifier's version was trained with (a training run refits
+    it from the store's plate boxes, alpr/training/rank_step.py), unless the caller chose a rank."""
+    fitted = RankConfig.from_dict(classifier.info.metadata.get("rank"))
+    if fitted is None or config.rank != DEFAULT.rank:
+        return config
+    return replace(config, rank=fitted)
 
 
 def _read_whole(plates: tuple, reader: PlateReader | None, country_code: str, timings: dict) -> tuple:

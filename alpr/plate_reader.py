@@ -160,12 +160,22 @@ def log_likelihoods(log_probs: np.ndarray, texts: list[str]) -> list[float]:
     return out
 
 
-def reader_path() -> Path | None:
-    """The reader the pipeline uses: $ALPR_PLATE_READER when set ("off" for none), else the shipped one."""
+def reader_path(model_path: str | Path | None = None) -> Path | None:
+    """The reader the pipeline uses: $ALPR_PLATE_READER when set ("off" for none); else the one in
+    the folder of the character model at `model_path` (a registry version trained with the store:
+    `plate_reader.keras`, or `plate_reader.onnx` beside an exported `char_cnn.onnx`); else the
+    shipped one."""
     chosen = os.environ.get(PLATE_READER_ENV, "").strip()
     if chosen.lower() in ("off", "none", "0"):
         return None
-    return Path(chosen) if chosen else DEFAULT_MODEL
+    if chosen:
+        return Path(chosen)
+    if model_path is not None:
+        for suffix in dict.fromkeys((Path(model_path).suffix, ".keras")):
+            own = Path(model_path).with_name(DEFAULT_MODEL.stem + suffix)
+            if own.is_file():
+                return own
+    return DEFAULT_MODEL
 
 
 def metadata_path(model_path: Path) -> Path:

@@ -324,8 +324,9 @@ def run_details(run: jobs.Run, rows: list[dict], key: str) -> None:
             baseline = (comparison.get("active") or {}).get("per_class")
         except AlprError:
             baseline = None
-    confusion_tab, class_tab, speed_tab, log_tab = st.tabs(
-        ["Confusion matrix", "Per-class accuracy", "Speed and learning rate", "Log"], key=f"{key}_tabs"
+    confusion_tab, class_tab, parts_tab, speed_tab, log_tab = st.tabs(
+        ["Confusion matrix", "Per-class accuracy", "Reader and plate scorer", "Speed and learning rate", "Log"],
+        key=f"{key}_tabs",
     )
     with confusion_tab:
         if last and last.confusion:
@@ -352,6 +353,8 @@ def run_details(run: jobs.Run, rows: list[dict], key: str) -> None:
             )
         else:
             st.caption("Per-class accuracy appears after the first epoch.")
+    with parts_tab:
+        learned_parts(name, key)
     with speed_tab:
         if rows:
             st.plotly_chart(train_figures.throughput_figure(rows), key=f"{key}_speed", config=STATIC_PLOT)
@@ -360,6 +363,33 @@ def run_details(run: jobs.Run, rows: list[dict], key: str) -> None:
             st.caption("Throughput appears after the first epoch.")
     with log_tab:
         st.code(run.log_tail(40) or "(nothing logged yet)", language=None, height=320)
+
+
+def learned_parts(name: str | None, key: str) -> None:
+    """The run's other learned parts: the whole-plate reader's fine-tune curve and gate, the plate
+    scorer's refit and gate (alpr/training/reader_step.py, rank_step.py)."""
+    meta = {}
+    if name:
+        try:
+            meta = registry.get(name, data_folder()).metadata
+        except AlprError:
+            meta = {}
+    reader, scorer = meta.get("plate_reader") or {}, meta.get("plate_scorer") or {}
+    if not reader and not scorer:
+        st.caption("The whole-plate reader and the plate scorer are trained at the end of the run, after the CNN.")
+        return
+    if reader.get("epochs"):
+        st.plotly_chart(train_figures.reader_figure(reader["epochs"]), key=f"{key}_reader", config=STATIC_PLOT)
+    plates = reader.get("store_plates") or {}
+    if plates:
+        st.caption(
+            f"Whole-plate reader: fine-tuned on {plates.get('train', 0)} plates you confirmed "
+            f"({plates.get('held_out', 0)} held out to judge it)."
+        )
+    for part in (reader, scorer):
+        if part.get("gate"):
+            icon = ":material/check:" if part.get("kept") in ("new", "refit") else ":material/undo:"
+            st.markdown(f"{icon} {part['gate']}")
 
 
 def run_panel(run_id: str, was_live: bool, busy: bool = False) -> None:

@@ -6,7 +6,7 @@
     models export [VERSION] [--format onnx|tflite] [--out DIR]
                                        every learned part of a version as ONNX or LiteRT (TFLite) files
 
-    train [--epochs N] [--unfreeze-epochs N] [--data-dir D] [--base VERSION|glyphs|imagenet]
+    train [--epochs N] [--unfreeze-epochs N] [--reader-epochs N] [--data-dir D] [--base VERSION|glyphs|imagenet]
           [--dataset DIR ...] [--no-store] [--no-replay] [--activate]   fine-tune into a new registry version
     train --resume RUN_ID                                    continue an interrupted run
 
@@ -33,6 +33,7 @@ LEGACY_OUT = "models/char_cnn.keras"
 _FINETUNE_ONLY = {
     "epochs": None,
     "unfreeze_epochs": None,
+    "reader_epochs": None,
     "lr": None,
     "patience": None,
     "correction_weight": None,
@@ -69,6 +70,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=non_negative,
         default=None,
         help="then epochs with the last block unfrozen at a lower learning rate (default 2; 0 skips)",
+    )
+    group.add_argument(
+        "--reader-epochs",
+        type=non_negative,
+        default=None,
+        help="epochs fine-tuning the whole-plate reader on the store's plates (default 4; 0 carries the "
+        "active version's reader unchanged)",
     )
     group.add_argument(
         "--lr",
@@ -272,6 +280,7 @@ def train(args: argparse.Namespace) -> int | None:
     for name, attr in (
         ("epochs", "epochs"),
         ("unfreeze_epochs", "unfreeze_epochs"),
+        ("reader_epochs", "reader_epochs"),
         ("lr", "lr"),
         ("patience", "patience"),
         ("batch_size", "batch_size"),

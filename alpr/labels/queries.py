@@ -148,6 +148,28 @@ class Queries:
             boxes = [_scaled(*g, scale) for g in glyphs.get(row["id"], [])]
             yield image, box, row["text_confirmed"], row["country"], int(row["id"]), boxes
 
+    def plate_box_photos(self) -> Iterator[tuple[int, np.ndarray, list[tuple[int, Box]], list[Box]]]:
+        """(photo id, photo, [(plate id, box)] of plates a person confirmed, [boxes] a person marked
+        "not a plate") for every stored photo with at least one of either: what the plate scorer
+        (alpr/training/rank_step.py) learns from. The photo is the stored, downscaled one and the
+        boxes are scaled to it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, photo_id, x, y, w, h, not_a_plate_at IS NOT NULL AS rejected FROM plates "
+                "WHERE photo_id IS NOT NULL AND x IS NOT NULL AND (not_a_plate_at IS NOT NULL OR "
+                "(text_confirmed IS NOT NULL AND text_confirmed != '')) ORDER BY photo_id, id"
+            ).fetchall()
+        by_photo: dict[int, list] = {}
+        for row in rows:
+            by_photo.setdefault(int(row["photo_id"]), []).append(row)
+        for photo_id, plates in by_photo.items():
+            image, scale = self.photo_image(photo_id)
+            confirmed = [
+                (int(r["id"]), _scaled(r["x"], r["y"], r["w"], r["h"], scale)) for r in plates if not r["rejected"]
+            ]
+            rejected = [_scaled(r["x"], r["y"], r["w"], r["h"], scale) for r in plates if r["rejected"]]
+            yield photo_id, image, confirmed, rejected
+
     def stats(self) -> dict:
         """Counts for the app's sidebar and `alpr labels stats`.
 

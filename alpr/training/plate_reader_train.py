@@ -27,6 +27,7 @@ from alpr import plate_reader as pr
 from alpr.data import is_holdout, read_dataset
 from alpr.errors import DatasetError
 from alpr.runtime import KerasNetwork
+from alpr.training.datasets import held_out_plates
 from alpr.synth import render_plate, random_plate_text
 from alpr.types import Box
 
@@ -123,16 +124,33 @@ def real_plates(datasets: Path | None, store=None, holdout: bool = False) -> tup
                 box = None
             (val if holdout or is_combiner_fold(item.path) else train).append(Plate(image, box, item.plate, source))
     if store is not None and not holdout:
-        for photo, box, text, _country, plate_id, _glyphs in store.taught_plates():
-            text = "".join(ch for ch in text.upper() if ch.isalnum())
-            if not text or len(text) > pr.STEPS // 2:
-                continue
-            grey = np.asarray(Image.fromarray(np.asarray(photo)).convert("L"), np.float32)
-            x0, y0 = max(0, box.x - box.w // 4), max(0, box.y - box.h // 2)
-            image = grey[y0 : box.y2 + box.h // 2, x0 : box.x2 + box.w // 4]
-            plate = Plate(image, Box(box.x - x0, box.y - y0, box.w, box.h), text, "store")
-            (val if plate_id % 5 == 1 else train).append(plate)
+        # Split as the character CNN's run splits the store (datasets.held_out_plates).
+        store_train, store_held = store_plates(store)
+        train += [store_plate(photo, box, text) for photo, box, text, _c, _id in store_train]
+        val += [store_plate(photo, box, text) for photo, box, text, _c, _id in store_held]
     return train, val
+
+
+def store_plates(store) -> tuple[list, list]:
+    """(train, held-out) taught plates of the store: (photo, box, text, country, plate id) each,
+    split by `datasets.held_out_plates` as the character CNN's run splits them."""
+    train, held = [], []
+    for photo, box, text, country, plate_id, _glyphs in store.taught_plates():
+        text = "".join(ch for ch in str(text).upper() if ch.isalnum())
+        if not text or len(text) > pr.STEPS // 2:
+            continue
+        row = (photo, box, text, country or "us", plate_id)
+        (held if held_out_plates(np.array([plate_id]))[0] else train).append(row)
+    return train, held
+
+
+def store_plate(photo: np.ndarray, box: Box, text: str) -> Plate:
+    """A plate of the label store: its photo's grey pixels around the box (a band of surroundings
+    kept, so crop jitter has pixels to take), the box, and the text a person gave."""
+    grey = np.asarray(Image.fromarray(np.asarray(photo)).convert("L"), np.float32)
+    x0, y0 = max(0, box.x - box.w // 4), max(0, box.y - box.h // 2)
+    image = grey[y0 : box.y2 + box.h // 2, x0 : box.x2 + box.w // 4]
+    return Plate(image, Box(box.x - x0, box.y - y0, box.w, box.h), text, "store")
 
 
 def synth_plates(n: int, rng: np.random.Generator) -> list[Plate]:
@@ -236,10 +254,12 @@ def train(
     log=print,
     init: Path | None = None,
     synth: list[Plate] | None = None,
+    extra: list[Plate] = (),
 ) -> Report:
     """Train a reader and write `out` (.keras) and its `.json`; returns the report written there.
     `init`: a trained reader whose weights to start from (a short run then fine-tunes it).
-    `synth`: rendered plates to train on instead of `config.synth_plates` of synth_plates()."""
+    `synth`: rendered plates to train on instead of `config.synth_plates` of synth_plates().
+    `extra`: more real plates to train on (a training run's store plates, alpr/training/reader_step.py)."""
     from alpr.classify import quiet_tensorflow
 
     quiet_tensorflow()
@@ -250,6 +270,7 @@ def train(
     rng = np.random.default_rng(config.seed)
     report = Report(config=asdict(config))
     real, val = real_plates(datasets, store)
+    real = real + list(extra)
     synth = synth if synth is not None else synth_plates(config.synth_plates, rng)
     val += synth_plates(config.val_synth, np.random.default_rng(config.seed + 1))
     for p in real + synth:

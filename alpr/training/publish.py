@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from alpr.training import jobs, registry
+from alpr.config import DEFAULT, RankConfig
+from alpr.training import jobs, rank_step, reader_step, registry
 from alpr.errors import AlprError, ModelError
 from alpr.training.datasets import Validation
 from alpr.training.fitting import (
@@ -56,6 +57,10 @@ class Publishing:
             new_eval = active_eval
         self.log(f"gate: {gate}")
         self.guard.check()
+        scorer = self._plate_scorer()
+        self.guard.check()
+        reader = self._plate_reader(None if kept_from else model, size, scorer.rank)
+        self.guard.check()
         self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
         duration = round(self.elapsed_before + time.time() - self.t_start, 1)
         metadata = self._metadata(
@@ -63,6 +68,10 @@ class Publishing:
         )
         metadata["plate_memory"] = len(memory)
         metadata["network_kept_from"] = kept_from
+        metadata["plate_reader"] = reader.summary
+        metadata["plate_scorer"] = scorer.summary
+        if scorer.rank != DEFAULT.rank:
+            metadata["rank"] = asdict(scorer.rank)  # what `recognize` ranks candidates by with this version
 
         def write_version(path: Path) -> None:
             if kept_from:
@@ -71,6 +80,7 @@ class Publishing:
                 save_float32(model, path, backbone)
             if len(memory):
                 memory.save(memory_path(path))
+            reader.copy_into(path.parent)
 
         version = registry.register(write_version, metadata, self.folder)
         self.log(f"registered {version.name} ({version.status}) in {version.path.parent}")
@@ -91,6 +101,7 @@ class Publishing:
             + (f" vs {active_eval['accuracy']:.1%} for {against}" if active_eval else "")
             + ("" if accepted else "; rejected, so it was not activated")
             + f". Gate: {gate}"
+            + (f". {reader.summary['gate']}" if reader.summary.get("gate", "").startswith("reader:") else "")
         )
         self.log(f"done in {duration} s: {message}")
         return {
@@ -104,6 +115,41 @@ class Publishing:
             "message": message,
             "gate": gate,
         }
+
+    def _plate_scorer(self) -> rank_step.RankOutcome:
+        """Detection's candidate rank, refitted with the store's plate boxes (rank_step.py)."""
+        active = registry.active(self.folder)
+        parent = RankConfig.from_dict(active.metadata.get("rank")) or DEFAULT.rank
+        if not self.cfg.use_store:
+            return rank_step.run(None, parent, log=self.log)
+        from alpr.labels.store import LabelStore
+
+        with LabelStore.open(self.folder) as store:
+            return rank_step.run(store, parent, log=self.log)
+
+    def _plate_reader(self, model, size: int, rank: RankConfig) -> reader_step.ReaderOutcome:
+        """The whole-plate reader the version carries: the parent's fine-tuned on the store's plates
+        when it reads the gate's photos at least as well, else the parent's (reader_step.py).
+        MODEL None: the version keeps the active network, which then reads the gate's photos."""
+        from alpr.classify import CharClassifier, ModelInfo, load_classifier
+        from alpr.runtime import KerasNetwork
+
+        active_path = getattr(self, "active_model_path", None) or registry.active_model_path(self.folder)
+        if model is None:
+            classifier = load_classifier(active_path)
+            classifier.info = replace(classifier.info, metadata={**classifier.info.metadata, "rank": asdict(rank)})
+        else:
+            extra = {"format_priors": getattr(self, "format_priors", []), "rank": asdict(rank)}
+            classifier = CharClassifier(
+                KerasNetwork(model), ModelInfo(self.run_dir / "new", "new", ALL_CLASSES, size, extra)
+            )
+        config = reader_step.ReaderStepConfig(epochs=self.cfg.reader_epochs)
+        if not self.cfg.use_store:
+            return reader_step.run(self.run_dir, active_path, classifier, None, self.cfg.datasets, config, self.log)
+        from alpr.labels.store import LabelStore
+
+        with LabelStore.open(self.folder) as store:
+            return reader_step.run(self.run_dir, active_path, classifier, store, self.cfg.datasets, config, self.log)
 
     def _plate_memory(self) -> PlateMemory:
         """Every plate a person confirmed or corrected in the store, remembered by its look

@@ -119,9 +119,30 @@ def coverage(examples: list[Example], score: np.ndarray) -> dict[str, dict[int, 
     return out
 
 
+def save_examples(examples: list[Example], path) -> None:
+    """The examples as numbers only (features, at the plate, hold-out, photo number, region): no
+    pixels, so the shipped file carries what the fit needs and none of the benchmark's images."""
+    photos = {key: i for i, key in enumerate(dict.fromkeys((e.region, e.photo) for e in examples))}
+    np.savez_compressed(
+        path,
+        features=np.array([e.features for e in examples], np.float64),
+        at_plate=np.array([e.at_plate for e in examples], bool),
+        holdout=np.array([e.holdout for e in examples], bool),
+        photo=np.array([photos[(e.region, e.photo)] for e in examples], np.int32),
+        region=np.array([e.region for e in examples]),
+        feature_names=np.array(FEATURES),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alpr.training.rank_fit", description=__doc__.split("\n")[0])
     parser.add_argument("data", help="a folder of labeled photos (NAME.txt with the plate's box), searched recursively")
+    parser.add_argument(
+        "--save-examples",
+        metavar="NPZ",
+        help="also write every candidate's features, label, photo and hold-out flag there: the development "
+        "examples a training run refits the scorer with, beside the store's (models/plate_scorer_examples.npz)",
+    )
     args = parser.parse_args(argv)
     try:
         items = [i for i in read_dataset(args.data) if i.box is not None]
@@ -133,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         items, progress=lambda n, total: print(f"\rcandidates of {n}/{total} photos", end="", file=sys.stderr)
     )
     print(file=sys.stderr)
+    if args.save_examples:
+        save_examples(examples, args.save_examples)
     train = [e for e in examples if not e.holdout]
     fitted = fit(np.array([e.features for e in train]), np.array([e.at_plate for e in train], float))
     print(f"{len(train)} candidates of {len({(e.region, e.photo) for e in train})} photos outside the hold-out\n")

@@ -55,6 +55,9 @@ class JobConfig:
     # instead of 15% but cost 0.6 points on untouched crops (scripts/learning_loop.py, docs/training.md).
     correction_weight: int = 1
     seed: int = 0
+    # The whole-plate reader's fine-tune on the store's plates (alpr/training/reader_step.py); 0
+    # carries the active version's reader into the new version unchanged.
+    reader_epochs: int = 4
     activate: bool = False  # make the new version active if it is not worse than the active one
     # Keras dtype policy: "auto" is half precision on a GPU (mixed_bfloat16 under JAX/PyTorch,
     # mixed_float16 under TensorFlow) and float32 on a CPU, where half precision is slower.

@@ -186,3 +186,32 @@ def throughput_figure(rows: list[EpochRow]) -> go.Figure:
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
     )
     return fig
+
+
+def reader_figure(epochs: list[dict]) -> go.Figure:
+    """The whole-plate reader's fine-tune: CTC loss and exact plates on its validation strips, per epoch
+    (the rows plate_reader_train writes: epoch, loss, val_exact, seconds)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("CTC loss", "Exact plates"), horizontal_spacing=0.1)
+    x = [int(r["epoch"]) for r in epochs]
+    for col, key, colour, hover in (
+        (1, "loss", TRAIN_COLOUR, "loss %{y:.3f}"),
+        (2, "val_exact", VAL_COLOUR, "%{y:.1%} exact"),
+    ):
+        trace = go.Scatter(
+            x=x,
+            y=[r[key] for r in epochs],
+            mode="lines+markers",
+            line=dict(color=colour),
+            hovertemplate=f"epoch %{{x}}: {hover}<extra></extra>",
+        )
+        fig.add_trace(trace, row=1, col=col)
+    fig.update_yaxes(rangemode="tozero", gridcolor="#eef0f3", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", gridcolor="#eef0f3", row=1, col=2)
+    fig.update_xaxes(title="epoch", dtick=1)
+    fig.update_layout(
+        height=260,
+        margin=dict(l=8, r=8, t=32, b=8),
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+    )
+    return fig

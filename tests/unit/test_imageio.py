@@ -18,7 +18,7 @@ from PIL import Image
 
 from alpr.config import LoadConfig
 from alpr.errors import ImageLoadError
-from alpr.imageio import encode_png, load_image
+from alpr.imageio import encode_png, load_image, resized
 
 # Lets the mode tests use 3-pixel-wide rows whose values are easy to read.
 TINY = LoadConfig(min_side=1)
@@ -507,3 +507,32 @@ def test_any_bytes_give_an_rgb_array_or_image_load_error(data):
         assert out.dtype == np.uint8
         assert out.ndim == 3 and out.shape[2] == 3
         assert out.flags["C_CONTIGUOUS"]
+
+
+# ---- resized: the one resize segmentation and the colour views use
+
+
+def test_resized_keeps_a_flat_channel_flat_and_returns_the_asked_shape_in_float32():
+    flat = np.full((300, 900), 0.4, np.float32)
+    for shape in [(40, 120), (200, 600), (600, 1800)]:  # shrink a lot (Pillow), a little and grow (skimage)
+        out = resized(flat, shape)
+        assert out.shape == shape and out.dtype == np.float32
+        assert np.allclose(out, 0.4, atol=1e-5)
+
+
+def test_a_large_shrink_averages_every_source_pixel_so_fine_stripes_turn_grey():
+    # One-pixel stripes shrunk 8x: a plain bilinear sample would pick whole stripes (0 or 1);
+    # a filter as wide as the shrink sees them all and gives their mean.
+    stripes = np.tile(np.array([0.0, 1.0], np.float32), (256, 512))
+    out = resized(stripes, (32, 128))
+    assert np.abs(out[2:-2, 2:-2] - 0.5).max() < 0.05
+
+
+def test_a_small_shrink_matches_skimage_anti_aliased_resize_exactly():
+    # Shrinks by less than half keep skimage's look: segmentation's rules were tuned on it.
+    from skimage import transform
+
+    rng = np.random.default_rng(0)
+    channel = rng.random((90, 300)).astype(np.float32)
+    expected = transform.resize(channel, (64, 213), order=1, anti_aliasing=True).astype(np.float32)
+    assert np.array_equal(resized(channel, (64, 213)), expected)

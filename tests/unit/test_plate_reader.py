@@ -85,3 +85,33 @@ def test_strip_refuses_a_crop_that_is_not_an_image():
 
 def test_no_reader_file_means_no_reader(tmp_path):
     assert pr.load_plate_reader(tmp_path / "plate_reader.keras") is None
+
+
+# ---- which reader a character model reads with
+
+
+def test_a_version_reads_with_the_reader_in_its_own_folder_else_the_shipped_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALPR_PLATE_READER", raising=False)
+    version = tmp_path / "v2"
+    version.mkdir()
+    model = version / "char_cnn.keras"
+    model.write_bytes(b"")
+    assert pr.reader_path(model) == pr.DEFAULT_MODEL  # a version trained without a reader of its own
+    (version / "plate_reader.keras").write_bytes(b"")
+    assert pr.reader_path(model) == version / "plate_reader.keras"
+    assert pr.reader_path() == pr.DEFAULT_MODEL  # no model named: the shipped reader
+
+
+def test_an_exported_folder_reads_with_the_reader_exported_beside_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALPR_PLATE_READER", raising=False)
+    (tmp_path / "char_cnn.onnx").write_bytes(b"")
+    (tmp_path / "plate_reader.onnx").write_bytes(b"")
+    assert pr.reader_path(tmp_path / "char_cnn.onnx") == tmp_path / "plate_reader.onnx"
+
+
+def test_the_environment_overrides_the_versions_reader(tmp_path, monkeypatch):
+    (tmp_path / "plate_reader.keras").write_bytes(b"")
+    monkeypatch.setenv("ALPR_PLATE_READER", "off")
+    assert pr.reader_path(tmp_path / "char_cnn.keras") is None
+    monkeypatch.setenv("ALPR_PLATE_READER", "/elsewhere/reader.keras")
+    assert pr.reader_path(tmp_path / "char_cnn.keras") == pr.Path("/elsewhere/reader.keras")
