@@ -5,6 +5,7 @@ folder, run_dir, data, replicas)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import asdict, replace
@@ -57,9 +58,10 @@ class Publishing:
             new_eval = active_eval
         self.log(f"gate: {gate}")
         self.guard.check()
-        scorer = self._plate_scorer()
-        self.guard.check()
-        reader = self._plate_reader(None if kept_from else model, size, scorer.rank)
+        with self._label_store() as store:
+            scorer = self._plate_scorer(store)
+            self.guard.check()
+            reader = self._plate_reader(store, None if kept_from else model, size, scorer.rank)
         self.guard.check()
         self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
         duration = round(self.elapsed_before + time.time() - self.t_start, 1)
@@ -116,18 +118,24 @@ class Publishing:
             "gate": gate,
         }
 
-    def _plate_scorer(self) -> rank_step.RankOutcome:
-        """Detection's candidate rank, refitted with the store's plate boxes (rank_step.py)."""
-        active = registry.active(self.folder)
-        parent = RankConfig.from_dict(active.metadata.get("rank")) or DEFAULT.rank
+    @contextlib.contextmanager
+    def _label_store(self):
+        """The data folder's label store, or None when the run leaves the store out."""
         if not self.cfg.use_store:
-            return rank_step.run(None, parent, log=self.log)
+            yield None
+            return
         from alpr.labels.store import LabelStore
 
         with LabelStore.open(self.folder) as store:
-            return rank_step.run(store, parent, log=self.log)
+            yield store
 
-    def _plate_reader(self, model, size: int, rank: RankConfig) -> reader_step.ReaderOutcome:
+    def _plate_scorer(self, store) -> rank_step.RankOutcome:
+        """Detection's candidate rank, refitted with the store's plate boxes (rank_step.py)."""
+        active = registry.active(self.folder)
+        parent = RankConfig.from_dict(active.metadata.get("rank")) or DEFAULT.rank
+        return rank_step.run(store, parent, log=self.log)
+
+    def _plate_reader(self, store, model, size: int, rank: RankConfig) -> reader_step.ReaderOutcome:
         """The whole-plate reader the version carries: the parent's fine-tuned on the store's plates
         when it reads the gate's photos at least as well, else the parent's (reader_step.py).
         MODEL None: the version keeps the active network, which then reads the gate's photos."""
@@ -144,12 +152,7 @@ class Publishing:
                 KerasNetwork(model), ModelInfo(self.run_dir / "new", "new", ALL_CLASSES, size, extra)
             )
         config = reader_step.ReaderStepConfig(epochs=self.cfg.reader_epochs)
-        if not self.cfg.use_store:
-            return reader_step.run(self.run_dir, active_path, classifier, None, self.cfg.datasets, config, self.log)
-        from alpr.labels.store import LabelStore
-
-        with LabelStore.open(self.folder) as store:
-            return reader_step.run(self.run_dir, active_path, classifier, store, self.cfg.datasets, config, self.log)
+        return reader_step.run(self.run_dir, active_path, classifier, store, self.cfg.datasets, config, self.log)
 
     def _plate_memory(self) -> PlateMemory:
         """Every plate a person confirmed or corrected in the store, remembered by its look

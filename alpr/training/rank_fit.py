@@ -27,6 +27,7 @@ from alpr.detect import candidate_features, find_plates, rank_score
 from alpr.errors import AlprError
 from alpr.evaluate import overlaps
 from alpr.imageio import load_image
+from alpr.types import Box, PlateCandidate
 
 FEATURES = tuple(f.name for f in fields(RankConfig) if f.name != "bias")
 TOP_K = (1, 2, 4, 6, 8, 12)
@@ -59,22 +60,36 @@ HAND_SET = RankConfig(
 )
 
 
+def distinct_candidates(image: np.ndarray, rank: RankConfig = HAND_SET) -> list[tuple[PlateCandidate, np.ndarray]]:
+    """Every candidate detection finds in IMAGE that is not a near-duplicate of a better one, with
+    its features in FEATURES order: one example each (here, and for a training run's store photos)."""
+    out = []
+    for c in find_plates(image, DEFAULT.detect, rank).candidates:
+        if c.reason == "overlaps a better candidate":
+            continue
+        f = candidate_features(c, image.shape)
+        out.append((c, np.array([f[name] for name in FEATURES])))
+    return out
+
+
+def at_box(candidate: Box, box: Box) -> bool:
+    """Whether a candidate lies at a labeled plate box, as `alpr eval` counts a read (either way round)."""
+    return overlaps(candidate, box) or overlaps(box, candidate)
+
+
 def collect(items: list[LabeledPlate], rank: RankConfig = HAND_SET, progress=None) -> list[Example]:
     """One example per distinct candidate of every labeled photo, kept or not."""
     out = []
     for n, item in enumerate(items):
         image = load_image(item.path)
-        for c in find_plates(image, DEFAULT.detect, rank).candidates:
-            if c.reason == "overlaps a better candidate":
-                continue
-            f = candidate_features(c, image.shape)
+        for c, features in distinct_candidates(image, rank):
             out.append(
                 Example(
                     item.path.name,
                     item.region,
                     is_holdout(item.path),
-                    np.array([f[name] for name in FEATURES]),
-                    overlaps(c.box, item.box) or overlaps(item.box, c.box),
+                    features,
+                    at_box(c.box, item.box),
                     rank_score(c, image.shape, DEFAULT.rank),
                 )
             )
@@ -98,9 +113,14 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 6000, lr: f
     return RankConfig(**{name: round(float(v), 3) for name, v in zip(FEATURES, raw)}, bias=round(bias, 3))
 
 
-def scores(examples: list[Example], rank: RankConfig) -> np.ndarray:
+def log_odds(x: np.ndarray, rank: RankConfig) -> np.ndarray:
+    """The log-odds `rank` gives each row of features `x` (in FEATURES order)."""
     weights = np.array([getattr(rank, name) for name in FEATURES])
-    return np.array([rank.bias + float(e.features @ weights) for e in examples])
+    return rank.bias + np.asarray(x, np.float64).reshape(-1, len(FEATURES)) @ weights
+
+
+def scores(examples: list[Example], rank: RankConfig) -> np.ndarray:
+    return log_odds(np.array([e.features for e in examples]), rank)
 
 
 def coverage(examples: list[Example], score: np.ndarray) -> dict[str, dict[int, int]]:

@@ -25,16 +25,16 @@ the caller passed a config whose rank differs from the default).
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from alpr.config import DEFAULT, RankConfig
 from alpr.paths import REPO_ROOT
+from alpr.training.rank_fit import FEATURES, at_box, distinct_candidates, fit, log_odds
 
 EXAMPLES_FILE = REPO_ROOT / "models" / "plate_scorer_examples.npz"
-FEATURES = tuple(f.name for f in fields(RankConfig) if f.name != "bias")
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,7 @@ def development_examples(path: Path = EXAMPLES_FILE) -> Examples:
 
 def store_examples(store) -> Examples:
     """Every candidate of the store's photos with a confirmed plate or a "not a plate" mark (see 1.)."""
-    from alpr.detect import candidate_features, find_plates
-    from alpr.evaluate import overlaps
     from alpr.training.datasets import held_out_plates
-    from alpr.training.rank_fit import HAND_SET
 
     x, y, held, photo = [], [], [], []
     for photo_id, image, confirmed, rejected in store.plate_box_photos():
@@ -92,15 +89,12 @@ def store_examples(store) -> Examples:
         is_held = (
             bool(held_out_plates(np.array([key]))[0]) if confirmed else zlib.crc32(str(photo_id).encode()) % 5 == 0
         )
-        for c in find_plates(image, DEFAULT.detect, HAND_SET).candidates:
-            if c.reason == "overlaps a better candidate":
-                continue
-            at = any(overlaps(c.box, b) or overlaps(b, c.box) for _, b in confirmed)
-            marked = any(overlaps(c.box, b) or overlaps(b, c.box) for b in rejected)
+        for c, features in distinct_candidates(image):
+            at = any(at_box(c.box, b) for _, b in confirmed)
+            marked = any(at_box(c.box, b) for b in rejected)
             if not confirmed and not marked:
                 continue
-            f = candidate_features(c, image.shape)
-            x.append([f[name] for name in FEATURES])
+            x.append(features)
             y.append(at and not marked)
             held.append(is_held)
             photo.append(f"store:{photo_id}")
@@ -109,15 +103,10 @@ def store_examples(store) -> Examples:
     return Examples(np.array(x, np.float64), np.array(y, bool), np.array(held, bool), np.array(photo))
 
 
-def scores(examples: Examples, rank: RankConfig) -> np.ndarray:
-    weights = np.array([getattr(rank, name) for name in FEATURES])
-    return rank.bias + examples.x @ weights
-
-
 def found(examples: Examples, rank: RankConfig, k: int) -> int:
     """Photos whose plate is among the first `k` candidates under `rank`. Equal scores keep the
     examples' order (a stable sort), which is detection's order: the count is the same on any CPU."""
-    score = np.round(scores(examples, rank), 6)  # the last bits of a float never reorder candidates
+    score = np.round(log_odds(examples.x, rank), 6)  # the last bits of a float never reorder candidates
     out = 0
     for key in dict.fromkeys(examples.photo.tolist()):
         on = np.flatnonzero(examples.photo == key)
@@ -130,8 +119,6 @@ def found(examples: Examples, rank: RankConfig, k: int) -> int:
 
 def run(store, parent: RankConfig, first_candidates: int = DEFAULT.read.first_candidates, log=print) -> RankOutcome:
     """Steps 1-3 above; `parent` is the rank the active version reads with."""
-    from alpr.training.rank_fit import fit
-
     dev = development_examples()
     mine = store_examples(store) if store is not None else Examples.empty()
     summary: dict = {

@@ -1,7 +1,7 @@
 """The whole-plate reader's part of a training run (`alpr train`, the Train page): read top to bottom.
 
-1. the parent reader: the one the active version reads with (its own `plate_reader.keras`, else
-   the shipped one; `reader_beside`);
+1. the parent reader: the one the active version reads with (`plate_reader.reader_path`:
+   $ALPR_PLATE_READER, else the version's own `plate_reader.keras`, else the shipped one);
 2. fine-tune it on the plates people confirmed or corrected in the label store (a corrected plate
    the character pipeline cut into the wrong number of pieces is exactly what the reader is for),
    with rendered plates of every style mixed in so what nobody labeled is not unlearnt. The store's
@@ -69,15 +69,6 @@ class GateResult:
     per_source: dict  # source -> [photos, parent right, new right]
     kept: str  # "new" or "parent"
     line: str  # the decision in one line, for the log and the version's metadata
-
-
-def reader_beside(model_path: Path) -> Path | None:
-    """The reader a character model at `model_path` reads with: `plate_reader.keras` in its folder,
-    else the shipped reader; None when neither exists."""
-    own = Path(model_path).with_name(READER_FILE)
-    if own.is_file():
-        return own
-    return pr.DEFAULT_MODEL if pr.DEFAULT_MODEL.is_file() else None
 
 
 def gate_photos(held_store: list, datasets: list[str]) -> list[GatePhoto]:
@@ -192,12 +183,12 @@ def run(
     from alpr.paths import PLATE_READER_ENV
     from alpr.training import plate_reader_train as prt
 
-    chosen = os.environ.get(PLATE_READER_ENV, "").strip()
-    if chosen.lower() in ("off", "none", "0"):
+    parent_path = pr.reader_path(active_model)
+    if parent_path is None:  # $ALPR_PLATE_READER says "off"
+        chosen = os.environ.get(PLATE_READER_ENV, "").strip()
         log(f"reader: ${PLATE_READER_ENV}={chosen}: the version carries no whole-plate reader")
         return ReaderOutcome(None, {"skipped": f"{PLATE_READER_ENV}={chosen}"})
-    parent_path = Path(chosen) if chosen else reader_beside(active_model)
-    if parent_path is None or not parent_path.is_file():
+    if not parent_path.is_file():
         log("reader: no whole-plate reader to start from; the version carries none")
         return ReaderOutcome(None, {"skipped": "no parent reader"})
     parent_folder = Path(work) / "reader_parent"
