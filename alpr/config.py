@@ -148,25 +148,20 @@ class SegmentConfig:
     # the same plate crops (0.19 read no more and lost a crop).
     min_char_height_frac: float = 0.22
     max_char_height_frac: float = 0.95
-    # "W", "M" and "X" in European fonts are ~0.65 as tall as wide; two touching glyphs ~0.5 or less.
+    # "W", "M" and "X" in European fonts are ~0.65 as tall as wide; a box of two touching glyphs
+    # (~0.5 or less) is dropped, not split: splitting it won no development read (docs/accuracy.md).
     min_char_aspect: float = 0.6
     max_char_aspect: float = 8.0
     # A thin ring or a frame's corner fills under 15% of its box; the thinnest glyph strokes ("1" in a
     # wide box, a blurred "7") fill more.
     min_char_extent: float = 0.15
-    # Glyph strokes fill 30-75% of their box; a fuller blob is a block (the blue EU band, a sticker)
-    # unless it is a tall solid bar ("I", "1"), which the segmenter lets through by its shape.
+    # Glyph strokes fill 30-75% of their box; a fuller blob is a block (the blue EU band, a sticker,
+    # or in the inverted views the plate between the glyphs) unless it is a tall solid bar ("I",
+    # "1"), which the segmenter lets through by its shape.
     max_char_extent: float = 0.85
     # Row membership: heights within this ratio of the row's median, centres within this fraction.
     row_height_ratio: float = 1.4
     row_center_tolerance: float = 0.3
-    # Touching glyphs fill 35-60% of their joint box; a plate's background with holes fills more.
-    max_split_extent: float = 0.65
-    # A row of glyphs is mostly plate: more ink than this in the row's box means inverted polarity.
-    max_row_ink: float = 0.55
-    # The longest plates read here have 8 characters (US vanity, EU); 10 leaves room for a separator
-    # read as a crop without keeping a row of grille bars or a line of text.
-    max_chars: int = 10
     # Segmentations (one per binarization, best-looking first) whose crops the classifier reads;
     # the most confident read wins. For a detected candidate 2, since the split views below (2
     # more) read 216 of the 254 benchmark photos at 2 as at 3, in 119 ms median in US against

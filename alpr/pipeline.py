@@ -196,23 +196,31 @@ def _with_version_rank(config: Config, classifier: CharClassifier) -> Config:
 
 def _read_whole(plates: tuple, reader: PlateReader | None, country_code: str, timings: dict) -> tuple:
     """The reported plates, each read again by the whole-plate reader (one batch for all of them)
-    and its string chosen by the combiner. A plate the memory recalled keeps the recalled text."""
+    and its string chosen by the combiner."""
     if reader is None or not plates:
         return plates
     t0 = time.perf_counter()
-    strips = [strip(p.crop, p.box.shifted(-p.crop_box.x, -p.crop_box.y)) for p in plates]
-    wholes = reader.read(strips)
+    wholes = reader.read([plate_strip(p) for p in plates])
     combiner = Combiner.from_dict(reader.combiner)
-    templates = country(country_code).templates
-    out = []
-    for read, whole in zip(plates, wholes):
-        if read.recalled is not None:
-            out.append(replace(read, whole=whole, why="the plate memory's recall stands"))
-            continue
-        choice = choose(read.candidates, whole, lambda text: matches(text, templates), combiner)
-        out.append(replace(read, candidates=choice.candidates, whole=whole, why=choice.why))
+    out = tuple(with_whole_read(p, whole, combiner, country_code) for p, whole in zip(plates, wholes))
     timings["whole"] = (time.perf_counter() - t0) * 1000
-    return tuple(out)
+    return out
+
+
+def plate_strip(plate: PlateRead) -> np.ndarray:
+    """The whole-plate reader's input for a read plate: the strip of its crop at its box."""
+    return strip(plate.crop, plate.box.shifted(-plate.crop_box.x, -plate.crop_box.y))
+
+
+def with_whole_read(plate: PlateRead, whole, combiner: Combiner, country_code: str) -> PlateRead:
+    """`plate` with the whole-plate reader's read of it and the string `combiner` chooses, as
+    `recognize` reports it (training's reader gate counts through this too, so it judges a reader
+    by what recognize would say). A plate the memory recalled keeps the recalled text."""
+    if plate.recalled is not None:
+        return replace(plate, whole=whole, why="the plate memory's recall stands")
+    templates = country(country_code).templates
+    choice = choose(plate.candidates, whole, lambda text: matches(text, templates), combiner)
+    return replace(plate, candidates=choice.candidates, whole=whole, why=choice.why)
 
 
 def _with_reason(candidates: tuple, chosen: list, why: str) -> tuple:

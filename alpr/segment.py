@@ -85,7 +85,7 @@ def segment_all(
             seen.add(key)
             # Quality is judged on the clean row; recovered glyphs must not make a bad view look good.
             recovered = _join_split_glyphs(_recover_in_band(ink, boxes, config, ends=whole_plate), config)
-            scored.append((_row_quality(boxes, ink, config), name, recovered, view))
+            scored.append((_row_quality(boxes, config), name, recovered, view))
 
     binarizations = list(_binarizations(resized, config))
     score(binarizations)
@@ -112,7 +112,7 @@ def segment_all(
             key = tuple(sorted((b.x // 3, b.w // 3) for b in band))
             if band and key not in seen:
                 seen.add(key)
-                scored.append((_row_quality(band, ink, config), name + "+band", _join_split_glyphs(band, config), view))
+                scored.append((_row_quality(band, config), name + "+band", _join_split_glyphs(band, config), view))
     scored.sort(key=lambda t: -t[0])
     chosen = scored[:limit]
     if split_wide and config.split_wide > 0:
@@ -126,7 +126,7 @@ def segment_all(
         for line_no, line in enumerate(_split_lines(boxes)):
             for b in sorted(line, key=lambda b: b.x):
                 chars.append(CharCrop(box=_unscale(b, scale), line=line_no, image=normalize_crop(view, b, input_size)))
-        out.append(Segmentation(tuple(chars[: config.max_chars]), name, view, scale))
+        out.append(Segmentation(tuple(chars), name, view, scale))
     return out
 
 
@@ -182,7 +182,7 @@ def _binarizations(grey: np.ndarray, config: SegmentConfig):
 
 def _character_boxes(ink: np.ndarray, config: SegmentConfig) -> list[Box]:
     """Boxes of the components that form the plate's character row(s)."""
-    height, width = ink.shape
+    height = ink.shape[0]
     # 4-connectivity: diagonal touches between neighbouring glyphs are common, real strokes are thicker.
     labels = measure.label(ink, connectivity=1)
     slices = ndi.find_objects(labels)
@@ -205,13 +205,7 @@ def _character_boxes(ink: np.ndarray, config: SegmentConfig) -> list[Box]:
         solid_bar = aspect >= 2.5  # "I" and "1" in block fonts fill their box completely
         if extent < config.min_char_extent or (extent > config.max_char_extent and not solid_bar):
             continue
-        if aspect < config.min_char_aspect:
-            # Touching glyphs are split. A plate's own background (in the inverted views) is as
-            # wide but far fuller, and often spans the crop from edge to edge: never split that.
-            if b.x > 0 and b.x2 < width and extent <= config.max_split_extent:
-                chars.extend(_split_touching(b, aspect))
-            continue
-        if aspect > config.max_char_aspect:
+        if not config.min_char_aspect <= aspect <= config.max_char_aspect:
             continue
         chars.append(b)
     return _dominant_rows(chars, config)
@@ -359,7 +353,7 @@ def _band_glyphs(ink: np.ndarray, config: SegmentConfig) -> list[Box]:
     best_quality = 0.0
     for top, bottom in _stroke_bands(ink, config):
         glyphs = _glyphs_in_band(ink, top, bottom, config)
-        quality = _row_quality(glyphs, ink, config) if len(glyphs) >= 3 else 0.0
+        quality = _row_quality(glyphs, config) if len(glyphs) >= 3 else 0.0
         if quality > best_quality:
             best, best_quality = glyphs, quality
     return best
@@ -490,15 +484,6 @@ def _merge_broken(boxes: list[tuple[Box, int]], height: int, config: SegmentConf
     return [bx for bx in boxes if id(bx) not in merged_ids] + out
 
 
-def _split_touching(box: Box, aspect: float) -> list[Box]:
-    """Split a blob of touching glyphs into equal parts; plate fonts are close to monospaced."""
-    parts = int(round(1.0 / max(aspect, 0.1) / 0.55))
-    if parts < 2 or parts > 3:
-        return []
-    w = box.w / parts
-    return [Box(int(box.x + k * w), box.y, int(round(w)), box.h) for k in range(parts)]
-
-
 def _dominant_rows(chars: list[Box], config: SegmentConfig) -> list[Box]:
     """Keep the biggest group of boxes with similar height and vertical centre (plus a second row)."""
     if not chars:
@@ -598,18 +583,10 @@ def _split_lines(boxes: list[Box]) -> list[list[Box]]:
     return lines
 
 
-def _row_quality(boxes: list[Box], ink: np.ndarray, config: SegmentConfig) -> float:
-    """How plate-like a set of character boxes is: count near 7, uniform heights, tall glyphs.
-
-    Glyphs are thin strokes on a plate: when the "ink" fills most of the row's box, this
-    binarization has the polarity backwards and the "characters" are the gaps between them.
-    """
+def _row_quality(boxes: list[Box], config: SegmentConfig) -> float:
+    """How plate-like a set of character boxes is: count near 7, uniform heights, tall glyphs."""
     if not boxes:
         return 0.0
-    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
-    x1, y1 = max(b.x2 for b in boxes), max(b.y2 for b in boxes)
-    if ink[y0:y1, x0:x1].mean() > config.max_row_ink:
-        return 0.1
     n = len(boxes)
     heights = np.array([b.h for b in boxes], np.float32)
     uniformity = 1.0 - min(1.0, float(heights.std() / max(heights.mean(), 1)))

@@ -49,13 +49,10 @@ RULES: list[tuple[str, str, object, str]] = [
     # segment: glyph filters, splits and joins, extra views
     ("segment", "min_char_height_frac", 0.0, "glyphs of any height"),
     ("segment", "max_char_height_frac", 1.0, "... up to the crop's height"),
-    ("segment", "min_char_aspect", 0.0, "boxes of any width are glyphs (touching glyphs never split)"),
+    ("segment", "min_char_aspect", 0.0, "boxes of any width are glyphs"),
     ("segment", "max_char_aspect", INF, "boxes of any narrowness are glyphs"),
     ("segment", "min_char_extent", 0.0, "boxes of any ink share are glyphs"),
     ("segment", "max_char_extent", 1.0, "... solid blocks too"),
-    ("segment", "max_split_extent", 0.0, "wide boxes dropped, never split in two"),
-    ("segment", "max_row_ink", 1.0, "no inverted-polarity test of a row"),
-    ("segment", "max_chars", 1000, "rows of any length kept whole"),
     ("segment", "split_wide", 0.0, "no split-wide view"),
     ("segment", "split_min_confidence", 0.0, "the split-wide view chosen without its confidence test"),
     (
@@ -138,8 +135,6 @@ FIRST = (
     "segment.end_bar_tolerance",
     "verify.enabled",
     "detect.row_join_gap",
-    "segment.max_row_ink",
-    "segment.max_split_extent",
     "read.first_candidates",
 )
 # A plate crop is read without detection and as its one candidate: these never change its read,

@@ -386,10 +386,12 @@ def learned_parts(name: str | None, key: str) -> None:
             f"Whole-plate reader: fine-tuned on {plates.get('train', 0)} plates you confirmed "
             f"({plates.get('held_out', 0)} held out to judge it)."
         )
-    for part in (reader, scorer):
-        if part.get("gate"):
-            icon = ":material/check:" if part.get("kept") in ("new", "refit") else ":material/undo:"
-            st.markdown(f"{icon} {part['gate']}")
+    network = reader.get("network_gate") or {}
+    lines = [(part.get("gate"), part.get("kept") in ("new", "refit")) for part in (reader, scorer)]
+    lines.append((network.get("line"), network.get("kept") == "new"))
+    for line, kept in lines:
+        if line:
+            st.markdown(f"{':material/check:' if kept else ':material/undo:'} {line}")
 
 
 def run_panel(run_id: str, was_live: bool, busy: bool = False) -> None:

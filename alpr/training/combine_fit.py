@@ -25,7 +25,7 @@ from pathlib import Path
 
 from alpr.combine import Combiner, Option, options
 from alpr.data import is_holdout, read_dataset
-from alpr.plate_reader import load_plate_reader, metadata_path, strip
+from alpr.plate_reader import load_plate_reader, metadata_path
 
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 TEMPLATES = (0.0, 0.5, 1.0, 2.0)
@@ -143,7 +143,7 @@ def fitting_reads(benchmarks: Path, reader, log=print) -> list[FitRead]:
     """Read the fitting fold with the character pipeline alone, then the reader on its plates."""
     from alpr.assemble import country, matches
     from alpr.imageio import load_image
-    from alpr.pipeline import recognize
+    from alpr.pipeline import plate_strip, recognize
     from alpr.training.plate_reader_train import is_combiner_fold
 
     items = [i for i in read_dataset(benchmarks) if not is_holdout(i) and is_combiner_fold(i.path)]
@@ -157,7 +157,7 @@ def fitting_reads(benchmarks: Path, reader, log=print) -> list[FitRead]:
         if not plates or not plates[0].candidates:
             continue
         read = plates[0]
-        whole = reader.read([strip(read.crop, read.box.shifted(-read.crop_box.x, -read.crop_box.y))])[0]
+        whole = reader.read([plate_strip(read)])[0]
         templates = country(code).templates
         opts = options(read.candidates, whole, lambda t: matches(t, templates), Combiner())
         out.append(FitRead(item.group, item.plate, tuple(opts)))

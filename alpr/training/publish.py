@@ -62,6 +62,16 @@ class Publishing:
             scorer = self._plate_scorer(store)
             self.guard.check()
             reader = self._plate_reader(store, None if kept_from else model, size, scorer.rank)
+        if reader.network_rejected:
+            # The crop gate passed the network, but the version read fewer whole photos than the
+            # active one: as a network the crop gate turns down, it is not shipped.
+            gate += "; but " + reader.summary["network_gate"]["line"].removeprefix("network: ")
+            if self._teaches_more(memory):
+                kept_from, new_eval = against, active_eval
+                gate += f", and adds the memory of {len(memory)} plates you labeled"
+            else:
+                accepted = False
+            self.log(f"gate: {gate}")
         self.guard.check()
         self.guard.committing = True  # from here on a SIGTERM waits: the version is written whole or not at all
         duration = round(self.elapsed_before + time.time() - self.t_start, 1)
@@ -137,7 +147,8 @@ class Publishing:
 
     def _plate_reader(self, store, model, size: int, rank: RankConfig) -> reader_step.ReaderOutcome:
         """The whole-plate reader the version carries: the parent's fine-tuned on the store's plates
-        when it reads the gate's photos at least as well, else the parent's (reader_step.py).
+        when it reads the gate's photos at least as well, else the parent's; and whether a new
+        network reads those photos at least as well as the active version (reader_step.py).
         MODEL None: the version keeps the active network, which then reads the gate's photos."""
         from alpr.classify import CharClassifier, ModelInfo, load_classifier
         from alpr.runtime import KerasNetwork
@@ -151,8 +162,14 @@ class Publishing:
             classifier = CharClassifier(
                 KerasNetwork(model), ModelInfo(self.run_dir / "new", "new", ALL_CLASSES, size, extra)
             )
+        active = None
+        if model is not None:  # a new network: the version is judged against the active one on photos too
+            active = load_classifier(active_path)
+            active.info = replace(active.info, metadata={**active.info.metadata, "rank": asdict(rank)})
         config = reader_step.ReaderStepConfig(epochs=self.cfg.reader_epochs)
-        return reader_step.run(self.run_dir, active_path, classifier, store, self.cfg.datasets, config, self.log)
+        return reader_step.run(
+            self.run_dir, active_path, classifier, store, self.cfg.datasets, config, self.log, active_classifier=active
+        )
 
     def _plate_memory(self) -> PlateMemory:
         """Every plate a person confirmed or corrected in the store, remembered by its look

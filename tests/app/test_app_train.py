@@ -350,3 +350,25 @@ def test_the_sidebar_names_the_model_as_the_train_page_does(data):
     assert_clean(at)
     version = registry.get("shipped", data).metadata["version"]
     assert any(f"**Model** `shipped` ({version})" in c.value for c in at.sidebar.caption)
+
+
+def test_the_learned_parts_tab_says_what_each_gate_on_photos_decided(data, constant_model):
+    version = _version(data, constant_model)
+    meta_file = metadata_path(version.path)
+    meta = json.loads(meta_file.read_text())
+    reader_line = "reader: the fine-tuned one reads 5/6 gate photos right vs 4 for the parent (store 4->5 of 6); kept"
+    network_line = "network: the version reads 3/6 gate photos right vs 5 for the active version; fewer, so the version keeps the active network"
+    meta["plate_reader"] = {
+        "store_plates": {"train": 20, "held_out": 6},
+        "kept": "new",
+        "gate": reader_line,
+        "network_gate": {"photos": 6, "version_right": 3, "active_right": 5, "kept": "active", "line": network_line},
+    }
+    meta_file.write_text(json.dumps(meta))
+    _run(data, "done", "succeeded", _rows(2, 2), version=version.name, gate="accepted", message="v2 registered")
+    at = _page()
+    assert_clean(at)
+    shown = [m.value for m in at.markdown]
+    assert f":material/check: {reader_line}" in shown
+    assert f":material/undo: {network_line}" in shown
+    assert any("fine-tuned on 20 plates you confirmed (6 held out" in c.value for c in at.caption)

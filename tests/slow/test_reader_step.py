@@ -102,3 +102,53 @@ def test_reader_epochs_zero_carries_the_active_versions_reader_unchanged(tmp_pat
     assert outcome.summary["kept"] == "parent"
     carried = outcome.folder / "plate_reader.keras"
     assert carried.read_bytes() == pr.DEFAULT_MODEL.read_bytes()
+
+
+# --- the version on whole photos: a new network never reads fewer gate photos than the active one ---
+
+
+def _held_out_name(stem: str) -> str:
+    """A file name the hold-out hash (alpr.data.is_holdout) keeps out of training: the gate's."""
+    from alpr.data import is_holdout
+
+    return next(f"{stem}_{k}.jpg" for k in range(1000) if is_holdout(f"{stem}_{k}.jpg"))
+
+
+@pytest.fixture(scope="module")
+def gate_folder(tmp_path_factory):
+    """A labeled folder of three rendered street photos, every one in the hold-out."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("gate") / "us"
+    root.mkdir()
+    for text, seed in TAUGHT[:3]:
+        scene = make_scene(text, seed)
+        name = _held_out_name(text)
+        Image.fromarray(scene.image).save(root / name, quality=95)
+        b = scene.box
+        (root / f"{name[:-4]}.txt").write_text(f"{name}\t{b.x}\t{b.y}\t{b.w}\t{b.h}\t{text}\n")
+    return root
+
+
+def test_a_network_that_reads_fewer_gate_photos_than_the_active_one_is_not_kept(
+    tmp_path, gate_folder, classifier, constant_classifier
+):
+    # The run's network (a constant one: every crop reads alike) against the shipped active one.
+    config = reader_step.ReaderStepConfig(epochs=0)
+    outcome = reader_step.run(
+        tmp_path, SHIPPED_CNN, constant_classifier, None, [str(gate_folder)], config, lambda line: None, classifier
+    )
+    gate = outcome.summary["network_gate"]
+    assert gate["photos"] == 3 and gate["active_right"] >= 2
+    assert gate["version_right"] < gate["active_right"]
+    assert outcome.network_rejected and "keeps the active network" in gate["line"]
+
+
+def test_a_network_that_reads_as_many_gate_photos_is_kept(tmp_path, gate_folder, classifier):
+    config = reader_step.ReaderStepConfig(epochs=0)
+    outcome = reader_step.run(
+        tmp_path, SHIPPED_CNN, classifier, None, [str(gate_folder)], config, lambda line: None, classifier
+    )
+    gate = outcome.summary["network_gate"]
+    assert gate["version_right"] == gate["active_right"] >= 2
+    assert not outcome.network_rejected

@@ -74,12 +74,10 @@ def test_readme_names_the_two_commands_that_ci_runs():
 
 def test_an_uncommented_setting_does_not_borrow_its_neighbour_s_reason():
     why = {name: text for name, _, text in describe()}
-    # Each of these two sits right under a neighbour's comment and has one of its own now; before
-    # the fix they were documented with the neighbour's reason.
-    assert why["segment.max_chars"].startswith("The longest plates")
+    # It sits right under a neighbour's comment and has one of its own; before the fix it was
+    # documented with the neighbour's reason.
     assert why["segment.min_char_extent"].startswith("A thin ring")
-    assert why["segment.max_row_ink"].startswith("A row of glyphs is mostly plate")
-    assert why["segment.max_row_ink"] != why["segment.max_chars"]
+    assert why["segment.min_char_extent"] != why["segment.max_char_aspect"]
 
 
 def test_the_other_half_of_a_min_max_pair_shares_its_comment():
