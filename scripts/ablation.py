@@ -10,6 +10,15 @@ plate at the labeled box (top-1, as eval counts it). "lost when off" are the rea
 "won when off" the reads it costs. Each read is kept in the cache file as it is made, so a run that
 was stopped goes on where it stopped. Prints a Markdown table (docs/accuracy.md#ablation-issue-23).
 
+`--all-files` reads every file of the dataset instead (the 773 development files: the hold-out
+alone is too small to tell a rule worth one read from chance); `--together RULE ...` adds one
+reading with those rules off together (repeatable; alone, it reads no single rule), printed as a
+second table, since rules that back each other up win nothing one at a time:
+
+    .venv/bin/python scripts/ablation.py --all-files --cache /tmp/ablation-all.json --only FIELD ...
+    .venv/bin/python scripts/ablation.py --all-files --cache /tmp/ablation-all.json \
+        --together detect.max_plate_aspect detect.min_row_chars --together segment.max_char_extent ...
+
 Fields that are sizes, scales or budgets (detect.max_side, segment.plate_height, views_to_read, the
 rank's weights, ...) have no value at which they do nothing and are not in `RULES`; `SKIPPED`
 names them with the reason.
@@ -146,11 +155,24 @@ def photos_only(section: str, field: str) -> bool:
     return section == "detect" or (section == "read" and field in PHOTOS_ONLY_READ)
 
 
-def off_config(section: str, field: str, value):
+def off_config(offs):
+    """The shipped config with each (section, field, off value) of `offs` set; None for none."""
     from alpr.config import DEFAULT
 
-    part = getattr(DEFAULT, section)
-    return replace(DEFAULT, **{section: replace(part, **{field: value})})
+    if not offs:
+        return None
+    config = DEFAULT
+    for section, field, value in offs:
+        config = replace(config, **{section: replace(getattr(config, section), **{field: value})})
+    return config
+
+
+def rule(key: str) -> tuple[str, str, object]:
+    """(section, field, off value) of a rule named section.field, as `RULES` has it."""
+    found = [(s, f, v) for s, f, v, _ in RULES if f"{s}.{f}" == key]
+    if not found:
+        raise SystemExit(f"no rule {key!r} in RULES (section.field, e.g. segment.split_wide)")
+    return found[0]
 
 
 def read_all(items, classifier, config) -> dict[str, dict]:
@@ -169,26 +191,26 @@ def read_all(items, classifier, config) -> dict[str, dict]:
 
 
 def _worker(args):
-    key, section, field, value, dataset, model = args
-    classifier, items = _setup(dataset, model)
-    if (section and photos_only(section, field)) or key.startswith("timing "):
+    key, offs, dataset, model, all_files = args
+    classifier, items = _setup(dataset, model, all_files)
+    if (offs and all(photos_only(s, f) for s, f, _ in offs)) or key.startswith("timing "):
         items = [item for item in items if item.box is not None]
     t0 = time.time()
-    reads = read_all(items, classifier, off_config(section, field, value) if section else None)
+    reads = read_all(items, classifier, off_config(offs))
     return key, reads, time.time() - t0
 
 
 _STATE: dict = {}
 
 
-def _setup(dataset: str, model: str | None):
+def _setup(dataset: str, model: str | None, all_files: bool = False):
     if "items" not in _STATE:
         from alpr.classify import load_classifier
         from alpr.data import read_dataset
         from alpr.evaluate import select
         from alpr.training import registry
 
-        _STATE["items"] = select(read_dataset(dataset), holdout=True)
+        _STATE["items"] = read_dataset(dataset) if all_files else select(read_dataset(dataset), holdout=True)
         _STATE["classifier"] = load_classifier(registry.resolve_model(model))
     return _STATE["classifier"], _STATE["items"]
 
@@ -244,6 +266,27 @@ def table(cache: dict) -> str:
     return "\n".join(lines)
 
 
+def together_table(cache: dict) -> str:
+    """One row per group of rules switched off together: right, lost, won and extra plates."""
+    base = cache["all rules on"]
+
+    def extra(reads):
+        return sum(r.get("extra", 0) for r in reads.values())
+
+    lines = [
+        "| switched off together | right | reads lost | reads won | extra plates |",
+        "|---|---|---|---|---|",
+        f"| none (all rules on) | {sum(r['top1'] for r in base.values())} of {len(base)} | | | {extra(base)} |",
+    ]
+    for key, off in cache.items():
+        if key.startswith("together: "):
+            lost = sum(base[p]["top1"] and not off[p]["top1"] for p in base)
+            won = sum(not base[p]["top1"] and off[p]["top1"] for p in base)
+            right = sum(r["top1"] for r in off.values())
+            lines.append(f"| {key.removeprefix('together: ')} | {right} | {lost} | {won} | {extra(off)} |")
+    return "\n".join(lines)
+
+
 # Rules kept for another reason than reads: judge them by their time or their extra plates too.
 NOT_FOR_READS = {
     "read.first_candidates": "speed",
@@ -262,7 +305,7 @@ NOT_FOR_READS = {
 }
 
 
-def candidates(cache: dict) -> str:
+def candidates(cache: dict, files: str = "hold-out") -> str:
     """One sentence per measured rule that wins fewer than 2 reads (issue 23.6's bar)."""
     base, out = cache["all rules on"], []
     for section, field, _, _ in RULES:
@@ -276,7 +319,7 @@ def candidates(cache: dict) -> str:
             purpose = NOT_FOR_READS.get(f"{section}.{field}")
             also = f" (it is there for {purpose}: weigh that too)" if purpose else ""
             out.append(
-                f"- `{section}.{field}` wins {wins} hold-out read{'s' * (wins != 1)}{cost}: "
+                f"- `{section}.{field}` wins {wins} {files} read{'s' * (wins != 1)}{cost}: "
                 f"candidate for removal once the learned parts are in{also}."
             )
     return "\n".join(out)
@@ -298,25 +341,44 @@ def main(argv: list[str] | None = None) -> int:
         "off, and with all on again, one after the other",
     )
     parser.add_argument("--minutes", type=float, default=0, help="start no further rule after this long")
+    parser.add_argument(
+        "--all-files",
+        action="store_true",
+        help="read every file of the dataset, not only the hold-out (use another --cache: the keys are the same)",
+    )
+    parser.add_argument(
+        "--together",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="also one reading with all these rules (section.field) off together; repeat for several groups",
+    )
     args = parser.parse_args(argv)
 
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    todo = [("all rules on", "", "", None)] if "all rules on" not in cache else []
+    todo = [("all rules on", ())] if "all rules on" not in cache else []
     order = sorted(RULES, key=lambda r: FIRST.index(f"{r[0]}.{r[1]}") if f"{r[0]}.{r[1]}" in FIRST else len(FIRST))
     for section, field, value, _ in order:
         key = f"{section}.{field}"
         if key not in cache and (args.only is None or field in args.only):
-            todo.append((key, section, field, value))
+            todo.append((key, ((section, field, value),)))
+    if args.together and args.only is None:  # the groups alone (and the reference), not every rule
+        todo = [t for t in todo if t[0] == "all rules on"]
+    for group in args.together:
+        key = "together: " + " + ".join(group)
+        if key not in cache:
+            todo.append((key, tuple(rule(k) for k in group)))
     if args.time:
-        todo = [(f"timing {k}", *next((r[0], r[1], r[2]) for r in RULES if f"{r[0]}.{r[1]}" == k)) for k in args.time]
+        todo = [(f"timing {k}", (rule(k),)) for k in args.time]
         # A warm-up reading first: the first photos of a process pay for TensorFlow's graph tracing.
-        on = [("timing all rules on", "", "", None)]
-        todo = [("timing warm-up", "", "", None), *on, *todo, ("timing all rules on, again", "", "", None)]
+        on = [("timing all rules on", ())]
+        todo = [("timing warm-up", ()), *on, *todo, ("timing all rules on, again", ())]
     if args.table:
         todo = []
     t_start = time.time()
-    jobs = [(key, section, field, value, args.dataset, args.model) for key, section, field, value in todo]
+    jobs = [(key, offs, args.dataset, args.model, args.all_files) for key, offs in todo]
     if args.jobs > 1 and jobs:
         import multiprocessing
 
@@ -345,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"all rules on, {s}: {sum(r['top1'] for r in n)} of {len(n)} exact", file=sys.stderr)
     print(table(cache))
     print()
-    print(candidates(cache))
+    print(candidates(cache, "development" if args.all_files else "hold-out"))
+    if any(key.startswith("together: ") for key in cache):
+        print()
+        print(together_table(cache))
     return 0
 
 
