@@ -152,3 +152,26 @@ def test_a_network_that_reads_as_many_gate_photos_is_kept(tmp_path, gate_folder,
     gate = outcome.summary["network_gate"]
     assert gate["version_right"] == gate["active_right"] >= 2
     assert not outcome.network_rejected
+
+
+def test_a_run_whose_network_passes_the_crop_gate_is_judged_against_the_active_version_on_photos(
+    tmp_path, gate_folder, constant_model
+):
+    # The active version reads every crop alike (the constant network); the run fine-tunes the
+    # shipped network, which passes the crop gate against it, then both read the gate's photos.
+    import shutil
+
+    from alpr.classify import metadata_path
+
+    data = tmp_path / "data"
+    meta = json.loads(metadata_path(constant_model).read_text())
+    constant = registry.register(lambda path: shutil.copyfile(constant_model, path), meta, data)
+    registry.activate(constant.name, data)
+    args = ["--data-dir", data, "--base", "shipped", "--no-store", "--no-replay", "--dataset", gate_folder]
+    proc, _ = run_cli("train", *args, *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    version = registry.versions(data)[-1]  # oldest first: the run's
+    gate = version.metadata["plate_reader"]["network_gate"]
+    assert gate["photos"] == 3 and gate["version_right"] > gate["active_right"]
+    assert gate["kept"] == "new" and version.metadata["network_kept_from"] is None
+    assert "network: the version reads" in proc.stdout
