@@ -154,18 +154,18 @@ class Publishing:
         from alpr.runtime import KerasNetwork
 
         active_path = getattr(self, "active_model_path", None) or registry.active_model_path(self.folder)
+        # The active network, as `_active_eval` loaded it (else from its file), reading with `rank`;
+        # the gate reads without the plate memory, so its copy drops it.
+        active = getattr(self, "active_classifier", None)
+        active = active.without_memory() if active is not None else load_classifier(active_path)
+        active.info = replace(active.info, metadata={**active.info.metadata, "rank": asdict(rank)})
         if model is None:
-            classifier = load_classifier(active_path)
-            classifier.info = replace(classifier.info, metadata={**classifier.info.metadata, "rank": asdict(rank)})
+            classifier, active = active, None  # the version keeps the active network: none to judge
         else:
             extra = {"format_priors": getattr(self, "format_priors", []), "rank": asdict(rank)}
             classifier = CharClassifier(
                 KerasNetwork(model), ModelInfo(self.run_dir / "new", "new", ALL_CLASSES, size, extra)
             )
-        active = None
-        if model is not None:  # a new network: the version is judged against the active one on photos too
-            active = load_classifier(active_path)
-            active.info = replace(active.info, metadata={**active.info.metadata, "rank": asdict(rank)})
         config = reader_step.ReaderStepConfig(epochs=self.cfg.reader_epochs)
         return reader_step.run(
             self.run_dir, active_path, classifier, store, self.cfg.datasets, config, self.log, active_classifier=active
@@ -225,6 +225,7 @@ class Publishing:
         if warning:
             self.log(f"note: {warning}")
         self.active_model_path = active_clf.info.path  # a rejected run's version keeps this network
+        self.active_classifier = active_clf  # the photo gate reads with it too
         self.active_memory = active_clf.memory
         return evaluate(val.probabilities_of(active_clf), val.y, val.parts), active_version.name
 

@@ -20,10 +20,10 @@
 4. the version on the same photos: when the run's character network passed its crop gate
    (alpr/training/gate.py), the photos are read again with the active version's network and
    reader (both sides rank candidates by the version's plate scorer, which rank_step gated on its
-   own, so the count compares the networks and readers). A version that reads fewer of them right than the active one keeps the active network
-   (its reader chosen again for that network), as a network the crop gate turned down does: the
-   version never reads fewer gate photos than the one it would replace. This step reads photos
-   even without a reader.
+   own, so the count compares the networks and readers). A version that reads fewer of them right
+   than the active one keeps the active network (its reader chosen again for that network), as a
+   network the crop gate turned down does: the version never reads fewer gate photos than the one
+   it would replace. This step reads photos even without a reader.
 
 The combiner's weights travel with the reader (its `.json`); they are refitted by
 `python -m alpr train-reader` on the benchmark's combiner fold, not here.
